@@ -145,3 +145,8 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// CanonicalFloat writes f as CanonicalNumber writes a non-integer literal.
+func CanonicalFloat(f float64) string {
+	return CanonicalNumber(strconv.FormatFloat(f, 'g', -1, 64))
+}

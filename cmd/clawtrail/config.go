@@ -1,0 +1,148 @@
+package main
+
+import (
+
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/spf13/pflag"
+)
+
+// serveConfig is the server's configuration. Each setting comes from, in
+// order of precedence: a flag, the environment (CLAWTRAIL_<NAME>), the YAML
+// file given with --config, the default.
+type serveConfig struct {
+	Data            string        `yaml:"data" flag:"data" env:"CLAWTRAIL_DATA"`
+	Listen          string        `yaml:"listen" flag:"listen" env:"CLAWTRAIL_LISTEN"`
+	TLSCert         string        `yaml:"tls_cert" flag:"tls-cert" env:"CLAWTRAIL_TLS_CERT"`
+	TLSKey          string        `yaml:"tls_key" flag:"tls-key" env:"CLAWTRAIL_TLS_KEY"`
+	Insecure        bool          `yaml:"insecure" flag:"insecure" env:"CLAWTRAIL_INSECURE"`
+	MetricsPublic   bool          `yaml:"metrics_public" flag:"metrics-public" env:"CLAWTRAIL_METRICS_PUBLIC"`
+	MaxEventBytes   int           `yaml:"max_event_bytes" flag:"max-event-bytes" env:"CLAWTRAIL_MAX_EVENT_BYTES"`
+	MaxRequestBytes int           `yaml:"max_request_bytes" flag:"max-request-bytes" env:"CLAWTRAIL_MAX_REQUEST_BYTES"`
+	MaxClockSkew    time.Duration `yaml:"max_clock_skew" flag:"max-clock-skew" env:"CLAWTRAIL_MAX_CLOCK_SKEW"`
+	LogLevel        string        `yaml:"log_level" flag:"log-level" env:"CLAWTRAIL_LOG_LEVEL"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" flag:"shutdown-timeout" env:"CLAWTRAIL_SHUTDOWN_TIMEOUT"`
+}
+
+// Defaults for serveConfig.
+const (
+	DefaultData   = "./clawtrail-data"
+	DefaultListen = "127.0.0.1:7300"
+)
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{Data: DefaultData, Listen: DefaultListen, MaxEventBytes: 1 << 20,
+		MaxRequestBytes: 16 << 20, MaxClockSkew: 24 * time.Hour, LogLevel: "info", ShutdownTimeout: 30 * time.Second}
+}
+
+func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
+	d := defaultServeConfig()
+	fs.String("config", "", "YAML configuration file")
+	fs.String("data", d.Data, "data directory (created on first start)")
+	fs.String("listen", d.Listen, "address to listen on")
+	fs.String("tls-cert", "", "TLS certificate file (PEM)")
+	fs.String("tls-key", "", "TLS private key file (PEM)")
+	fs.Bool("insecure", false, "allow listening on a non-loopback address without TLS")
+	fs.Bool("metrics-public", false, "serve /metrics without a key")
+	fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted, in bytes")
+	fs.Int("max-request-bytes", d.MaxRequestBytes, "largest request body accepted (after gzip), in bytes")
+	fs.Duration("max-clock-skew", d.MaxClockSkew, "mark events whose timestamp is further than this from the receive time")
+	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
+	fs.Duration("shutdown-timeout", d.ShutdownTimeout, "how long to drain requests on SIGINT/SIGTERM")
+}
+
+// load fills c: defaults, then the file, then the environment, then the
+// flags the user set.
+func (c *serveConfig) load(fs *pflag.FlagSet, getenv func(string) string) error {
+	*c = defaultServeConfig()
+	if path, _ := fs.GetString("config"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return usagef("read config: %v", err)
+		}
+		if err := yaml.UnmarshalWithOptions(data, c, yaml.Strict()); err != nil {
+			return usagef("config %s: %v", path, err)
+		}
+	}
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if s := getenv(f.Tag.Get("env")); s != "" {
+			if err := setField(v.Field(i), s); err != nil {
+				return usagef("%s=%q: %v", f.Tag.Get("env"), s, err)
+			}
+		}
+		if fl := fs.Lookup(f.Tag.Get("flag")); fl != nil && fl.Changed {
+			if err := setField(v.Field(i), fl.Value.String()); err != nil {
+				return usagef("--%s: %v", fl.Name, err)
+			}
+		}
+	}
+	return c.validate()
+}
+
+func setField(v reflect.Value, s string) error {
+	switch v.Interface().(type) {
+	case string:
+		v.SetString(s)
+	case bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		v.SetBool(b)
+	case int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(n))
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+	}
+	return nil
+}
+
+func (c *serveConfig) validate() error {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return usagef("listen address %q: %v", c.Listen, err)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	if c.TLSCert == "" && !c.Insecure && !isLoopback(host) {
+		return usagef("listening on %s without TLS would expose audit data in clear; give --tls-cert and --tls-key, or --insecure", c.Listen)
+	}
+	if c.MaxEventBytes < 1024 || c.MaxRequestBytes < c.MaxEventBytes {
+		return usagef("max-event-bytes must be at least 1024 and max-request-bytes at least max-event-bytes")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return usagef("log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func osGetenv(k string) string { return os.Getenv(k) }
+

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/httpapi"
+	"github.com/clawtrail/clawtrail/ingest"
+	"github.com/clawtrail/clawtrail/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+)
+
+func newServeCmd(e env) *cobra.Command {
+	var cfg serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server on the embedded store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.load(cmd.Flags(), e.getenv); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, e, nil)
+		},
+	}
+	cfg.registerFlags(cmd.Flags())
+	return cmd
+}
+
+// AdminTokenFile is where the first start writes the root admin key.
+const AdminTokenFile = "admin.token"
+
+// serve runs the server until ctx ends, then drains and closes. ready, if
+// not nil, receives the listening address.
+func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string)) error {
+	log := newLogger(e.stderr, cfg.LogLevel)
+	reg := prometheus.NewRegistry()
+	var api *httpapi.Server
+	store, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Logger: log, Metrics: sqlite.Metrics{
+		CommitSeconds: func(s float64, n int) { api.StoreMetrics().CommitSeconds(s, n) },
+		Indexed:       func(n int) { api.StoreMetrics().Indexed(n) },
+	}})
+	if err != nil {
+		return fmt.Errorf("open store in %s: %w", cfg.Data, err)
+	}
+	defer store.Close()
+	if err := bootstrap(ctx, store, cfg.Data, e.stdout); err != nil {
+		return err
+	}
+	api = httpapi.New(httpapi.Config{Store: store, Logger: log, Registry: reg, MetricsPublic: cfg.MetricsPublic,
+		Limits: ingest.Limits{MaxEventBytes: cfg.MaxEventBytes, MaxRequestBytes: cfg.MaxRequestBytes, MaxClockSkew: cfg.MaxClockSkew}})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv.RegisterOnShutdown(api.Close)
+	if cfg.Insecure && cfg.TLSCert == "" && !isLoopback(strings.Split(cfg.Listen, ":")[0]) {
+		log.Warn("listening without TLS on a non-loopback address: audit data and keys cross the network in clear", "listen", cfg.Listen)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("clawtrail serving", "addr", ln.Addr().String(), "data", cfg.Data, "tls", cfg.TLSCert != "")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+// bootstrap creates the root admin key on first start and writes it to
+// DIR/admin.token (0600); it prints the key once.
+func bootstrap(ctx context.Context, store *sqlite.Store, dir string, out io.Writer) error {
+	has, err := store.HasRootKey(ctx)
+	if err != nil || has {
+		return err
+	}
+	_, token, err := store.CreateKey(ctx, clawtrail.APIKey{Tenant: "default", Role: clawtrail.RoleAdmin, Root: true, Name: "bootstrap root admin"})
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, AdminTokenFile)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(out, "Created the root admin key (tenant \"default\"); it is shown once and kept in %s:\n%s\n", path, token)
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+

@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/ingest"
+)
+
+type ingestResponse struct {
+	Accepted       int    `json:"accepted"`
+	Duplicates     int    `json:"duplicates"`
+	FirstSeq       *int64 `json:"first_seq"`
+	LastSeq        *int64 `json:"last_seq"`
+	CheckpointSize *int64 `json:"checkpoint_size"`
+}
+
+// handleIngest is POST /v1/events: atomic, and answered 200 only after the
+// events are fsync'd.
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r.Context())
+	body, err := ingest.ReadBody(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxRequestBytes)+1),
+		r.Header.Get("Content-Encoding"), s.cfg.Limits.MaxRequestBytes)
+	if err != nil {
+		if _, ok := err.(*http.MaxBytesError); ok {
+			err = fmt.Errorf("%w: request body is over %d bytes", clawtrail.ErrTooLarge, s.cfg.Limits.MaxRequestBytes)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ndjson := mt == "application/x-ndjson" || mt == "application/jsonl" || mt == "application/ndjson"
+	events, err := s.dec.Decode(body, ndjson)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tenant, err := s.ingestTenant(c, events)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.store.Append(r.Context(), tenant, c.key.ID, events)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.metrics.ingested.Add(float64(res.Accepted))
+	s.metrics.duplicates.Add(float64(res.Duplicates))
+	out := ingestResponse{Accepted: res.Accepted, Duplicates: res.Duplicates}
+	if res.FirstSeq >= 0 {
+		out.FirstSeq, out.LastSeq = &res.FirstSeq, &res.LastSeq
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ingestTenant decides which tenant a request's events belong to. A client
+// may repeat its key's tenant in tenant_id; another tenant is refused unless
+// the key is the root key. One request carries one tenant.
+func (s *Server) ingestTenant(c caller, events []clawtrail.Pending) (string, error) {
+	tenant := ""
+	for _, p := range events {
+		t := p.Event.TenantID
+		if t == "" {
+			t = c.tenant
+		}
+		if t != c.tenant && !c.key.Root {
+			return "", fmt.Errorf("%w: line %d: tenant_id %q is not this key's tenant", clawtrail.ErrForbidden, p.Line, t)
+		}
+		if tenant != "" && t != tenant {
+			return "", &clawtrail.InvalidError{Message: "one request may carry the events of one tenant only",
+				Details: []clawtrail.FieldError{{Line: p.Line, Field: "tenant_id", Message: fmt.Sprintf("%q differs from %q", t, tenant)}}}
+		}
+		tenant = t
+	}
+	return tenant, nil
+}

@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/query"
+	"github.com/clawtrail/clawtrail/sqlite"
+	"github.com/clawtrail/clawtrail/strictjson"
+)
+
+// Search limits (SPEC §2).
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+)
+
+// searchRequest parses q, from, to, limit, cursor and order.
+func (s *Server) searchRequest(r *http.Request, tenant string) (sqlite.SearchRequest, error) {
+	v := r.URL.Query()
+	req := sqlite.SearchRequest{Tenant: tenant, Limit: DefaultLimit, Cursor: v.Get("cursor")}
+	q, err := query.Parse(v.Get("q"))
+	if err != nil {
+		return req, &clawtrail.InvalidError{Message: err.Error()}
+	}
+	req.Query = q
+	now := s.now()
+	from, err := clawtrail.ParseTimeBound(v.Get("from"), now, false)
+	if err != nil {
+		return req, fmt.Errorf("from: %w", err)
+	}
+	to, err := clawtrail.ParseTimeBound(v.Get("to"), now, true)
+	if err != nil {
+		return req, fmt.Errorf("to: %w", err)
+	}
+	if !from.IsZero() {
+		req.From = max(from.UnixNano(), 1)
+	}
+	if !to.IsZero() {
+		req.To = to.UnixNano()
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxLimit {
+			return req, &clawtrail.InvalidError{Message: fmt.Sprintf("limit must be an integer from 1 to %d", MaxLimit)}
+		}
+		req.Limit = n
+	}
+	switch v.Get("order") {
+	case "", "desc":
+	case "asc":
+		req.Asc = true
+	default:
+		return req, &clawtrail.InvalidError{Message: "order must be asc or desc"}
+	}
+	return req, nil
+}
+
+// waitIndexed honours wait_seq: it holds the request (at most MaxWait) until
+// the search index covers that seq.
+func (s *Server) waitIndexed(r *http.Request, tenant string) error {
+	ws := r.URL.Query().Get("wait_seq")
+	if ws == "" {
+		return nil
+	}
+	seq, err := strconv.ParseInt(ws, 10, 64)
+	if err != nil || seq < 0 {
+		return &clawtrail.InvalidError{Message: "wait_seq must be a non-negative integer"}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.MaxWait)
+	defer cancel()
+	if err := s.store.WaitIndexed(ctx, tenant, seq); err != nil {
+		return fmt.Errorf("%w: the search index did not reach seq %d within %s", clawtrail.ErrUnavailable, seq, s.cfg.MaxWait)
+	}
+	return nil
+}
+
+// writeEvents writes {"events":[...],"next_cursor":...} with the stored
+// bodies as they are.
+func writeEvents(w http.ResponseWriter, extra string, events []sqlite.Stored, next string) {
+	w.Header().Set("Content-Type", "application/json")
+	buf := make([]byte, 0, 4096)
+	buf = append(buf, '{')
+	buf = append(buf, extra...)
+	buf = append(buf, `"events":[`...)
+	for i, e := range events {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, e.Body...)
+	}
+	buf = append(buf, `],"next_cursor":`...)
+	buf = strictjson.AppendString(buf, next)
+	buf = append(buf, "}\n"...)
+	w.Write(buf)
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r.Context())
+	req, err := s.searchRequest(r, c.tenant)
+	if err == nil {
+		err = s.waitIndexed(r, c.tenant)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	start := time.Now()
+	page, err := s.store.Search(r.Context(), req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.metrics.searchSeconds.Observe(time.Since(start).Seconds())
+	writeEvents(w, "", page.Events, page.NextCursor)
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r.Context())
+	id := r.PathValue("id")
+	if !clawtrail.ValidID(id) {
+		s.writeError(w, r, &clawtrail.InvalidError{Message: "event ids are 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"})
+		return
+	}
+	ev, err := s.store.Get(r.Context(), c.tenant, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(ev.Body, '\n'))
+}
+
+type sessionJSON struct {
+	ID     string   `json:"session_id"`
+	First  string   `json:"first"`
+	Last   string   `json:"last"`
+	Events int64    `json:"events"`
+	Errors int64    `json:"errors"`
+	Tools  []string `json:"tools"`
+}
+
+func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r.Context())
+	req, err := s.searchRequest(r, c.tenant)
+	if err == nil {
+		err = s.waitIndexed(r, c.tenant)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := s.store.Sessions(r.Context(), req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]sessionJSON, 0, len(list))
+	for _, ss := range list {
+		out = append(out, sessionJSON{ID: ss.ID, First: formatNS(ss.First), Last: formatNS(ss.Last),
+			Events: ss.Events, Errors: ss.Errors, Tools: ss.Tools})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func formatNS(ns int64) string {
+	return time.Unix(0, ns).UTC().Format(clawtrail.TimestampLayout)
+}
+
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r.Context())
+	id := r.PathValue("id")
+	limit := MaxLimit
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxLimit {
+			s.writeError(w, r, &clawtrail.InvalidError{Message: fmt.Sprintf("limit must be an integer from 1 to %d", MaxLimit)})
+			return
+		}
+		limit = n
+	}
+	if err := s.waitIndexed(r, c.tenant); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.store.Session(r.Context(), c.tenant, id, limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeEvents(w, `"session_id":`+string(strictjson.AppendString(nil, id))+`,`, page.Events, page.NextCursor)
+}
+
+func (s *Server) handleReindex(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r.Context())
+	if !c.key.Root {
+		s.writeError(w, r, fmt.Errorf("%w: reindex rebuilds every tenant's index and needs the root key", clawtrail.ErrForbidden))
+		return
+	}
+	if err := s.store.Reindex(r.Context()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "reindexing"})
+}

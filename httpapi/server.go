@@ -1,0 +1,177 @@
+// Package httpapi is clawtrail's HTTP API (SPEC §2) and the Go client the CLI
+// uses. Handlers are thin: they authenticate, resolve the tenant from the
+// key, parse parameters, and call the store.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/ingest"
+	"github.com/clawtrail/clawtrail/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Store is what the API needs of a backend.
+type Store interface {
+	Append(ctx context.Context, tenant, keyID string, events []clawtrail.Pending) (sqlite.AppendResult, error)
+	Search(ctx context.Context, req sqlite.SearchRequest) (sqlite.Page, error)
+	Sessions(ctx context.Context, req sqlite.SearchRequest) ([]sqlite.SessionSummary, error)
+	Session(ctx context.Context, tenant, sessionID string, limit int, cursor string) (sqlite.Page, error)
+	Export(ctx context.Context, req sqlite.SearchRequest, fn func(sqlite.Stored) error) error
+	Get(ctx context.Context, tenant, id string) (sqlite.Stored, error)
+	ReadAfter(ctx context.Context, tenant string, after int64, limit int) ([]sqlite.Stored, int64, error)
+	WaitCommit() <-chan struct{}
+	WaitIndexed(ctx context.Context, tenant string, seq int64) error
+	Head(tenant string) int64
+	IndexLag() int64
+	Reindex(ctx context.Context) error
+	Authenticate(ctx context.Context, token string) (clawtrail.APIKey, error)
+}
+
+// Config configures a Server.
+type Config struct {
+	Store         Store
+	Limits        ingest.Limits
+	Logger        *slog.Logger
+	Now           func() time.Time
+	Registry      *prometheus.Registry // metrics are registered here
+	MetricsPublic bool                 // serve /metrics without a key
+	// MaxWait bounds how long wait_seq may hold a search.
+	MaxWait time.Duration
+	// TailPoll is how often tail rechecks the ledger when idle.
+	TailHeartbeat time.Duration
+}
+
+// Server serves the API.
+type Server struct {
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	dec     ingest.Decoder
+	metrics *metrics
+	mux     *http.ServeMux
+	closing chan struct{} // closed by Close: long-lived streams end
+	once    sync.Once
+}
+
+// Close ends long-lived streams (tail), so that http.Server.Shutdown can
+// drain; register it with http.Server.RegisterOnShutdown.
+func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Limits == (ingest.Limits{}) {
+		cfg.Limits = ingest.DefaultLimits()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = 10 * time.Second
+	}
+	if cfg.TailHeartbeat == 0 {
+		cfg.TailHeartbeat = 15 * time.Second
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now,
+		dec: ingest.Decoder{Limits: cfg.Limits, Now: cfg.Now}, mux: http.NewServeMux(), closing: make(chan struct{})}
+	s.metrics = newMetrics(cfg.Registry, cfg.Store)
+	s.routes()
+	return s
+}
+
+// Metrics returns the hooks the store reports through.
+func (s *Server) StoreMetrics() sqlite.Metrics { return s.metrics.storeHooks() }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.Handle("GET /metrics", s.metricsHandler())
+	s.mux.HandleFunc("POST /v1/events", s.auth(clawtrail.RoleIngest, s.handleIngest))
+	s.mux.HandleFunc("GET /v1/events", s.auth(clawtrail.RoleReader, s.handleSearch))
+	s.mux.HandleFunc("GET /v1/events/{id}", s.auth(clawtrail.RoleReader, s.handleGet))
+	s.mux.HandleFunc("GET /v1/sessions", s.auth(clawtrail.RoleReader, s.handleSessions))
+	s.mux.HandleFunc("GET /v1/sessions/{id}", s.auth(clawtrail.RoleReader, s.handleSession))
+	s.mux.HandleFunc("GET /v1/export", s.auth(clawtrail.RoleReader, s.handleExport))
+	s.mux.HandleFunc("GET /v1/tail", s.auth(clawtrail.RoleReader, s.handleTail))
+	s.mux.HandleFunc("POST /v1/admin/reindex", s.auth(clawtrail.RoleAdmin, s.handleReindex))
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "index_lag": s.store.IndexLag()})
+}
+
+type ctxKey struct{}
+
+// caller is the authenticated key and the tenant the request acts on.
+type caller struct {
+	key    clawtrail.APIKey
+	tenant string
+}
+
+func callerOf(ctx context.Context) caller { return ctx.Value(ctxKey{}).(caller) }
+
+// auth authenticates the request, checks the key's role, and resolves the
+// tenant: the key's own, or for the root key the one named by ?tenant=.
+func (s *Server) auth(need clawtrail.Role, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !k.Role.Can(need) {
+			s.writeError(w, r, clawtrail.ErrForbidden)
+			return
+		}
+		c := caller{key: k, tenant: k.Tenant}
+		if t := r.URL.Query().Get("tenant"); t != "" && t != k.Tenant {
+			if !k.Root {
+				s.writeError(w, r, clawtrail.ErrForbidden)
+				return
+			}
+			if !clawtrail.ValidTenant(t) {
+				s.writeError(w, r, &clawtrail.InvalidError{Message: "tenant must be 1 to 64 characters of a-z 0-9 _ . -"})
+				return
+			}
+			c.tenant = t
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (clawtrail.APIKey, error) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		return clawtrail.APIKey{}, errMissingKey
+	}
+	return s.store.Authenticate(r.Context(), strings.TrimSpace(token))
+}
+
+var errMissingKey = &wrapped{clawtrail.ErrUnauthorized, "missing API key: send Authorization: Bearer <key>"}
+
+type wrapped struct {
+	err error
+	msg string
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }

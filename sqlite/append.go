@@ -1,0 +1,324 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/ledger"
+)
+
+// AppendResult says what one append did.
+type AppendResult struct {
+	Accepted   int
+	Duplicates int
+	FirstSeq   int64 // -1 when nothing new was stored
+	LastSeq    int64 // -1 when nothing new was stored
+	Size       int64 // the tenant's ledger size after the commit
+}
+
+type appendReq struct {
+	tenant string
+	keyID  string
+	events []clawtrail.Pending
+	res    AppendResult
+	err    error
+	done   chan struct{}
+}
+
+// Append stores the events of one request atomically for tenant, submitted
+// by keyID, and returns only after the commit is fsync'd. Concurrent calls
+// share one transaction and one fsync (group commit). It returns a
+// *clawtrail.ConflictError if an id was stored before with another body
+// (then nothing of the request is stored), ErrDiskFull when the disk is
+// full, ErrClosed after Close.
+func (s *Store) Append(ctx context.Context, tenant, keyID string, events []clawtrail.Pending) (AppendResult, error) {
+	r := &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{})}
+	select {
+	case s.queue <- r:
+	case <-s.stop:
+		return AppendResult{}, clawtrail.ErrClosed
+	case <-ctx.Done():
+		return AppendResult{}, ctx.Err()
+	}
+	// Once queued, the request is committed or failed; wait for the outcome
+	// even if ctx ends, so that an acknowledgement is never lost.
+	<-r.done
+	return r.res, r.err
+}
+
+// sequence is the single writer: it drains the queue into groups and commits
+// each group in one transaction.
+func (s *Store) sequence() {
+	defer close(s.done)
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.queue:
+		case <-s.stop:
+			s.drainOnStop()
+			return
+		}
+		s.commitGroup(s.gather(first))
+	}
+}
+
+func (s *Store) gather(first *appendReq) []*appendReq {
+	group := []*appendReq{first}
+	n := len(first.events)
+	for n < s.cfg.MaxGroupEvents {
+		select {
+		case r := <-s.queue:
+			group = append(group, r)
+			n += len(r.events)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+func (s *Store) drainOnStop() {
+	for {
+		select {
+		case r := <-s.queue:
+			s.commitGroup(s.gather(r))
+		default:
+			return
+		}
+	}
+}
+
+// groupTx is the state of one group commit.
+type groupTx struct {
+	s        *Store
+	tx       *sql.Tx
+	insEvent *sql.Stmt
+	insID    *sql.Stmt
+	getID    *sql.Stmt
+	heads    map[int64]int64  // next seq per tid, as of this transaction
+	tenants  map[string]int64 // tenants created in this transaction
+	now      int64
+	salts    []byte
+	buf      []byte
+}
+
+func (s *Store) commitGroup(group []*appendReq) {
+	start := time.Now()
+	total, err := s.runGroup(group)
+	if err != nil {
+		err = classify(err)
+		s.log.Error("commit failed", "err", err, "requests", len(group))
+		for _, r := range group {
+			r.res, r.err = AppendResult{}, err
+		}
+	}
+	if s.cfg.Metrics.CommitSeconds != nil && err == nil {
+		s.cfg.Metrics.CommitSeconds(time.Since(start).Seconds(), total)
+	}
+	for _, r := range group {
+		close(r.done)
+	}
+}
+
+// classify maps storage errors to the sentinels callers act on.
+func classify(err error) error {
+	msg := strings.ToLower(err.Error())
+	if strings.Contains(msg, "disk is full") || strings.Contains(msg, "no space left") || strings.Contains(msg, "sqlite_full") {
+		return fmt.Errorf("%w: %v", clawtrail.ErrDiskFull, err)
+	}
+	return fmt.Errorf("%w: commit failed: %v", clawtrail.ErrUnavailable, err)
+}
+
+func (s *Store) runGroup(group []*appendReq) (int, error) {
+	ctx := context.Background()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	// received_at never goes backwards, even if the wall clock does.
+	now := max(s.now().UTC().UnixNano(), s.lastCommit+1)
+	g := &groupTx{s: s, tx: tx, heads: map[int64]int64{}, tenants: map[string]int64{}, now: now}
+	total, err := g.apply(ctx, group)
+	if err == nil {
+		err = tx.Commit()
+	} else {
+		tx.Rollback()
+	}
+	g.closeStmts()
+	if err != nil {
+		return 0, err
+	}
+	s.lastCommit = g.now
+	s.publish(g)
+	return total, nil
+}
+
+func (g *groupTx) closeStmts() {
+	for _, st := range []*sql.Stmt{g.insEvent, g.insID, g.getID} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// publish makes a committed group visible: heads, tenants, waiters.
+func (s *Store) publish(g *groupTx) {
+	s.mu.Lock()
+	for name, tid := range g.tenants {
+		s.tenants[name] = tid
+	}
+	for tid, next := range g.heads {
+		s.heads[tid] = next
+	}
+	close(s.commitC)
+	s.commitC = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
+	var err error
+	if g.insEvent, err = g.tx.PrepareContext(ctx, `INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, salt, body) VALUES (?,?,?,?,?,?,?,?,?,?)`); err != nil {
+		return 0, err
+	}
+	if g.insID, err = g.tx.PrepareContext(ctx, `INSERT OR IGNORE INTO ids(tid, id, seq, req_hash) VALUES (?,?,?,?)`); err != nil {
+		return 0, err
+	}
+	if g.getID, err = g.tx.PrepareContext(ctx, `SELECT req_hash FROM ids WHERE tid=? AND id=?`); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range group {
+		n += len(r.events)
+	}
+	g.salts = make([]byte, n*ledger.SaltSize)
+	rand.Read(g.salts)
+	total := 0
+	for i, r := range group {
+		tid, err := g.tid(ctx, r.tenant)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("SAVEPOINT r%d", i)); err != nil {
+			return 0, err
+		}
+		rerr := g.applyRequest(ctx, tid, r)
+		var conflict *clawtrail.ConflictError
+		if errors.As(rerr, &conflict) {
+			if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("ROLLBACK TO r%d", i)); err != nil {
+				return 0, err
+			}
+			r.res, r.err = AppendResult{}, rerr
+		} else if rerr != nil {
+			return 0, rerr
+		} else {
+			total += r.res.Accepted
+		}
+		if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("RELEASE r%d", i)); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// tid returns the tenant's id, creating the tenant inside the transaction.
+func (g *groupTx) tid(ctx context.Context, name string) (int64, error) {
+	if tid, ok := g.s.tenantID(name); ok {
+		return tid, nil
+	}
+	if tid, ok := g.tenants[name]; ok {
+		return tid, nil
+	}
+	res, err := g.tx.ExecContext(ctx, `INSERT INTO tenants(name, created_at) VALUES (?, ?)`, name, g.now)
+	if err != nil {
+		return 0, err
+	}
+	tid, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	g.tenants[name] = tid
+	g.heads[tid] = 0
+	return tid, nil
+}
+
+func (g *groupTx) next(tid int64) int64 {
+	if n, ok := g.heads[tid]; ok {
+		return n
+	}
+	g.s.mu.Lock()
+	n := g.s.heads[tid]
+	g.s.mu.Unlock()
+	return n
+}
+
+func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) error {
+	start := g.next(tid)
+	seq := start
+	r.res = AppendResult{FirstSeq: -1, LastSeq: -1}
+	for i := range r.events {
+		p := &r.events[i]
+		stored, err := g.claimID(ctx, tid, seq, p)
+		if err != nil {
+			return err // on a conflict the caller rolls back to the savepoint
+		}
+		if !stored {
+			r.res.Duplicates++
+			continue
+		}
+		if err := g.insert(ctx, tid, seq, r, p); err != nil {
+			return err
+		}
+		seq++
+	}
+	g.heads[tid] = seq
+	if seq > start {
+		r.res.FirstSeq, r.res.LastSeq = start, seq-1
+	}
+	r.res.Accepted = int(seq - start)
+	r.res.Size = seq
+	return nil
+}
+
+// claimID records the event's id; it returns false for a duplicate (same id,
+// same body) and a ConflictError for the same id with another body.
+func (g *groupTx) claimID(ctx context.Context, tid, seq int64, p *clawtrail.Pending) (bool, error) {
+	res, err := g.insID.ExecContext(ctx, tid, p.Event.ID, seq, p.ReqHash[:])
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	var prev []byte
+	if err := g.getID.QueryRowContext(ctx, tid, p.Event.ID).Scan(&prev); err != nil {
+		return false, err
+	}
+	if string(prev) == string(p.ReqHash[:]) {
+		return false, nil
+	}
+	return false, &clawtrail.ConflictError{Line: p.Line, ID: p.Event.ID}
+}
+
+func (g *groupTx) insert(ctx context.Context, tid, seq int64, r *appendReq, p *clawtrail.Pending) error {
+	e := p.Event
+	e.Seq = seq
+	e.ReceivedAt = time.Unix(0, g.now).UTC()
+	e.TenantID = r.tenant
+	e.KeyID = r.keyID
+	body := e.AppendJSON(nil)
+	salt := g.salts[:ledger.SaltSize:ledger.SaltSize]
+	g.salts = g.salts[ledger.SaltSize:]
+	leaf := ledger.Leaf{Tenant: r.tenant, ID: e.ID, Seq: uint64(seq), ReceivedAt: g.now,
+		Type: e.Type, KeyID: r.keyID, BodyCommit: ledger.BodyCommit(salt, body)}
+	g.buf = leaf.Append(g.buf[:0])
+	lh := ledger.LeafHash(g.buf)
+	_, err := g.insEvent.ExecContext(ctx, tid, seq, e.ID, g.now, e.Type, r.keyID,
+		leaf.BodyCommit[:], lh[:], salt, body)
+	return err
+}

@@ -1,0 +1,399 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/query"
+)
+
+// indexSchema extends the query package's search schema with the indexer's
+// own state. The index is derived data: it can be deleted and rebuilt.
+const indexSchema = query.SQLiteSchema + `
+CREATE INDEX IF NOT EXISTS ev_tid_k ON ev(tid, k);
+CREATE TABLE IF NOT EXISTS ix_state(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ix_tenants(tid INTEGER PRIMARY KEY, next_seq INTEGER NOT NULL);
+`
+
+// indexer follows the ledger by its global commit order g and writes the
+// search index in large batches, in its own file.
+type indexer struct {
+	s      *Store
+	db     *sql.DB // one connection: the indexer's writes
+	reader *sql.DB // searches
+	stop   chan struct{}
+	done   chan struct{}
+	reset  chan chan error
+
+	mu        sync.Mutex
+	cursor    int64           // last g indexed
+	next      map[int64]int64 // tid → next seq not yet indexed
+	progressC chan struct{}   // closed and replaced after every batch
+	batches   int
+}
+
+func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
+	path := filepath.Join(s.cfg.Dir, "index.db")
+	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(NORMAL)",
+		"busy_timeout(10000)", "cache_size(-131072)")+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	ix := &indexer{s: s, db: db, stop: make(chan struct{}), done: make(chan struct{}),
+		reset: make(chan chan error), next: map[int64]int64{}, progressC: make(chan struct{})}
+	if _, err := db.ExecContext(ctx, indexSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
+	ix.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
+		"query_only(1)", "cache_size(-65536)"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ix.reader.SetMaxOpenConns(8)
+	ix.reader.SetMaxIdleConns(8)
+	if err := ix.load(ctx); err != nil {
+		ix.reader.Close()
+		db.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+func (ix *indexer) load(ctx context.Context) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	err := ix.db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name='cursor'`).Scan(&ix.cursor)
+	if errors.Is(err, sql.ErrNoRows) {
+		ix.cursor = 0
+	} else if err != nil {
+		return err
+	}
+	rows, err := ix.db.QueryContext(ctx, `SELECT tid, next_seq FROM ix_tenants`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	clear(ix.next)
+	for rows.Next() {
+		var tid, n int64
+		if err := rows.Scan(&tid, &n); err != nil {
+			return err
+		}
+		ix.next[tid] = n
+	}
+	return rows.Err()
+}
+
+func (ix *indexer) close() {
+	close(ix.stop)
+	<-ix.done
+	ix.reader.Close()
+}
+
+func (ix *indexer) run() {
+	defer close(ix.done)
+	for {
+		wait := ix.s.commitWait()
+		n, err := ix.step()
+		if err != nil {
+			ix.s.log.Error("indexer", "err", err)
+			wait = nil // retry after a pause
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ix.stop:
+			return
+		case done := <-ix.reset:
+			done <- ix.clear()
+		case <-wait:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+type ledgerRow struct {
+	g, tid, seq int64
+	body        []byte
+}
+
+// step indexes the next batch of committed events; it returns how many
+// ledger rows it consumed.
+func (ix *indexer) step() (int, error) {
+	ix.mu.Lock()
+	cursor := ix.cursor
+	ix.mu.Unlock()
+	batch, err := ix.readLedger(cursor)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	next, err := ix.write(batch)
+	if err != nil {
+		return 0, err
+	}
+	ix.mu.Lock()
+	ix.cursor = batch[len(batch)-1].g
+	for tid, n := range next {
+		ix.next[tid] = n
+	}
+	close(ix.progressC)
+	ix.progressC = make(chan struct{})
+	ix.batches++
+	ix.mu.Unlock()
+	if ix.s.cfg.Metrics.Indexed != nil {
+		ix.s.cfg.Metrics.Indexed(len(batch))
+	}
+	return len(batch), nil
+}
+
+func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
+	rows, err := ix.s.reader.Query(`SELECT g, tid, seq, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, ix.s.cfg.IndexBatch)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ledgerRow
+	for rows.Next() {
+		var r ledgerRow
+		if err := rows.Scan(&r.g, &r.tid, &r.seq, &r.body); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// indexTx holds the prepared statements of one index batch.
+type indexTx struct {
+	tx                     *sql.Tx
+	maxK, insEv, insFTS, insFV *sql.Stmt
+}
+
+func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
+	ctx := context.Background()
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	it := indexTx{tx: tx}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&it.maxK, `SELECT max(k) FROM ev WHERE k BETWEEN ? AND ?`},
+		{&it.insEv, `INSERT INTO ev(k, tid, seq, ts, received_at, id, key_id, type, session_id, user_id, agent_id, channel, trace_id, span_id, parent_id, tool, status, model, destination, method, endpoint, operation, path, decision, approver, duration_ms, tokens_used, status_code, bytes, err) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`},
+		{&it.insFTS, `INSERT INTO fts(rowid, tn, body) VALUES (?,?,?)`},
+		{&it.insFV, `INSERT OR IGNORE INTO fv(tid, f, v, k, n) VALUES (?,?,?,?,?)`},
+	} {
+		if *p.st, err = tx.PrepareContext(ctx, p.sql); err != nil {
+			return nil, err
+		}
+		defer (*p.st).Close()
+	}
+	next := map[int64]int64{}
+	for _, r := range batch {
+		next[r.tid] = r.seq + 1
+		if r.body == nil {
+			continue // deleted by retention or erasure
+		}
+		e, err := clawtrail.ParseEvent(r.body)
+		if err != nil {
+			ix.s.log.Error("indexer: unreadable event body; run clawtrail verify", "tid", r.tid, "seq", r.seq, "err", err)
+			continue
+		}
+		if err := it.add(ctx, r.tid, e); err != nil {
+			return nil, fmt.Errorf("index seq %d: %w", r.seq, err)
+		}
+	}
+	for tid, n := range next {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ix_tenants(tid, next_seq) VALUES (?,?) ON CONFLICT(tid) DO UPDATE SET next_seq=excluded.next_seq`, tid, n); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('cursor', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value`, batch[len(batch)-1].g); err != nil {
+		return nil, err
+	}
+	return next, tx.Commit()
+}
+
+// Order keys. k orders search results by timestamp: k = µs·1024 + c, where
+// c counts the events already indexed in that microsecond, so ties keep
+// index (ledger) order. More than 1024 events in one microsecond spill into
+// the following microseconds' ranges.
+const kPerMicro = 1024
+
+// KeyRange returns the order keys that events with timestamps in [from, to]
+// (ns) can have.
+func KeyRange(from, to int64) (lo, hi int64) {
+	return (from / 1000) * kPerMicro, (to/1000)*kPerMicro + kPerMicro - 1 + kSpillSlack
+}
+
+// kSpillSlack bounds how far spilled keys may run past their microsecond.
+const kSpillSlack = 1000 * kPerMicro
+
+func (it *indexTx) allocK(ctx context.Context, ts int64) (int64, error) {
+	base := (ts / 1000) * kPerMicro
+	for lo := base; ; lo += kPerMicro {
+		var max sql.NullInt64
+		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerMicro-1).Scan(&max); err != nil {
+			return 0, err
+		}
+		if !max.Valid {
+			return lo, nil
+		}
+		if max.Int64 < lo+kPerMicro-1 {
+			return max.Int64 + 1, nil
+		}
+	}
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullInt(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func (it *indexTx) add(ctx context.Context, tid int64, e *clawtrail.Event) error {
+	k, err := it.allocK(ctx, e.Timestamp.UnixNano())
+	if err != nil {
+		return err
+	}
+	var dur any
+	if e.DurationMS != nil {
+		dur = *e.DurationMS
+	}
+	hasErr := 0
+	if e.Status == "error" || e.Error != "" {
+		hasErr = 1
+	}
+	if _, err := it.insEv.ExecContext(ctx, k, tid, e.Seq, e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(),
+		e.ID, nullStr(e.KeyID), e.Type, nullStr(e.SessionID), nullStr(e.UserID), nullStr(e.AgentID),
+		nullStr(e.Channel), nullStr(e.TraceID), nullStr(e.SpanID), nullStr(e.ParentID), nullStr(e.Tool),
+		nullStr(e.Status), nullStr(e.Model), nullStr(e.Destination), nullStr(e.Method), nullStr(e.Endpoint),
+		nullStr(e.Operation), nullStr(e.Path), nullStr(e.Decision), nullStr(e.Approver), dur,
+		nullInt(e.TokensUsed), nullInt(e.StatusCode), nullInt(e.Bytes), hasErr); err != nil {
+		return err
+	}
+	if text := query.FTSText(e); text != "" {
+		if _, err := it.insFTS.ExecContext(ctx, k, "t"+strconv.FormatInt(tid, 10), text); err != nil {
+			return err
+		}
+	}
+	for _, row := range query.FVRows(e) {
+		var n any
+		if row.N != nil {
+			n = *row.N
+		}
+		if _, err := it.insFV.ExecContext(ctx, tid, row.F, row.V, k, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clear empties the index so that it is rebuilt from the start of the ledger.
+func (ix *indexer) clear() error {
+	ctx := context.Background()
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state`, `DELETE FROM ix_tenants`} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	ix.cursor = 0
+	clear(ix.next)
+	ix.mu.Unlock()
+	return nil
+}
+
+// Reindex empties the search index and rebuilds it from the ledger (in the
+// background; WaitIndexed tells when a tenant has caught up).
+func (s *Store) Reindex(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case s.index.reset <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Indexed returns how many of the tenant's events (by seq) the index covers.
+func (s *Store) Indexed(tenant string) int64 {
+	tid, ok := s.tenantID(tenant)
+	if !ok {
+		return 0
+	}
+	s.index.mu.Lock()
+	defer s.index.mu.Unlock()
+	return s.index.next[tid]
+}
+
+// WaitIndexed waits until the index covers the tenant's events up to and
+// including seq, or ctx ends.
+func (s *Store) WaitIndexed(ctx context.Context, tenant string, seq int64) error {
+	for {
+		s.index.mu.Lock()
+		ch := s.index.progressC
+		s.index.mu.Unlock()
+		if s.Indexed(tenant) > seq || s.Head(tenant) <= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// IndexLag returns how many committed events, over all tenants, the search
+// index has not covered yet.
+func (s *Store) IndexLag() int64 {
+	s.mu.Lock()
+	heads := make(map[int64]int64, len(s.heads))
+	for tid, n := range s.heads {
+		heads[tid] = n
+	}
+	s.mu.Unlock()
+	s.index.mu.Lock()
+	defer s.index.mu.Unlock()
+	var lag int64
+	for tid, n := range heads {
+		lag += max(0, n-s.index.next[tid])
+	}
+	return lag
+}

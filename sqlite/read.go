@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/query"
+)
+
+// SearchRequest selects events of one tenant.
+type SearchRequest struct {
+	Tenant   string
+	Query    *query.Query // nil or empty matches everything
+	From, To int64        // timestamp bounds in ns, inclusive; 0 = unbounded
+	Limit    int
+	Asc      bool   // oldest first
+	Cursor   string // from a previous page's NextCursor
+}
+
+// Stored is one event as the ledger holds it.
+type Stored struct {
+	Seq  int64
+	Body []byte // the event's stored JSON (clawtrail.Event.AppendJSON)
+}
+
+// Page is one page of search results.
+type Page struct {
+	Events     []Stored
+	NextCursor string // empty when there are no more results
+}
+
+// serverTypes are left out of results unless the query names `type`.
+const serverTypes = `'auth','access','config_change','tombstone'`
+
+func encodeCursor(k int64, asc bool) string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(k))
+	if asc {
+		b = append(b, 'a')
+	} else {
+		b = append(b, 'd')
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(c string, asc bool) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != 9 || (b[8] == 'a') != asc || (b[8] != 'a' && b[8] != 'd') {
+		return 0, &clawtrail.InvalidError{Message: "invalid cursor (it belongs to another query or order)"}
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// Search returns a page of a tenant's events matching the request, newest
+// first unless Asc. Bodies come from the ledger; the index only selects.
+func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
+	tid, ok := s.tenantID(req.Tenant)
+	if !ok {
+		return Page{}, nil
+	}
+	keys, err := s.searchKeys(ctx, tid, req)
+	if err != nil {
+		return Page{}, err
+	}
+	var page Page
+	if len(keys) > req.Limit {
+		keys = keys[:req.Limit]
+		page.NextCursor = encodeCursor(keys[len(keys)-1].k, req.Asc)
+	}
+	page.Events, err = s.bodies(ctx, tid, keys)
+	return page, err
+}
+
+type keyRef struct{ k, seq int64 }
+
+func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest) ([]keyRef, error) {
+	q := req.Query
+	if q == nil {
+		q, _ = query.Parse("")
+	}
+	plan, err := q.SQLite(tid, req.Tenant)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
+	}
+	var sb strings.Builder
+	var args []any
+	if plan.FTS != "" {
+		sb.WriteString(`SELECT e.k, e.seq FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
+		args = append(args, plan.FTS, tid)
+	} else {
+		sb.WriteString(`SELECT e.k, e.seq FROM ev e WHERE e.tid = ?`)
+		args = append(args, tid)
+	}
+	keyCol := "e.k"
+	if plan.FTS != "" {
+		keyCol = "fts.rowid"
+	}
+	sb.WriteString(" AND (" + plan.Where + ")")
+	args = append(args, plan.Args...)
+	if !q.NamesType() {
+		sb.WriteString(" AND e.type NOT IN (" + serverTypes + ")")
+	}
+	if req.From != 0 || req.To != 0 {
+		from, to := req.From, req.To
+		if to == 0 {
+			to = clawtrail.MaxTime.UnixNano()
+		}
+		lo, hi := KeyRange(from, to)
+		sb.WriteString(fmt.Sprintf(" AND %s BETWEEN ? AND ? AND e.ts BETWEEN ? AND ?", keyCol))
+		args = append(args, lo, hi, from, to)
+	}
+	if req.Cursor != "" {
+		k, err := decodeCursor(req.Cursor, req.Asc)
+		if err != nil {
+			return nil, err
+		}
+		op := "<"
+		if req.Asc {
+			op = ">"
+		}
+		sb.WriteString(fmt.Sprintf(" AND %s %s ?", keyCol, op))
+		args = append(args, k)
+	}
+	dir := "DESC"
+	if req.Asc {
+		dir = "ASC"
+	}
+	sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
+	args = append(args, req.Limit+1)
+	return s.queryKeys(ctx, sb.String(), args...)
+}
+
+func (s *Store) queryKeys(ctx context.Context, sqlText string, args ...any) ([]keyRef, error) {
+	rows, err := s.index.reader.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search index: %w", err)
+	}
+	defer rows.Close()
+	var keys []keyRef
+	for rows.Next() {
+		var r keyRef
+		if err := rows.Scan(&r.k, &r.seq); err != nil {
+			return nil, err
+		}
+		keys = append(keys, r)
+	}
+	return keys, rows.Err()
+}
+
+// bodies fetches the ledger bodies of keys, in the keys' order. Events
+// whose body was deleted are left out.
+func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	found := make(map[int64][]byte, len(keys))
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, tid)
+		for _, k := range chunk {
+			args = append(args, k.seq)
+		}
+		q := `SELECT seq, body FROM events WHERE tid = ? AND seq IN (?` + strings.Repeat(",?", len(chunk)-1) + `) AND body IS NOT NULL`
+		if err := s.scanBodies(ctx, found, q, args...); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Stored, 0, len(keys))
+	for _, k := range keys {
+		if b, ok := found[k.seq]; ok {
+			out = append(out, Stored{Seq: k.seq, Body: b})
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) scanBodies(ctx context.Context, into map[int64][]byte, q string, args ...any) error {
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var body []byte
+		if err := rows.Scan(&seq, &body); err != nil {
+			return err
+		}
+		into[seq] = body
+	}
+	return rows.Err()
+}
+
+// Get returns the tenant's event with the given id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, tenant, id string) (Stored, error) {
+	tid, ok := s.tenantID(tenant)
+	if !ok {
+		return Stored{}, clawtrail.ErrNotFound
+	}
+	var st Stored
+	err := s.reader.QueryRowContext(ctx, `SELECT e.seq, e.body FROM ids i JOIN events e ON e.tid = i.tid AND e.seq = i.seq WHERE i.tid = ? AND i.id = ? AND e.body IS NOT NULL`, tid, id).Scan(&st.Seq, &st.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Stored{}, clawtrail.ErrNotFound
+	}
+	return st, err
+}
+
+// ReadAfter returns up to limit of the tenant's events with seq > after, in
+// seq order, straight from the ledger (tail never waits for the index).
+// Events whose body was deleted are skipped. next is the seq to continue
+// after.
+func (s *Store) ReadAfter(ctx context.Context, tenant string, after int64, limit int) (events []Stored, next int64, err error) {
+	next = after
+	tid, ok := s.tenantID(tenant)
+	if !ok {
+		return nil, next, nil
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT seq, body FROM events WHERE tid = ? AND seq > ? ORDER BY seq LIMIT ?`, tid, after, limit)
+	if err != nil {
+		return nil, next, fmt.Errorf("read ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st Stored
+		if err := rows.Scan(&st.Seq, &st.Body); err != nil {
+			return nil, next, err
+		}
+		next = st.Seq
+		if st.Body != nil {
+			events = append(events, st)
+		}
+	}
+	return events, next, rows.Err()
+}
+
+// WaitCommit returns a channel that is closed after the next commit.
+func (s *Store) WaitCommit() <-chan struct{} { return s.commitWait() }

@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/query"
+)
+
+// SessionSummary describes one session (SPEC §2 GET /v1/sessions).
+type SessionSummary struct {
+	ID     string   `json:"session_id"`
+	First  int64    `json:"-"` // ns
+	Last   int64    `json:"-"` // ns
+	Events int64    `json:"events"`
+	Errors int64    `json:"errors"`
+	Tools  []string `json:"tools"`
+}
+
+// Sessions lists the tenant's sessions having events that match the request,
+// most recently active first, at most req.Limit.
+func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSummary, error) {
+	tid, ok := s.tenantID(req.Tenant)
+	if !ok {
+		return nil, nil
+	}
+	q := req.Query
+	if q == nil {
+		q, _ = query.Parse("")
+	}
+	plan, err := q.SQLite(tid, req.Tenant)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
+	}
+	var sb strings.Builder
+	var args []any
+	sb.WriteString(`SELECT e.session_id, min(e.ts), max(e.ts), count(*), sum(e.err), group_concat(DISTINCT e.tool) FROM `)
+	if plan.FTS != "" {
+		sb.WriteString(`fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
+		args = append(args, plan.FTS, tid)
+	} else {
+		sb.WriteString(`ev e WHERE e.tid = ?`)
+		args = append(args, tid)
+	}
+	sb.WriteString(` AND e.session_id IS NOT NULL AND (` + plan.Where + `)`)
+	args = append(args, plan.Args...)
+	if !q.NamesType() {
+		sb.WriteString(" AND e.type NOT IN (" + serverTypes + ")")
+	}
+	if req.From != 0 || req.To != 0 {
+		to := req.To
+		if to == 0 {
+			to = clawtrail.MaxTime.UnixNano()
+		}
+		sb.WriteString(` AND e.ts BETWEEN ? AND ?`)
+		args = append(args, req.From, to)
+	}
+	sb.WriteString(` GROUP BY e.session_id ORDER BY max(e.ts) DESC LIMIT ?`)
+	args = append(args, req.Limit)
+	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("search index: %w", err)
+	}
+	defer rows.Close()
+	var out []SessionSummary
+	for rows.Next() {
+		var ss SessionSummary
+		var tools *string
+		if err := rows.Scan(&ss.ID, &ss.First, &ss.Last, &ss.Events, &ss.Errors, &tools); err != nil {
+			return nil, err
+		}
+		ss.Tools = []string{}
+		if tools != nil {
+			ss.Tools = strings.Split(*tools, ",")
+		}
+		out = append(out, ss)
+	}
+	return out, rows.Err()
+}
+
+// Session returns a page of one session's timeline, oldest first (agent
+// activity only, as in search).
+func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int, cursor string) (Page, error) {
+	tid, ok := s.tenantID(tenant)
+	if !ok {
+		return Page{}, nil
+	}
+	args := []any{tid, sessionID}
+	where := ""
+	if cursor != "" {
+		k, err := decodeCursor(cursor, true)
+		if err != nil {
+			return Page{}, err
+		}
+		where = " AND k > ?"
+		args = append(args, k)
+	}
+	args = append(args, limit+1)
+	keys, err := s.queryKeys(ctx, `SELECT k, seq FROM ev WHERE tid = ? AND session_id = ? AND type NOT IN (`+serverTypes+`)`+where+` ORDER BY k ASC LIMIT ?`, args...)
+	if err != nil {
+		return Page{}, err
+	}
+	var page Page
+	if len(keys) > limit {
+		keys = keys[:limit]
+		page.NextCursor = encodeCursor(keys[len(keys)-1].k, true)
+	}
+	page.Events, err = s.bodies(ctx, tid, keys)
+	return page, err
+}
+
+// Export streams every event matching req to fn, oldest first, page by
+// page, in constant memory.
+func (s *Store) Export(ctx context.Context, req SearchRequest, fn func(Stored) error) error {
+	req.Asc = true
+	req.Limit = 1000
+	for {
+		page, err := s.Search(ctx, req)
+		if err != nil {
+			return err
+		}
+		for _, ev := range page.Events {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		req.Cursor = page.NextCursor
+	}
+}

@@ -1,0 +1,218 @@
+// Package sqlite is clawtrail's embedded store: the ledger (ledger.db, the
+// source of truth, appended by a group-commit sequencer and fsync'd before
+// any acknowledgement) and the search index (index.db, built behind the
+// ledger by an indexer that follows it by cursor and can be rebuilt from it).
+// Both are SQLite files in WAL mode, through the pure-Go modernc.org/sqlite.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+//go:embed ledger.sql
+var ledgerSchema string
+
+// Config configures a Store.
+type Config struct {
+	Dir string // data directory; created if missing
+	// MaxGroupEvents bounds how many events one commit may hold.
+	MaxGroupEvents int
+	// IndexBatch bounds how many events the indexer writes per transaction.
+	IndexBatch int
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Metrics    Metrics
+}
+
+// Defaults for Config.
+const (
+	DefaultMaxGroupEvents = 20000
+	DefaultIndexBatch     = 5000
+)
+
+// Metrics receives the store's measurements; any field may be nil.
+type Metrics struct {
+	CommitSeconds func(seconds float64, events int)
+	Indexed       func(events int)
+}
+
+// Store is the embedded SQLite store. It is safe for concurrent use.
+type Store struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	writer *sql.DB // one connection: the sequencer's
+	reader *sql.DB // many connections, read-only use
+	index  *indexer
+
+	queue chan *appendReq
+	stop  chan struct{}
+	done  chan struct{}
+
+	mu      sync.Mutex
+	tenants map[string]int64 // name → tid, committed tenants only
+	heads   map[int64]int64  // tid → next seq
+	commitC chan struct{}    // closed and replaced after every commit
+	closed  bool
+
+	lastCommit int64 // received_at of the last commit; sequencer-only
+}
+
+func dsn(path string, pragmas ...string) string {
+	v := url.Values{}
+	for _, p := range pragmas {
+		v.Add("_pragma", p)
+	}
+	return "file:" + path + "?" + v.Encode()
+}
+
+// Open opens (creating if needed) the store in cfg.Dir and starts its
+// sequencer and indexer.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.MaxGroupEvents <= 0 {
+		cfg.MaxGroupEvents = DefaultMaxGroupEvents
+	}
+	if cfg.IndexBatch <= 0 {
+		cfg.IndexBatch = DefaultIndexBatch
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now,
+		queue: make(chan *appendReq, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		tenants: map[string]int64{}, heads: map[int64]int64{}, commitC: make(chan struct{})}
+	if err := s.openLedger(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	ix, err := openIndexer(ctx, s)
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.index = ix
+	go s.sequence()
+	go ix.run()
+	return s, nil
+}
+
+func (s *Store) openLedger(ctx context.Context) error {
+	path := filepath.Join(s.cfg.Dir, "ledger.db")
+	var err error
+	s.writer, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)",
+		"busy_timeout(10000)", "cache_size(-65536)", "foreign_keys(0)")+"&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetConnMaxLifetime(0)
+	if _, err := s.writer.ExecContext(ctx, ledgerSchema); err != nil {
+		return fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	s.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
+		"query_only(1)", "cache_size(-32768)"))
+	if err != nil {
+		return err
+	}
+	s.reader.SetMaxOpenConns(8)
+	s.reader.SetMaxIdleConns(8)
+	return s.loadHeads(ctx)
+}
+
+func (s *Store) loadHeads(ctx context.Context) error {
+	rows, err := s.writer.QueryContext(ctx, `SELECT t.tid, t.name, coalesce((SELECT max(seq)+1 FROM events e WHERE e.tid=t.tid), 0) FROM tenants t`)
+	if err != nil {
+		return fmt.Errorf("load ledger heads: %w", err)
+	}
+	defer rows.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tenants)
+	clear(s.heads)
+	for rows.Next() {
+		var tid, next int64
+		var name string
+		if err := rows.Scan(&tid, &name, &next); err != nil {
+			return err
+		}
+		s.tenants[name] = tid
+		s.heads[tid] = next
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return s.writer.QueryRowContext(ctx, `SELECT coalesce(max(received_at), 0) FROM events`).Scan(&s.lastCommit)
+}
+
+// Close stops the sequencer (after the requests already queued are
+// committed) and the indexer, and closes the files.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	s.index.close()
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	for _, db := range []*sql.DB{s.reader, s.writer} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if s.index != nil {
+		errs = append(errs, s.index.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// tenantID returns the tid of a committed tenant.
+func (s *Store) tenantID(name string) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tid, ok := s.tenants[name]
+	return tid, ok
+}
+
+// Head returns the next seq of a tenant (its ledger size).
+func (s *Store) Head(tenant string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tid, ok := s.tenants[tenant]
+	if !ok {
+		return 0
+	}
+	return s.heads[tid]
+}
+
+// commitWait returns a channel closed after the next commit.
+func (s *Store) commitWait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commitC
+}
