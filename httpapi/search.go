@@ -61,15 +61,19 @@ func (s *Server) searchRequest(r *http.Request, tenant string) (sqlite.SearchReq
 }
 
 // waitIndexed honours wait_seq: it holds the request (at most MaxWait) until
-// the search index covers that seq.
+// the search index covers that seq; wait_seq=latest means the tenant's last
+// event committed when the request arrived.
 func (s *Server) waitIndexed(r *http.Request, tenant string) error {
 	ws := r.URL.Query().Get("wait_seq")
 	if ws == "" {
 		return nil
 	}
 	seq, err := strconv.ParseInt(ws, 10, 64)
-	if err != nil || seq < 0 {
-		return &clawtrail.InvalidError{Message: "wait_seq must be a non-negative integer"}
+	if ws == "latest" {
+		seq, err = s.store.Head(tenant)-1, nil
+	}
+	if err != nil || seq < -1 {
+		return &clawtrail.InvalidError{Message: "wait_seq must be a seq (a non-negative integer) or latest"}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.MaxWait)
 	defer cancel()

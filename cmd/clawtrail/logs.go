@@ -24,10 +24,14 @@ func newLogsCmd(e env) *cobra.Command {
 	return cmd
 }
 
-// filterFlags are --query, --from and --to.
-type filterFlags struct{ query, from, to string }
+// filterFlags are --query, --from and --to, and --no-wait.
+type filterFlags struct {
+	query, from, to string
+	noWait          bool
+}
 
 func (f *filterFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.noWait, "no-wait", false, "do not wait for the search index to cover events committed before the command")
 	cmd.Flags().StringVarP(&f.query, "query", "q", "", "query (see SPEC §3), e.g. 'tool:send_email'")
 	cmd.Flags().StringVar(&f.from, "from", "", "from this time: RFC 3339, a date (2026-01-01) or a duration back (15m, 24h, 7d)")
 	cmd.Flags().StringVar(&f.to, "to", "", "to this time (a date includes the whole day)")
@@ -41,6 +45,9 @@ func (f *filterFlags) params() (url.Values, error) {
 	}
 	now := time.Now()
 	v := url.Values{}
+	if !f.noWait {
+		v.Set("wait_seq", "latest")
+	}
 	if f.query != "" {
 		v.Set("q", f.query)
 	}
@@ -109,6 +116,7 @@ func searchPages(ctx context.Context, c *httpapi.Client, params url.Values, p *p
 				return err
 			}
 		}
+		params.Del("wait_seq")
 		if page.NextCursor == "" || !all {
 			p.end()
 			if page.NextCursor != "" && p.format == "table" {
@@ -318,7 +326,7 @@ func newSessionCmd(e env) *cobra.Command {
 }
 
 func printSession(ctx context.Context, c *httpapi.Client, id string, p *printer, e env) error {
-	params := url.Values{}
+	params := url.Values{"wait_seq": {"latest"}}
 	p.begin()
 	for {
 		var page httpapi.SearchPage
@@ -338,6 +346,7 @@ func printSession(ctx context.Context, c *httpapi.Client, id string, p *printer,
 			return nil
 		}
 		params.Set("cursor", page.NextCursor)
+		params.Del("wait_seq")
 	}
 }
 

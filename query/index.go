@@ -1,0 +1,138 @@
+package query
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/strictjson"
+)
+
+// MaxIndexValueLen is the length in bytes up to which IndexValue keeps a
+// value whole; it is also the longest prefix a wildcard may have.
+const MaxIndexValueLen = 200
+
+// IndexValue returns the form of s stored in, and compared with, the fv.v
+// column: s itself when it is at most MaxIndexValueLen bytes long; otherwise
+// its first MaxIndexValueLen bytes (cut back to a rune boundary), a NUL byte,
+// and the hex of the first 16 bytes of SHA-256(s). Equality therefore stays
+// exact (up to a hash collision) and a prefix of at most MaxIndexValueLen
+// bytes is still a prefix of the stored form.
+func IndexValue(s string) string {
+	if len(s) <= MaxIndexValueLen {
+		return s
+	}
+	cut := MaxIndexValueLen
+	for back := 0; back < utf8.UTFMax-1 && !utf8.RuneStart(s[cut]); back++ {
+		cut--
+	}
+	sum := sha256.Sum256([]byte(s))
+	return s[:cut] + "\x00" + hex.EncodeToString(sum[:16])
+}
+
+// FVRow is one row of the fv table for an event: F is the field path
+// ("content", "error", "reason", "result", or a dotted path such as
+// "arguments.to"), V is IndexValue of the leaf's text, and N is the value of
+// a finite Number leaf.
+type FVRow struct {
+	F, V string
+	N    *float64
+}
+
+// FVRows returns the fv rows the indexer writes for e: one for each of
+// Content, Error and Reason that is not empty, and one for each non-null
+// scalar leaf under Arguments, Result, Usage and Attributes. A leaf's path is
+// the field name and the keys that lead to it joined by "."; arrays are
+// transparent (their elements share the array's path). Rows are unique by
+// (F, V); when a Number leaf and another leaf share both, the row keeps the
+// number.
+func FVRows(e *clawtrail.Event) []FVRow {
+	var b fvBuilder
+	b.text("content", e.Content)
+	b.text("error", e.Error)
+	b.text("reason", e.Reason)
+	b.tree("arguments", e.Arguments)
+	b.tree("result", e.Result)
+	b.tree("usage", e.Usage)
+	b.tree("attributes", e.Attributes)
+	return b.rows
+}
+
+type fvBuilder struct {
+	rows []FVRow
+	seen map[[2]string]int // (F, V) -> index in rows
+}
+
+func (b *fvBuilder) text(f, s string) {
+	if s != "" {
+		b.add(f, s, nil)
+	}
+}
+
+func (b *fvBuilder) tree(f string, v *strictjson.Value) {
+	if v != nil {
+		eachLeaf(f, v, b.leaf)
+	}
+}
+
+func (b *fvBuilder) leaf(f string, v *strictjson.Value) {
+	var n *float64
+	if x, ok := leafNumber(v); ok {
+		n = &x
+	}
+	b.add(f, v.Str, n)
+}
+
+func (b *fvBuilder) add(f, s string, n *float64) {
+	key := [2]string{f, IndexValue(s)}
+	if i, ok := b.seen[key]; ok {
+		if n != nil {
+			b.rows[i].N = n
+		}
+		return
+	}
+	if b.seen == nil {
+		b.seen = make(map[[2]string]int)
+	}
+	b.seen[key] = len(b.rows)
+	b.rows = append(b.rows, FVRow{F: key[0], V: key[1], N: n})
+}
+
+// eachLeaf calls fn with the path and value of every non-null scalar leaf
+// in v, whose own path is path.
+func eachLeaf(path string, v *strictjson.Value, fn func(string, *strictjson.Value)) {
+	switch v.Kind {
+	case strictjson.String, strictjson.Number, strictjson.Bool:
+		fn(path, v)
+	case strictjson.Array:
+		for i := range v.Items {
+			eachLeaf(path, &v.Items[i], fn)
+		}
+	case strictjson.Object:
+		for i := range v.Members {
+			m := &v.Members[i]
+			eachLeaf(path+"."+m.Key, &m.Value, fn)
+		}
+	}
+}
+
+// leafNumber returns the value of a Number leaf when it is finite.
+func leafNumber(v *strictjson.Value) (float64, bool) {
+	if v.Kind != strictjson.Number {
+		return 0, false
+	}
+	return parseNumber(v.Str)
+}
+
+// parseNumber parses s as a finite float64, the one definition of "a
+// number" shared by the parser, the matcher and the indexer.
+func parseNumber(s string) (float64, bool) {
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+		return 0, false
+	}
+	return x, true
+}

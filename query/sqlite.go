@@ -1,0 +1,275 @@
+package query
+
+import (
+	"strconv"
+	"strings"
+)
+
+// SQLiteSchema is the DDL of the SQLite search index that SQLite plans run
+// against. The indexer creates it; it writes ev columns from the event (ns
+// times, NULL for absent fields and empty strings), fv rows from FVRows, and
+// an fts row with rowid k, tn "t<tid>" and body FTSText.
+const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
+  k INTEGER PRIMARY KEY,          -- order key (timestamp-ordered), also the FTS rowid
+  tid INTEGER NOT NULL, seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,            -- timestamp, ns since Unix epoch
+  received_at INTEGER NOT NULL,   -- ns
+  id TEXT NOT NULL, key_id TEXT, type TEXT NOT NULL,
+  session_id TEXT, user_id TEXT, agent_id TEXT, channel TEXT, trace_id TEXT, span_id TEXT, parent_id TEXT,
+  tool TEXT, status TEXT, model TEXT, destination TEXT, method TEXT, endpoint TEXT, operation TEXT, path TEXT,
+  decision TEXT, approver TEXT,
+  duration_ms REAL, tokens_used INTEGER, status_code INTEGER, bytes INTEGER,
+  err INTEGER NOT NULL DEFAULT 0); -- 1 when status is "error" or error is set (for session error counts)
+CREATE UNIQUE INDEX IF NOT EXISTS ev_tid_seq ON ev(tid, seq);
+CREATE INDEX IF NOT EXISTS ev_type ON ev(tid, type, k);
+CREATE INDEX IF NOT EXISTS ev_session ON ev(tid, session_id, k);
+CREATE INDEX IF NOT EXISTS ev_tool ON ev(tid, tool, k);
+CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
+-- field/value rows for fields that are not columns: content, error, reason, scalar result,
+-- and every scalar leaf under arguments., result., usage., attributes. (f = the dotted path, e.g. 'arguments.to')
+CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT NULL, k INTEGER NOT NULL, n REAL,
+  PRIMARY KEY(tid, f, v, k)) WITHOUT ROWID;
+-- contentless full-text index, rowid = ev.k; tn = tenant token "t<tid>", body = FTSText(e)
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tn, body, content='', contentless_delete=1, tokenize='ascii');
+`
+
+// Plan is a compiled query for the SQLite index.
+type Plan struct {
+	// Where is a boolean SQL expression over the ev table aliased "e"; "1"
+	// when nothing is left to test. Its parameters are Args.
+	Where string
+	Args  []any
+	// FTS, when not empty, is an FTS5 MATCH expression for the driving
+	// join: the positive full-text terms of the query's top-level
+	// conjunction, ANDed after the tenant's column filter. Those terms are
+	// not repeated in Where.
+	FTS string
+}
+
+// SQLite compiles q for the index partition of tenant tid, whose name is
+// tenant. The caller runs
+//
+//	SELECT e.k, e.seq FROM ev e WHERE e.tid=? AND (<Where>) ...
+//
+// or, when FTS is not empty,
+//
+//	SELECT e.k, e.seq FROM fts JOIN ev e ON e.k=fts.rowid
+//	WHERE fts MATCH ? AND e.tid=? AND (<Where>) ...
+//
+// Over an index written as SQLiteSchema describes, either selects exactly
+// the events of the partition that Match accepts. Every value is a
+// parameter; no user text is formatted into Where.
+func (q *Query) SQLite(tid int64, tenant string) (Plan, error) {
+	return q.compile(tid, tenant, true), nil
+}
+
+// compile compiles q; without driving, FTS is empty and every full-text
+// term is tested in Where.
+func (q *Query) compile(tid int64, tenant string, driving bool) Plan {
+	c := &compiler{tid: tid, tenant: tenant}
+	var drive []*textNode
+	rest := q.root
+	if driving {
+		drive, rest = splitDriving(q.root)
+	}
+	var p Plan
+	if len(drive) > 0 {
+		p.FTS = c.ftsMatch(drive)
+	}
+	if rest == nil {
+		p.Where = "1"
+		return p
+	}
+	c.expr(rest)
+	p.Where, p.Args = c.b.String(), c.args
+	return p
+}
+
+// splitDriving splits the positive full-text terms of the top-level
+// conjunction of root from the rest, which is nil when nothing remains.
+func splitDriving(root node) (drive []*textNode, rest node) {
+	switch n := root.(type) {
+	case *textNode:
+		return []*textNode{n}, nil
+	case *andNode:
+		var others []node
+		for _, k := range n.kids {
+			if t, ok := k.(*textNode); ok {
+				drive = append(drive, t)
+			} else {
+				others = append(others, k)
+			}
+		}
+		if len(others) == 0 {
+			return drive, nil
+		}
+		return drive, mkAnd(others)
+	}
+	return nil, root
+}
+
+// compiler writes the SQL of one plan. Every leaf it writes is 0 or 1,
+// never NULL, so NOT is exact on absent fields.
+type compiler struct {
+	tid    int64
+	tenant string
+	b      strings.Builder
+	args   []any
+}
+
+func (c *compiler) sql(s string, args ...any) {
+	c.b.WriteString(s)
+	c.args = append(c.args, args...)
+}
+
+func (c *compiler) expr(n node) {
+	switch n := n.(type) {
+	case *andNode:
+		c.join(n.kids, " AND ")
+	case *orNode:
+		c.join(n.kids, " OR ")
+	case *notNode:
+		c.sql("NOT (")
+		c.expr(n.kid)
+		c.sql(")")
+	case *termNode:
+		c.term(n)
+	case *textNode:
+		c.sql("e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", c.ftsMatch([]*textNode{n}))
+	}
+}
+
+func (c *compiler) join(kids []node, sep string) {
+	c.sql("(")
+	for i, k := range kids {
+		if i > 0 {
+			c.sql(sep)
+		}
+		c.expr(k)
+	}
+	c.sql(")")
+}
+
+func (c *compiler) term(t *termNode) {
+	switch t.f.kind {
+	case kindString:
+		c.column("e."+t.f.col, t)
+	case kindTenant:
+		c.constant(t.matchString(c.tenant))
+	case kindNumber:
+		c.number(t)
+	case kindTime:
+		c.sql("e."+t.f.col+compareSQL(t.op)+"?", t.ns)
+	case kindText, kindTree:
+		c.fv(t)
+	}
+}
+
+func (c *compiler) constant(b bool) {
+	if b {
+		c.sql("1")
+	} else {
+		c.sql("0")
+	}
+}
+
+// column compiles a term on a nullable text column.
+func (c *compiler) column(col string, t *termNode) {
+	switch t.op {
+	case opEq:
+		c.sql(col+" IS ?", t.val)
+	case opExists:
+		c.sql(col + " IS NOT NULL")
+	case opPrefix:
+		c.sql("(" + col + " IS NOT NULL")
+		c.prefixRange(col, t.val)
+		c.sql(")")
+	}
+}
+
+// prefixRange writes " AND col >= p AND col < succ(p)".
+func (c *compiler) prefixRange(col, p string) {
+	c.sql(" AND "+col+" >= ?", p)
+	if s, ok := successor(p); ok {
+		c.sql(" AND "+col+" < ?", s)
+	}
+}
+
+// successor returns the least string greater than every string with prefix
+// p: p with its last byte incremented, after dropping trailing 0xFF bytes.
+func successor(p string) (string, bool) {
+	b := []byte(p)
+	for len(b) > 0 && b[len(b)-1] == 0xFF {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return "", false
+	}
+	b[len(b)-1]++
+	return string(b), true
+}
+
+// number compiles a term on a numeric column, compared as REAL like Match.
+func (c *compiler) number(t *termNode) {
+	col := "CAST(e." + t.f.col + " AS REAL)"
+	c.sql("coalesce("+col+compareSQL(t.op)+"?, 0)", t.num)
+}
+
+func compareSQL(o op) string {
+	switch o {
+	case opLT:
+		return " < "
+	case opLE:
+		return " <= "
+	case opGT:
+		return " > "
+	case opGE:
+		return " >= "
+	}
+	return " = "
+}
+
+// fv compiles a term on a field kept in the fv table.
+func (c *compiler) fv(t *termNode) {
+	f := t.f.name
+	if t.dotted {
+		f += "." + t.path
+	}
+	c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ?", c.tid, f)
+	switch t.op {
+	case opEq:
+		c.fvEqual(t)
+	case opPrefix:
+		c.prefixRange("v", t.val)
+	case opExists:
+	default:
+		c.sql(" AND n"+compareSQL(t.op)+"?", t.num)
+	}
+	c.sql(")")
+}
+
+func (c *compiler) fvEqual(t *termNode) {
+	if t.f.kind == kindTree && t.isNum {
+		c.sql(" AND (v = ? OR n = ?)", IndexValue(t.val), t.num)
+		return
+	}
+	c.sql(" AND v = ?", IndexValue(t.val))
+}
+
+// ftsMatch returns the FTS5 expression matching the tenant's rows that
+// hold every phrase in texts.
+func (c *compiler) ftsMatch(texts []*textNode) string {
+	var b strings.Builder
+	b.WriteString(`tn : "t`)
+	b.WriteString(strconv.FormatInt(c.tid, 10))
+	b.WriteString(`"`)
+	for _, t := range texts {
+		b.WriteString(` AND body : "`)
+		b.WriteString(strings.ReplaceAll(strings.Join(t.toks, " "), `"`, `""`))
+		b.WriteString(`"`)
+		if t.prefix {
+			b.WriteString(" *")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,313 @@
+package query
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/clawtrail/clawtrail"
+)
+
+// openIndex creates the index schema in a new database in a temp dir.
+func openIndex(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(SQLiteSchema); err != nil {
+		t.Fatalf("creating schema: %v", err)
+	}
+	return db
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullPtr[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+const insertEv = `INSERT INTO ev(k, tid, seq, ts, received_at, id, key_id, type,
+	session_id, user_id, agent_id, channel, trace_id, span_id, parent_id,
+	tool, status, model, destination, method, endpoint, operation, path, decision, approver,
+	duration_ms, tokens_used, status_code, bytes)
+	VALUES(?,?,?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?,?,?,?,?,?,?,?,?, ?,?,?,?)`
+
+// loadIndex writes events into the index as an indexer would: k is the
+// event's position, tid the position of its tenant in tenants.
+func loadIndex(t testing.TB, db *sql.DB, events []*clawtrail.Event, tids map[string]int64) {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for k, e := range events {
+		tid := tids[e.TenantID]
+		if _, err := tx.Exec(insertEv, evColumns(int64(k), tid, e)...); err != nil {
+			t.Fatalf("insert ev: %v", err)
+		}
+		for _, r := range FVRows(e) {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO fv(tid, f, v, k, n) VALUES(?,?,?,?,?)`,
+				tid, r.F, r.V, k, nullPtr(r.N)); err != nil {
+				t.Fatalf("insert fv: %v", err)
+			}
+		}
+		if _, err := tx.Exec(`INSERT INTO fts(rowid, tn, body) VALUES(?,?,?)`,
+			k, fmt.Sprintf("t%d", tid), FTSText(e)); err != nil {
+			t.Fatalf("insert fts: %v", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func evColumns(k, tid int64, e *clawtrail.Event) []any {
+	return []any{k, tid, e.Seq, e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), e.ID, nullString(e.KeyID), e.Type,
+		nullString(e.SessionID), nullString(e.UserID), nullString(e.AgentID), nullString(e.Channel),
+		nullString(e.TraceID), nullString(e.SpanID), nullString(e.ParentID),
+		nullString(e.Tool), nullString(e.Status), nullString(e.Model), nullString(e.Destination),
+		nullString(e.Method), nullString(e.Endpoint), nullString(e.Operation), nullString(e.Path),
+		nullString(e.Decision), nullString(e.Approver),
+		nullPtr(e.DurationMS), nullPtr(e.TokensUsed), nullPtr(e.StatusCode), nullPtr(e.Bytes)}
+}
+
+// selectSeqs runs a plan the way the store does and returns the seqs, sorted.
+func selectSeqs(db *sql.DB, p Plan, tid int64) ([]int64, error) {
+	var rows *sql.Rows
+	var err error
+	if p.FTS != "" {
+		args := append([]any{p.FTS, tid}, p.Args...)
+		rows, err = db.Query(`SELECT e.k, e.seq FROM fts JOIN ev e ON e.k=fts.rowid WHERE fts MATCH ? AND e.tid=? AND (`+
+			p.Where+`) ORDER BY fts.rowid DESC`, args...)
+	} else {
+		args := append([]any{tid}, p.Args...)
+		rows, err = db.Query(`SELECT e.k, e.seq FROM ev e WHERE e.tid=? AND (`+p.Where+`) ORDER BY e.k DESC`, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seqs := []int64{}
+	for rows.Next() {
+		var k, seq int64
+		if err := rows.Scan(&k, &seq); err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	return seqs, rows.Err()
+}
+
+// differ checks that every form of the SQL of query selects, in every
+// tenant, exactly the events Match accepts.
+type differ struct {
+	t      *testing.T
+	db     *sql.DB
+	tids   map[string]int64
+	events map[string][]*clawtrail.Event // by tenant
+
+	checks, partial int // (query, tenant) pairs, and those matching some but not all events
+	driven          int // plans with FTS
+}
+
+func (d *differ) check(query string) bool {
+	q, err := Parse(query)
+	if err != nil {
+		d.t.Errorf("Parse(%q): %v", query, err)
+		return false
+	}
+	for tenant, tid := range d.tids {
+		want := []int64{}
+		for _, e := range d.events[tenant] {
+			if q.Match(e) {
+				want = append(want, e.Seq)
+			}
+		}
+		d.checks++
+		if len(want) > 0 && len(want) < len(d.events[tenant]) {
+			d.partial++
+		}
+		driving, err := q.SQLite(tid, tenant)
+		if err != nil {
+			d.t.Errorf("%q: SQLite: %v", query, err)
+			return false
+		}
+		if driving.FTS != "" {
+			d.driven++
+		}
+		for _, p := range []Plan{driving, q.compile(tid, tenant, false)} {
+			if !d.same(query, tenant, p, want) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (d *differ) same(query, tenant string, p Plan, want []int64) bool {
+	got, err := selectSeqs(d.db, p, d.tids[tenant])
+	if err != nil {
+		d.t.Errorf("query %q, tenant %s: SQL error %v\nWHERE %s\nFTS %s", query, tenant, err, p.Where, p.FTS)
+		return false
+	}
+	if slices.Equal(got, want) {
+		return true
+	}
+	seq, inSQL := firstDifference(got, want)
+	var e *clawtrail.Event
+	for _, x := range d.events[tenant] {
+		if x.Seq == seq {
+			e = x
+		}
+	}
+	d.t.Errorf("query %q, tenant %s: event seq %d: SQL says %v, Match says %v\nWHERE %s\nARGS %q\nFTS %s\nevent: %s",
+		query, tenant, seq, inSQL, !inSQL, p.Where, p.Args, p.FTS, describe(e))
+	return false
+}
+
+// firstDifference returns the first seq in one set but not the other, and
+// whether it is in got.
+func firstDifference(got, want []int64) (int64, bool) {
+	for _, s := range got {
+		if !slices.Contains(want, s) {
+			return s, true
+		}
+	}
+	for _, s := range want {
+		if !slices.Contains(got, s) {
+			return s, false
+		}
+	}
+	return -1, false
+}
+
+func describe(e *clawtrail.Event) string {
+	if e == nil {
+		return "<nil>"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "id=%s type=%q tool=%q status=%q session=%q ts=%s dur=%v tokens=%v code=%v bytes=%v\n",
+		e.ID, e.Type, e.Tool, e.Status, e.SessionID, e.Timestamp.Format("2006-01-02T15:04:05.999999999Z07:00"),
+		nullPtr(e.DurationMS), nullPtr(e.TokensUsed), nullPtr(e.StatusCode), nullPtr(e.Bytes))
+	fmt.Fprintf(&b, "  fts: %q\n", FTSText(e))
+	for _, r := range FVRows(e) {
+		fmt.Fprintf(&b, "  fv %s = %q n=%v\n", r.F, r.V, nullPtr(r.N))
+	}
+	return b.String()
+}
+
+func TestSQLiteDifferential(t *testing.T) {
+	n, queries := 2000, 500
+	if testing.Short() {
+		n, queries = 300, 100
+	}
+	c := newCorpus(1, n)
+	d := &differ{t: t, db: openIndex(t), tids: map[string]int64{}, events: map[string][]*clawtrail.Event{}}
+	for i, tenant := range corpusTenants {
+		d.tids[tenant] = int64(i + 1)
+	}
+	for _, e := range c.events {
+		d.events[e.TenantID] = append(d.events[e.TenantID], e)
+	}
+	loadIndex(t, d.db, c.events, d.tids)
+
+	failures := 0
+	all := append(slices.Clone(handQueries), seedQueries(t)...)
+	for range queries {
+		all = append(all, c.query(3))
+	}
+	for _, query := range all {
+		if !d.check(query) {
+			if failures++; failures >= 5 {
+				t.Fatal("too many disagreements")
+			}
+		}
+	}
+	t.Logf("%d events, %d queries, %d checks: %d matched some but not all events, %d used an FTS join",
+		n, len(all), d.checks, d.partial, d.driven)
+	if d.partial < d.checks/3 || d.driven < d.checks/20 {
+		t.Errorf("the random queries are too easy: %d of %d checks partial, %d driven", d.partial, d.checks, d.driven)
+	}
+}
+
+// seedQueries returns the seed corpus of FuzzParse.
+func seedQueries(t testing.TB) []string {
+	t.Helper()
+	var out []string
+	for _, q := range fuzzSeeds {
+		if _, err := Parse(q); err == nil {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+func TestSQLiteSeed(t *testing.T) {
+	events := seedEvents(t)
+	d := &differ{t: t, db: openIndex(t), tids: map[string]int64{"tenant_acme_corp": 7},
+		events: map[string][]*clawtrail.Event{"tenant_acme_corp": events}}
+	loadIndex(t, d.db, events, d.tids)
+	for _, query := range []string{"tool:send_email", `"delayed shipment"`, "support@vendor.com -type:prompt",
+		"(type:tool_call OR type:api_call) AND -status:success", "duration_ms:>500", "arguments.to:support*"} {
+		d.check(query)
+	}
+}
+
+func TestSQLitePlan(t *testing.T) {
+	tests := []struct {
+		q     string
+		where string
+		args  []any
+		fts   string
+	}{
+		{"", "1", nil, ""},
+		{"tool:send_email", "e.tool IS ?", []any{"send_email"}, ""},
+		{"-status:*", "NOT (e.status IS NOT NULL)", nil, ""},
+		{"tool:send_*", "(e.tool IS NOT NULL AND e.tool >= ? AND e.tool < ?)", []any{"send_", "send`"}, ""},
+		{`"delayed shipment" email*`, "1", nil, `tn : "t3" AND body : "delayed shipment" AND body : "email" *`},
+		{"email tool:x", "e.tool IS ?", []any{"x"}, `tn : "t3" AND body : "email"`},
+		{"email OR tool:x", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.tool IS ?)",
+			[]any{`tn : "t3" AND body : "email"`, "x"}, ""},
+		{"tenant:acme", "1", nil, ""},
+		{"tenant:beta", "0", nil, ""},
+		{"duration_ms:>=5", "coalesce(CAST(e.duration_ms AS REAL) >= ?, 0)", []any{5.0}, ""},
+		{"timestamp:2026-01-01", "e.ts = ?", []any{int64(1767225600000000000)}, ""},
+		{"arguments.to:5", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND (v = ? OR n = ?))",
+			[]any{int64(3), "arguments.to", "5", 5.0}, ""},
+		{"content:hi", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND v = ?)", []any{int64(3), "content", "hi"}, ""},
+		{"usage.x:<1", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?)", []any{int64(3), "usage.x", 1.0}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.q, func(t *testing.T) {
+			q, err := Parse(tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := q.SQLite(3, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Where != tt.where || !slices.Equal(p.Args, tt.args) || p.FTS != tt.fts {
+				t.Errorf("SQLite(%q) =\n  %q %v %q\nwant\n  %q %v %q", tt.q, p.Where, p.Args, p.FTS, tt.where, tt.args, tt.fts)
+			}
+		})
+	}
+}

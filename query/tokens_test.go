@@ -1,0 +1,120 @@
+package query
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/clawtrail/clawtrail"
+)
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"---", nil},
+		{"Send an email", []string{"send", "an", "email"}},
+		{"support@vendor.com", []string{"support", "vendor", "com"}},
+		{"send_email", []string{"send", "email"}},
+		{"v1.2-beta", []string{"v1", "2", "beta"}},
+		{"Grüße aus Köln", []string{"grüße", "aus", "köln"}},
+		{"東京タワー", []string{"東京タワー"}},
+		{"ΣΊΣΥΦΟΣ", []string{"σίσυφοσ"}},
+		{"x² ½ ١٢٣", []string{"x²", "½", "١٢٣"}},
+		{"İstanbul", []string{"istanbul"}}, // Go lowercases İ to i (simple case mapping)
+		{"a\xffb", []string{"a", "b"}},
+		{"a\uFFFDb", []string{"a", "b"}},
+		{"🙂ok€x", []string{"ok", "x"}},
+		{"tab\tnew\nline", []string{"tab", "new", "line"}},
+	}
+	for _, tt := range tests {
+		if got := Tokenize(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("Tokenize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFTSText(t *testing.T) {
+	e := &clawtrail.Event{
+		Content:   "Send it",
+		Tool:      "send_email", // not full text
+		Arguments: jsonValue(t, `{"to": ["A@x.com", null], "n": 1.5e3, "ok": true, "sub": {"key": "Val"}}`),
+		Result:    jsonValue(t, `"Done!"`),
+		Error:     "Permission denied",
+		Reason:    "not full text",
+	}
+	want := "send it a x com 1 5e3 true val done permission denied"
+	if got := FTSText(e); got != want {
+		t.Errorf("FTSText = %q, want %q", got, want)
+	}
+	if got := FTSText(&clawtrail.Event{}); got != "" {
+		t.Errorf("FTSText of an empty event = %q, want empty", got)
+	}
+}
+
+func TestIndexValue(t *testing.T) {
+	short := strings.Repeat("a", 200)
+	if got := IndexValue(short); got != short {
+		t.Errorf("IndexValue of 200 bytes changed it to %q", got)
+	}
+	long := strings.Repeat("a", 201)
+	want := strings.Repeat("a", 200) + "\x00" + "a92efd82109373e58f9a2056dee01e80" // sha256sum, first 16 bytes
+	if got := IndexValue(long); got != want {
+		t.Errorf("IndexValue(201 × a) = %q, want %q", got, want)
+	}
+	// "é" is two bytes: 199 bytes of "a" then "é" straddles byte 200.
+	straddle := strings.Repeat("a", 199) + "é" + "tail"
+	got := IndexValue(straddle)
+	head, _, _ := strings.Cut(got, "\x00")
+	if head != strings.Repeat("a", 199) || !utf8.ValidString(head) {
+		t.Errorf("IndexValue cut at %d bytes (%q), want 199 at a rune boundary", len(head), head)
+	}
+	if IndexValue(long+"b") == IndexValue(long+"c") {
+		t.Error("long values differing after 200 bytes have the same IndexValue")
+	}
+}
+
+func TestFVRows(t *testing.T) {
+	e := &clawtrail.Event{
+		Content:    "hi",
+		Error:      "",
+		Reason:     "why",
+		Arguments:  jsonValue(t, `{"to": ["5", 5, null], "a.b": true, "a": {"b": "x"}, "items": [{"n": 1}, {"n": 2}], "e": ""}`),
+		Result:     jsonValue(t, `[7, "seven"]`),
+		Usage:      jsonValue(t, `{"input_tokens": 1e400}`),
+		Attributes: jsonValue(t, `{"http": {"route": "/r"}}`),
+	}
+	type row struct {
+		F, V string
+		N    float64
+		HasN bool
+	}
+	var got []row
+	for _, r := range FVRows(e) {
+		x := row{F: r.F, V: r.V}
+		if r.N != nil {
+			x.N, x.HasN = *r.N, true
+		}
+		got = append(got, x)
+	}
+	want := []row{
+		{F: "content", V: "hi"},
+		{F: "reason", V: "why"},
+		{F: "arguments.to", V: "5", N: 5, HasN: true}, // "5" and 5 share a row, which keeps the number
+		{F: "arguments.a.b", V: "true"},
+		{F: "arguments.a.b", V: "x"},
+		{F: "arguments.items.n", V: "1", N: 1, HasN: true},
+		{F: "arguments.items.n", V: "2", N: 2, HasN: true},
+		{F: "arguments.e", V: ""},
+		{F: "result", V: "7", N: 7, HasN: true},
+		{F: "result", V: "seven"},
+		{F: "usage.input_tokens", V: "1e400"}, // not finite: no number
+		{F: "attributes.http.route", V: "/r"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("FVRows =\n%v\nwant\n%v", got, want)
+	}
+}

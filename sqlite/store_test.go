@@ -1,0 +1,274 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/ingest"
+	"github.com/clawtrail/clawtrail/ledger"
+	"github.com/clawtrail/clawtrail/query"
+)
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func decode(t *testing.T, ndjson string) []clawtrail.Pending {
+	t.Helper()
+	d := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
+	p, err := d.Decode([]byte(ndjson), true)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	return p
+}
+
+func mustAppend(t *testing.T, s *Store, tenant, ndjson string) AppendResult {
+	t.Helper()
+	res, err := s.Append(context.Background(), tenant, "k1", decode(t, ndjson))
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return res
+}
+
+func TestAppendSequencesAndPersists(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	r1 := mustAppend(t, s, "acme", `{"type":"prompt","content":"a"}`+"\n"+`{"type":"output","content":"b"}`)
+	r2 := mustAppend(t, s, "acme", `{"type":"prompt","content":"c"}`)
+	r3 := mustAppend(t, s, "other", `{"type":"prompt","content":"d"}`)
+	if r1.FirstSeq != 0 || r1.LastSeq != 1 || r2.FirstSeq != 2 || r3.FirstSeq != 0 || r1.Accepted != 2 {
+		t.Fatalf("seqs = %+v %+v %+v, want 0-1, 2, 0 (per tenant)", r1, r2, r3)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if got := s.Head("acme"); got != 3 {
+		t.Fatalf("after restart Head(acme) = %d, want 3", got)
+	}
+	r4 := mustAppend(t, s, "acme", `{"type":"prompt","content":"e"}`)
+	if r4.FirstSeq != 3 {
+		t.Fatalf("after restart next seq = %d, want 3", r4.FirstSeq)
+	}
+}
+
+func TestIdempotencyAndConflictAtomicity(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	mustAppend(t, s, "acme", `{"id":"e1","type":"prompt","content":"x"}`)
+	res := mustAppend(t, s, "acme", `{"id":"e1","type":"prompt","content":"x"}`+"\n"+`{"id":"e2","type":"prompt"}`)
+	if res.Accepted != 1 || res.Duplicates != 1 || res.FirstSeq != 1 {
+		t.Fatalf("retry = %+v, want 1 accepted (seq 1), 1 duplicate", res)
+	}
+	// Same id, other body, in the middle of a request: nothing is stored.
+	_, err := s.Append(ctx, "acme", "k1", decode(t, `{"id":"e3","type":"prompt"}`+"\n"+`{"id":"e1","type":"prompt","content":"changed"}`))
+	var ce *clawtrail.ConflictError
+	if !errors.As(err, &ce) || ce.ID != "e1" || ce.Line != 2 || !errors.Is(err, clawtrail.ErrConflict) {
+		t.Fatalf("conflict error = %v, want ConflictError for e1 at line 2", err)
+	}
+	if got := s.Head("acme"); got != 2 {
+		t.Fatalf("Head after refused request = %d, want 2", got)
+	}
+	if _, err := s.Get(ctx, "acme", "e3"); !errors.Is(err, clawtrail.ErrNotFound) {
+		t.Fatalf("e3 of the refused request: Get error = %v, want ErrNotFound", err)
+	}
+	// e3 can still be sent afterwards and takes the next seq.
+	if res := mustAppend(t, s, "acme", `{"id":"e3","type":"prompt"}`); res.FirstSeq != 2 {
+		t.Fatalf("e3 later = %+v, want seq 2", res)
+	}
+	// The same id in another tenant is another event.
+	if res := mustAppend(t, s, "beta", `{"id":"e1","type":"prompt","content":"other"}`); res.Accepted != 1 {
+		t.Fatalf("same id in another tenant = %+v, want accepted", res)
+	}
+}
+
+func TestGroupCommitConcurrent(t *testing.T) {
+	var mu sync.Mutex
+	commits := 0
+	s, err := Open(context.Background(), Config{Dir: t.TempDir(), Metrics: Metrics{
+		CommitSeconds: func(float64, int) { mu.Lock(); commits++; mu.Unlock() }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const workers, perWorker, batch = 8, 25, 10
+	var wg sync.WaitGroup
+	seen := make(chan int64, workers*perWorker*batch)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < perWorker; i++ {
+				var b strings.Builder
+				for j := 0; j < batch; j++ {
+					fmt.Fprintf(&b, `{"id":"w%d-%d-%d","type":"tool_call","tool":"exec"}`+"\n", w, i, j)
+				}
+				res, err := s.Append(context.Background(), "acme", "k", decode(t, b.String()))
+				if err != nil || res.Accepted != batch {
+					t.Errorf("Append = %+v, %v", res, err)
+					return
+				}
+				for q := res.FirstSeq; q <= res.LastSeq; q++ {
+					seen <- q
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(seen)
+	got := map[int64]bool{}
+	for q := range seen {
+		if got[q] {
+			t.Fatalf("seq %d assigned twice", q)
+		}
+		got[q] = true
+	}
+	total := workers * perWorker * batch
+	for q := int64(0); q < int64(total); q++ {
+		if !got[q] {
+			t.Fatalf("seq %d missing: seqs are not dense", q)
+		}
+	}
+	if commits >= workers*perWorker {
+		t.Errorf("%d commits for %d requests: concurrent requests never shared a commit", commits, workers*perWorker)
+	}
+}
+
+// The leaf stored with each event is the one its columns and body commit to.
+func TestLeafStoredWithEvent(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	mustAppend(t, s, "acme", `{"id":"e1","type":"prompt","content":"hello"}`)
+	var id, typ, key string
+	var seq, recv int64
+	var commit, lh, salt, body []byte
+	err := s.reader.QueryRow(`SELECT id, seq, received_at, type, key_id, body_commit, leaf_hash, salt, body FROM events`).
+		Scan(&id, &seq, &recv, &typ, &key, &commit, &lh, &salt, &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ledger.BodyCommit(salt, body)
+	if string(c[:]) != string(commit) {
+		t.Fatal("stored body_commit is not SHA-256(domain ‖ salt ‖ body)")
+	}
+	l := ledger.Leaf{Tenant: "acme", ID: id, Seq: uint64(seq), ReceivedAt: recv, Type: typ, KeyID: key, BodyCommit: c}
+	want := ledger.LeafHash(l.Append(nil))
+	if string(want[:]) != string(lh) {
+		t.Fatal("stored leaf_hash does not match the leaf recomputed from the row")
+	}
+	e, err := clawtrail.ParseEvent(body)
+	if err != nil || e.Seq != seq || e.ReceivedAt.UnixNano() != recv || e.KeyID != "k1" || e.TenantID != "acme" {
+		t.Fatalf("body = %s, %v; want the server fields of the row", body, err)
+	}
+}
+
+func search(t *testing.T, s *Store, tenant, q string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitIndexed(ctx, tenant, s.Head(tenant)-1); err != nil {
+		t.Fatalf("WaitIndexed: %v", err)
+	}
+	pq, err := query.Parse(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Search(ctx, SearchRequest{Tenant: tenant, Query: pq, Limit: 100})
+	if err != nil {
+		t.Fatalf("Search(%q): %v", q, err)
+	}
+	var ids []string
+	for _, ev := range page.Events {
+		e, err := clawtrail.ParseEvent(ev.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func TestSearchOrderIsolationAndReindex(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	mustAppend(t, s, "acme", strings.Join([]string{
+		`{"id":"b","type":"tool_call","tool":"send_email","timestamp":"2026-01-31T14:22:34Z"}`,
+		`{"id":"a","type":"tool_call","tool":"send_email","timestamp":"2026-01-31T14:22:33Z"}`,
+		`{"id":"c","type":"tool_call","tool":"exec","timestamp":"2026-01-31T14:22:35Z"}`,
+		`{"id":"d","type":"tool_call","tool":"send_email","timestamp":"2026-01-31T14:22:34Z"}`,
+	}, "\n"))
+	mustAppend(t, s, "beta", `{"id":"x","type":"tool_call","tool":"send_email"}`)
+	// Newest first by timestamp; equal timestamps keep seq order (b before d, reversed).
+	if got := strings.Join(search(t, s, "acme", "tool:send_email"), ","); got != "d,b,a" {
+		t.Fatalf("search = %s, want d,b,a", got)
+	}
+	if got := strings.Join(search(t, s, "beta", ""), ","); got != "x" {
+		t.Fatalf("tenant beta sees %s, want only x", got)
+	}
+	if got := search(t, s, "nobody", ""); len(got) != 0 {
+		t.Fatalf("unknown tenant sees %v", got)
+	}
+	s.Close()
+	// Delete the index: it is rebuilt from the ledger on open.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		removeIfExists(t, dir+"/index.db"+suffix)
+	}
+	s = openStore(t, dir)
+	defer s.Close()
+	if got := strings.Join(search(t, s, "acme", "tool:send_email"), ","); got != "d,b,a" {
+		t.Fatalf("after rebuilding the index, search = %s, want d,b,a", got)
+	}
+	if err := s.Reindex(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(search(t, s, "acme", "-tool:exec"), ","); got != "d,b,a" {
+		t.Fatalf("after Reindex, search = %s, want d,b,a", got)
+	}
+	if lag := s.IndexLag(); lag != 0 {
+		t.Fatalf("IndexLag = %d after catching up", lag)
+	}
+}
+
+func TestIndexCoversExactlyTheLedger(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	for i := 0; i < 30; i++ {
+		mustAppend(t, s, fmt.Sprintf("t%d", i%3), fmt.Sprintf(`{"type":"prompt","content":"n%d"}`, i))
+	}
+	search(t, s, "t0", "")
+	search(t, s, "t1", "")
+	search(t, s, "t2", "")
+	db, err := sql.Open("sqlite", "file:"+s.cfg.Dir+"/index.db?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n, fts int
+	db.QueryRow(`SELECT count(*) FROM ev`).Scan(&n)
+	db.QueryRow(`SELECT count(*) FROM fts WHERE fts MATCH 'body : n1'`).Scan(&fts)
+	if n != 30 || fts != 1 {
+		t.Fatalf("index holds %d events (want 30) and %d matches of n1 (want 1)", n, fts)
+	}
+}
+
+func removeIfExists(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+}
