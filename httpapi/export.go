@@ -82,7 +82,7 @@ func (jsonlExporter) event(w *bufio.Writer, body []byte) error {
 
 type jsonExporter struct{ n int }
 
-func (*jsonExporter) contentType() string  { return "application/json" }
+func (*jsonExporter) contentType() string   { return "application/json" }
 func (*jsonExporter) begin(w *bufio.Writer) { w.WriteString("[") }
 func (*jsonExporter) end(w *bufio.Writer)   { w.WriteString("]\n") }
 func (j *jsonExporter) event(w *bufio.Writer, body []byte) error {

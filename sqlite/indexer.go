@@ -176,7 +176,7 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 
 // indexTx holds the prepared statements of one index batch.
 type indexTx struct {
-	tx                     *sql.Tx
+	tx                         *sql.Tx
 	maxK, insEv, insFTS, insFV *sql.Stmt
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-
 	"net"
 	"os"
 	"reflect"
@@ -145,4 +144,3 @@ func isLoopback(host string) bool {
 }
 
 func osGetenv(k string) string { return os.Getenv(k) }
-
