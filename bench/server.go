@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -29,11 +30,40 @@ const benchClockSkew = 32 * 24 * time.Hour
 // server is the real server, in-process, wired as cmd/clawtrail/serve.go
 // wires it.
 type server struct {
-	dir    string
-	store  *sqlite.Store
-	api    *httpapi.Server
-	http   *http.Server
-	client *httpapi.Client
+	dir     string
+	store   *sqlite.Store
+	api     *httpapi.Server
+	http    *http.Server
+	client  *httpapi.Client
+	commits commitLog
+}
+
+// commitLog records the store's commit hook: how long each group commit
+// took and how many events it held (to see whether the single writer is
+// the bound).
+type commitLog struct {
+	mu     sync.Mutex
+	on     bool
+	secs   []float64
+	events []int
+}
+
+func (l *commitLog) add(sec float64, n int) {
+	l.mu.Lock()
+	if l.on {
+		l.secs = append(l.secs, sec)
+		l.events = append(l.events, n)
+	}
+	l.mu.Unlock()
+}
+
+// take starts (on) or stops recording and returns what was recorded.
+func (l *commitLog) take(on bool) (secs []float64, events []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	secs, events = l.secs, l.events
+	l.secs, l.events, l.on = nil, nil, on
+	return
 }
 
 func startServer(ctx context.Context, dir string) (*server, error) {
@@ -41,8 +71,11 @@ func startServer(ctx context.Context, dir string) (*server, error) {
 	s := &server{dir: dir}
 	var api *httpapi.Server
 	store, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log, Metrics: sqlite.Metrics{
-		CommitSeconds: func(sec float64, n int) { api.StoreMetrics().CommitSeconds(sec, n) },
-		Indexed:       func(n int) { api.StoreMetrics().Indexed(n) },
+		CommitSeconds: func(sec float64, n int) {
+			s.commits.add(sec, n)
+			api.StoreMetrics().CommitSeconds(sec, n)
+		},
+		Indexed: func(n int) { api.StoreMetrics().Indexed(n) },
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
@@ -114,6 +147,11 @@ type ingestResult struct {
 	catchUp          time.Duration // from the last ack until the index covered everything
 	catchUpCPU       cpuSpan
 	indexRate        float64 // events indexed per second, from first request to catch-up
+	// The sequencer's group commits during the ingest.
+	groups      int
+	groupEvents float64 // mean events per group
+	writerBusy  float64 // sum of commit times ÷ wall time
+	commitLat   []time.Duration
 }
 
 func (r ingestResult) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
@@ -160,6 +198,7 @@ func (s *server) ingestMax(ctx context.Context, c *corpus, clients int, progress
 		}
 	}()
 
+	s.commits.take(true)
 	cpu := startCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -188,7 +227,20 @@ func (s *server) ingestMax(ctx context.Context, c *corpus, clients int, progress
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	res.cpu = cpu.stop()
+	secs, evs := s.commits.take(false)
 	close(stopProgress)
+	var busy float64
+	total := 0
+	for i, sec := range secs {
+		busy += sec
+		total += evs[i]
+		res.commitLat = append(res.commitLat, time.Duration(sec*float64(time.Second)))
+	}
+	res.groups = len(secs)
+	if len(secs) > 0 {
+		res.groupEvents = float64(total) / float64(len(secs))
+	}
+	res.writerBusy = busy / res.elapsed.Seconds()
 	if firstErr != nil {
 		return res, firstErr
 	}
@@ -315,6 +367,6 @@ func pct(sortedD []time.Duration, p float64) time.Duration {
 	if len(sortedD) == 0 {
 		return 0
 	}
-	i := int(float64(len(sortedD))*p/100+0.999999) - 1
+	i := int(math.Ceil(float64(len(sortedD))*p/100)) - 1
 	return sortedD[max(0, min(i, len(sortedD)-1))]
 }

@@ -253,6 +253,9 @@ func (c *corpus) quoteValue(v string) string {
 		return b.String()
 	}
 	var b strings.Builder
+	if keyword(word{text: v}) != tokWord {
+		b.WriteByte('\\')
+	}
 	for _, r := range v {
 		if specialRune(r) || r == '>' || r == '<' || r == '-' {
 			b.WriteByte('\\')

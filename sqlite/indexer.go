@@ -32,6 +32,8 @@ type indexer struct {
 	done   chan struct{}
 	reset  chan chan error
 
+	maxK int64 // the largest order key in the index; indexer goroutine only
+
 	mu        sync.Mutex
 	cursor    int64           // last g indexed
 	next      map[int64]int64 // tid → next seq not yet indexed
@@ -72,6 +74,9 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 func (ix *indexer) load(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if err := ix.db.QueryRowContext(ctx, `SELECT coalesce(max(k), -1) FROM ev`).Scan(&ix.maxK); err != nil {
+		return err
+	}
 	err := ix.db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name='cursor'`).Scan(&ix.cursor)
 	if errors.Is(err, sql.ErrNoRows) {
 		ix.cursor = 0
@@ -110,7 +115,12 @@ func (ix *indexer) run() {
 			wait = nil // retry after a pause
 		}
 		if n > 0 {
-			continue
+			select {
+			case <-ix.stop:
+				return
+			default:
+				continue
+			}
 		}
 		select {
 		case <-ix.stop:
@@ -178,6 +188,7 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 type indexTx struct {
 	tx                         *sql.Tx
 	maxK, insEv, insFTS, insFV *sql.Stmt
+	top                        int64 // the largest order key allocated so far
 }
 
 func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
@@ -187,7 +198,7 @@ func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
-	it := indexTx{tx: tx}
+	it := indexTx{tx: tx, top: ix.maxK}
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
@@ -225,7 +236,11 @@ func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('cursor', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value`, batch[len(batch)-1].g); err != nil {
 		return nil, err
 	}
-	return next, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	ix.maxK = it.top
+	return next, nil
 }
 
 // Order keys. k orders search results by timestamp: k = µs·1024 + c, where
@@ -244,7 +259,15 @@ func KeyRange(from, to int64) (lo, hi int64) {
 const kSpillSlack = 1000 * kPerMicro
 
 func (it *indexTx) allocK(ctx context.Context, ts int64) (int64, error) {
-	base := (ts / 1000) * kPerMicro
+	k, err := it.findK(ctx, (ts/1000)*kPerMicro)
+	it.top = max(it.top, k)
+	return k, err
+}
+
+func (it *indexTx) findK(ctx context.Context, base int64) (int64, error) {
+	if base > it.top {
+		return base, nil // past every key so far: the usual case, no lookup
+	}
 	for lo := base; ; lo += kPerMicro {
 		var max sql.NullInt64
 		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerMicro-1).Scan(&max); err != nil {
@@ -327,6 +350,7 @@ func (ix *indexer) clear() error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	ix.maxK = -1
 	ix.mu.Lock()
 	ix.cursor = 0
 	clear(ix.next)

@@ -272,3 +272,32 @@ func removeIfExists(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// More than 1,024 events in one microsecond spill into the following keys
+// and still come back in seq order.
+func TestOrderKeySpill(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	var b strings.Builder
+	for i := 0; i < 1100; i++ {
+		fmt.Fprintf(&b, `{"id":"s%04d","type":"prompt","timestamp":"2026-03-01T00:00:00Z"}`+"\n", i)
+	}
+	b.WriteString(`{"id":"later","type":"prompt","timestamp":"2026-03-01T00:00:00.000002Z"}` + "\n")
+	b.WriteString(`{"id":"earlier","type":"prompt","timestamp":"2026-02-28T23:59:59Z"}` + "\n")
+	mustAppend(t, s, "acme", b.String())
+	search(t, s, "acme", "")
+	var got []string
+	err := s.Export(context.Background(), SearchRequest{Tenant: "acme"}, func(st Stored) error {
+		e, _ := clawtrail.ParseEvent(st.Body)
+		got = append(got, e.ID)
+		return nil
+	})
+	if err != nil || len(got) != 1102 || got[0] != "earlier" || got[1101] != "later" {
+		t.Fatalf("export = %d events (%v), first %v", len(got), err, got[:3])
+	}
+	for i := 1; i <= 1100; i++ {
+		if got[i] != fmt.Sprintf("s%04d", i-1) {
+			t.Fatalf("position %d = %s, want s%04d (seq order among equal timestamps)", i, got[i], i-1)
+		}
+	}
+}

@@ -1,0 +1,223 @@
+// Command bench measures clawtrail end to end on this machine and prints a
+// markdown report: ingest of synthetic agent events over HTTP (NDJSON
+// batches from concurrent clients, acknowledged only once fsync'd), the
+// search index's lag behind the ledger, search latencies over the full
+// corpus, and, in the same run on the same bytes, two baselines: appending
+// the lines to a file (fsync per 1,000) and appending them to a bare SQLite
+// table (1,000 rows per transaction, synchronous=FULL).
+//
+//	go run ./bench                 # 1 M events (several minutes)
+//	go run ./bench -quick          # 50 k events, for CI (well under 2 minutes)
+//	go run ./bench -out docs/benchmark-run.md -cpuprofile ingest.pprof
+//
+// The server is the real one (sqlite.Open + httpapi.New + net/http on
+// 127.0.0.1), driven over real HTTP; see docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"time"
+)
+
+type options struct {
+	events     int
+	clients    int
+	batch      int
+	dir        string
+	quick      bool
+	out        string
+	cpuprofile string
+	seed       uint64
+	reps       int
+	paced      time.Duration
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.events, "events", 1_000_000, "events to ingest at full speed (-quick: 50,000)")
+	flag.IntVar(&o.clients, "clients", 4, "concurrent HTTP clients")
+	flag.IntVar(&o.batch, "batch", 1000, "events per NDJSON request")
+	flag.StringVar(&o.dir, "dir", "", "working directory (default: a temporary directory, removed afterwards)")
+	flag.BoolVar(&o.quick, "quick", false, "short form for CI: 50,000 events, 10 query repetitions, 5 s paced phase")
+	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the full-speed ingest and index catch-up to this file")
+	flag.Uint64Var(&o.seed, "seed", 42, "seed of the synthetic corpus")
+	flag.IntVar(&o.reps, "reps", 50, "repetitions of each query (-quick: 10)")
+	flag.DurationVar(&o.paced, "paced", 20*time.Second, "duration of the paced phase at 5,000 events/s (-quick: 5s)")
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.quick {
+		if !set["events"] {
+			o.events = 50_000
+		}
+		if !set["reps"] {
+			o.reps = 10
+		}
+		if !set["paced"] {
+			o.paced = 5 * time.Second
+		}
+	}
+	if o.events < 1 || o.clients < 1 || o.batch < 1 || o.reps < 1 || o.paced < time.Second {
+		fmt.Fprintln(os.Stderr, "bench: -events, -clients, -batch and -reps must be positive, -paced at least 1s")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var t0 = time.Now()
+
+func progressf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// Paced phase shape: batches of 100 every 20 ms = 5,000 events/s.
+const (
+	pacedBatch    = 100
+	pacedInterval = 20 * time.Millisecond
+)
+
+func run(ctx context.Context, o options) error {
+	dir := o.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "clawtrail-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			return fmt.Errorf("-dir %s is not empty", dir)
+		}
+	}
+	mach := describeMachine(dir)
+	progressf("machine: %s, %d cores, %s, %s; working in %s (%s)", mach.cpu, mach.cores, mach.goVer, mach.memTotal, dir, mach.fs)
+
+	// The corpus: 30 days of timestamps ending now.
+	end := time.Now().UTC().Truncate(time.Second)
+	start := end.Add(-30 * 24 * time.Hour)
+	day0 := start.Truncate(24 * time.Hour)
+	gopt := genOptions{events: o.events, batch: o.batch, start: start, end: end,
+		fieldFrom: day0.Add(20 * 24 * time.Hour), fieldTo: day0.Add(27 * 24 * time.Hour),
+		dayFrom: day0.Add(15 * 24 * time.Hour)}
+	progressf("generating %d events (seed %d) ...", o.events, o.seed)
+	gt := time.Now()
+	c := newGenerator(o.seed).generate(gopt)
+	nPaced := int(o.paced / pacedInterval)
+	pacedCorpus := newGenerator(o.seed + 1000).generate(genOptions{events: nPaced * pacedBatch, batch: pacedBatch,
+		start: end, end: end.Add(o.paced), onlyDefault: true})
+	progressf("generated %d events, %.0f MB, %d B/event avg, %d requests, in %.1fs (+%d paced batches of %d)",
+		c.events, float64(c.bytes)/1e6, c.bytes/int64(c.events), len(c.batches), time.Since(gt).Seconds(), len(pacedCorpus.batches), pacedBatch)
+	runtime.GC()
+
+	rep := &report{o: o, mach: mach, c: c, gopt: gopt}
+
+	// Baselines first, on the same bytes, files deleted afterwards.
+	progressf("baseline: raw file append, fsync per 1,000 lines ...")
+	raw, err := rawBaseline(dir, c)
+	if err != nil {
+		return fmt.Errorf("raw baseline: %w", err)
+	}
+	rep.raw = raw
+	progressf("raw: %s events/s, %.0f MB/s", num(raw.rate()), float64(raw.bytes)/1e6/raw.elapsed.Seconds())
+	progressf("baseline: bare SQLite append, 1,000 rows per transaction, synchronous=FULL ...")
+	bare, err := sqliteBaseline(ctx, dir, c)
+	if err != nil {
+		return err
+	}
+	rep.bare = bare
+	progressf("bare SQLite: %s events/s", num(bare.rate()))
+
+	// clawtrail.
+	dataDir := filepath.Join(dir, "clawtrail-data")
+	srv, err := startServer(ctx, dataDir)
+	if err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			srv.close()
+		}
+	}()
+	rep.rssReset = resetPeakRSS()
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	progressf("clawtrail: ingesting %d events over HTTP, %d clients, %d per request ...", c.events, o.clients, o.batch)
+	ing, err := srv.ingestMax(ctx, c, o.clients, func(done int) {
+		progressf("  %d acked (%.0f%%), index lag %d", done, 100*float64(done)/float64(c.events), srv.store.IndexLag())
+	})
+	if o.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	rep.ingest = ing
+	progressf("clawtrail: %s acked events/s; ack p50 %s p99 %s; index lag at end %d, caught up %.1fs after the last ack",
+		num(ing.rate()), ms(pct(sorted(ing.latency), 50)), ms(pct(sorted(ing.latency), 99)), ing.lagAtEnd, ing.catchUp.Seconds())
+
+	progressf("paced: %d events/s offered for %s (batches of %d every %s) ...", pacedBatch*int(time.Second/pacedInterval), o.paced, pacedBatch, pacedInterval)
+	pr, err := srv.paced(ctx, pacedCorpus.batches, pacedInterval)
+	if err != nil {
+		return fmt.Errorf("paced: %w", err)
+	}
+	rep.paced = pr
+	progressf("paced: acked %s events/s; index lag p50 %s p99 %s", num(pr.ackedRate), ms(pct(sorted(pr.indexLag), 50)), ms(pct(sorted(pr.indexLag), 99)))
+	for srv.store.IndexLag() > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	progressf("search: %d repetitions per query over %d events ...", o.reps, c.events+pr.events)
+	qs, err := srv.searches(ctx, c, gopt, o.reps)
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	rep.queries = qs
+	for _, q := range qs {
+		progressf("  %s: p50 %s p99 %s (%d hits)", q.name, ms(pct(sorted(q.lat), 50)), ms(pct(sorted(q.lat), 99)), q.hits)
+	}
+	rep.peakRSS = peakRSS()
+
+	progressf("closing the server (WAL checkpoint) and measuring the data directory ...")
+	closed = true
+	if err := srv.close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	rep.diskLedger, rep.diskIndex, rep.diskTotal = srv.diskUsage()
+	rep.storedEvents = c.events + pr.events
+
+	md := rep.markdown()
+	fmt.Print(md)
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+		progressf("wrote %s", o.out)
+	}
+	return nil
+}
