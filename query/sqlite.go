@@ -57,8 +57,10 @@ type Plan struct {
 //	WHERE fts MATCH ? AND e.tid=? AND (<Where>) ...
 //
 // Over an index written as SQLiteSchema describes, either selects exactly
-// the events of the partition that Match accepts. Every value is a
-// parameter; no user text is formatted into Where.
+// the events of the partition that Match accepts (string equality on values
+// over MaxIndexValueLen bytes is exact up to a SHA-256 collision). Every
+// value is a parameter; no user text is formatted into Where. The error is
+// nil for every query Parse accepts.
 func (q *Query) SQLite(tid int64, tenant string) (Plan, error) {
 	return q.compile(tid, tenant, true), nil
 }

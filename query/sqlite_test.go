@@ -215,11 +215,11 @@ func describe(e *clawtrail.Event) string {
 }
 
 func TestSQLiteDifferential(t *testing.T) {
-	n, queries := 2000, 3000
+	n, queries := 2000, 500
 	if testing.Short() || raceEnabled {
 		n, queries = 400, 120
 	}
-	c := newCorpus(15, n)
+	c := newCorpus(1, n)
 	d := &differ{t: t, db: openIndex(t), tids: map[string]int64{}, events: map[string][]*clawtrail.Event{}}
 	for i, tenant := range corpusTenants {
 		d.tids[tenant] = int64(i + 1)
