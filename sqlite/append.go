@@ -38,6 +38,11 @@ type appendReq struct {
 // (then nothing of the request is stored), ErrDiskFull when the disk is
 // full, ErrClosed after Close.
 func (s *Store) Append(ctx context.Context, tenant, keyID string, events []clawtrail.Pending) (AppendResult, error) {
+	for i := range events {
+		e := events[i].Event
+		e.TenantID, e.KeyID = tenant, keyID
+		events[i].Tail = e.AppendTail(events[i].Tail[:0])
+	}
 	r := &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{})}
 	select {
 	case s.queue <- r:
@@ -309,9 +314,7 @@ func (g *groupTx) insert(ctx context.Context, tid, seq int64, r *appendReq, p *c
 	e := p.Event
 	e.Seq = seq
 	e.ReceivedAt = time.Unix(0, g.now).UTC()
-	e.TenantID = r.tenant
-	e.KeyID = r.keyID
-	body := e.AppendJSON(nil)
+	body := clawtrail.AppendBody(make([]byte, 0, len(p.Tail)+96), e.ID, seq, e.ReceivedAt, p.Tail)
 	salt := g.salts[:ledger.SaltSize:ledger.SaltSize]
 	g.salts = g.salts[ledger.SaltSize:]
 	leaf := ledger.Leaf{Tenant: r.tenant, ID: e.ID, Seq: uint64(seq), ReceivedAt: g.now,
