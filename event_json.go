@@ -3,7 +3,6 @@ package clawtrail
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -16,20 +15,42 @@ const (
 	MaxTenantLen = 64
 )
 
-var (
-	idPattern     = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
-	tenantPattern = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
-	typePattern   = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
-)
+// ValidID reports whether s is a valid event id: ^[A-Za-z0-9_.:@-]{1,128}$.
+func ValidID(s string) bool {
+	return validChars(s, MaxIDLen, func(c byte) bool {
+		return isLower(c) || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' || c == '.' || c == ':' || c == '@' || c == '-'
+	})
+}
 
-// ValidID reports whether s is a valid event id.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// ValidTenant reports whether s is a valid tenant id: ^[a-z0-9_.-]{1,64}$.
+func ValidTenant(s string) bool {
+	return validChars(s, MaxTenantLen, func(c byte) bool {
+		return isLower(c) || isDigit(c) || c == '_' || c == '.' || c == '-'
+	})
+}
 
-// ValidTenant reports whether s is a valid tenant id.
-func ValidTenant(s string) bool { return tenantPattern.MatchString(s) }
+// ValidType reports whether s is a well-formed event type:
+// ^[a-z][a-z0-9_.]{0,63}$.
+func ValidType(s string) bool {
+	return s != "" && isLower(s[0]) && validChars(s, 64, func(c byte) bool {
+		return isLower(c) || isDigit(c) || c == '_' || c == '.'
+	})
+}
 
-// ValidType reports whether s is a well-formed event type.
-func ValidType(s string) bool { return typePattern.MatchString(s) }
+func validChars(s string, max int, ok func(byte) bool) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // FieldError names one problem with one field of one event of a request.
 type FieldError struct {

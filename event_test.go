@@ -64,3 +64,21 @@ func TestRoles(t *testing.T) {
 		}
 	}
 }
+
+func TestValidators(t *testing.T) {
+	for _, c := range []struct {
+		f    func(string) bool
+		s    string
+		want bool
+	}{
+		{ValidID, "sess_abc-123:x@y.z", true}, {ValidID, "", false}, {ValidID, "a b", false}, {ValidID, "é", false},
+		{ValidID, string(make([]byte, 129)), false},
+		{ValidTenant, "tenant_acme_corp", true}, {ValidTenant, "Acme", false}, {ValidTenant, "a:b", false},
+		{ValidType, "tool_call", true}, {ValidType, "otel.span", true}, {ValidType, "9x", false}, {ValidType, "a-b", false},
+		{ValidType, "", false},
+	} {
+		if got := c.f(c.s); got != c.want {
+			t.Errorf("validator(%q) = %v, want %v", c.s, got, c.want)
+		}
+	}
+}

@@ -160,6 +160,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}()
 	rep.rssReset = resetPeakRSS()
+	mem := startMemSampler(250 * time.Millisecond)
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
 		if err != nil {
@@ -182,7 +183,11 @@ func run(ctx context.Context, o options) error {
 	}
 	progressf("clawtrail: ingesting %d events over HTTP, %d clients, %d per request ...", c.events, o.clients, o.batch)
 	ing, err := srv.ingestMax(ctx, c, o.clients, func(done int) {
-		progressf("  %d acked (%.0f%%), index lag %d", done, 100*float64(done)/float64(c.events), srv.store.IndexLag())
+		if done < c.events {
+			progressf("  %d acked (%.0f%%), index lag %d", done, 100*float64(done)/float64(c.events), srv.store.IndexLag())
+		} else {
+			progressf("  all acked; index catching up, lag %d", srv.store.IndexLag())
+		}
 	})
 	if o.cpuprofile != "" {
 		pprof.StopCPUProfile()
@@ -194,8 +199,8 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	rep.ingest = ing
-	progressf("clawtrail: %s acked events/s; ack p50 %s p99 %s; index lag at end %d, caught up %.1fs after the last ack",
-		num(ing.rate()), ms(pct(sorted(ing.latency), 50)), ms(pct(sorted(ing.latency), 99)), ing.lagAtEnd, ing.catchUp.Seconds())
+	progressf("clawtrail: %s acked events/s; ack p50 %s p99 %s; index lag at end %d, caught up %.1fs after the last ack; other processes used %.2f cores",
+		num(ing.rate()), ms(pct(sorted(ing.latency), 50)), ms(pct(sorted(ing.latency), 99)), ing.lagAtEnd, ing.catchUp.Seconds(), ing.cpu.others())
 
 	progressf("paced: %d events/s offered for %s (batches of %d every %s) ...", pacedBatch*int(time.Second/pacedInterval), o.paced, pacedBatch, pacedInterval)
 	pr, err := srv.paced(ctx, pacedCorpus.batches, pacedInterval)
@@ -209,7 +214,9 @@ func run(ctx context.Context, o options) error {
 	}
 
 	progressf("search: %d repetitions per query over %d events ...", o.reps, c.events+pr.events)
+	scpu := startCPU()
 	qs, err := srv.searches(ctx, c, gopt, o.reps)
+	rep.searchCPU = scpu.stop()
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
@@ -218,6 +225,7 @@ func run(ctx context.Context, o options) error {
 		progressf("  %s: p50 %s p99 %s (%d hits)", q.name, ms(pct(sorted(q.lat), 50)), ms(pct(sorted(q.lat), 99)), q.hits)
 	}
 	rep.peakRSS = peakRSS()
+	rep.mem = mem.finish()
 
 	progressf("closing the server (WAL checkpoint) and measuring the data directory ...")
 	closed = true

@@ -29,7 +29,9 @@ type report struct {
 	paced     pacedResult
 	queries   []queryResult
 
+	searchCPU    cpuSpan
 	rssReset     bool
+	mem          memSample
 	peakRSS      int64
 	diskLedger   int64
 	diskIndex    int64
@@ -95,6 +97,7 @@ func (r *report) markdown() string {
 	row("file system of the data", r.mach.fs)
 	row("Go", r.mach.goVer)
 	row("date", r.mach.date)
+	row("clawtrail commit", "`"+r.mach.commit+"`")
 	row("corpus", fmt.Sprintf("%s events (seed %d), %s of NDJSON, %s B/event avg (%s–%s); %d tenants, `default` holds %s; %s sessions over 30 days",
 		num(c.events), r.o.seed, mb(c.bytes), num(c.bytes/int64(c.events)), num(c.minLine), num(c.maxLine), len(tenants), num(c.def.events), num(c.sessions)))
 	row("types", fmt.Sprintf("prompt %.0f%%, tool_call %.0f%%, output %.0f%%, api_call %.0f%%, file_operation %.0f%%",
@@ -115,7 +118,8 @@ func (r *report) markdown() string {
 	cl := sorted(ing.commitLat)
 	row("group commits (the single ledger writer)", fmt.Sprintf("%s commits of %.0f events avg; commit p50 / p99 %s / %s; writer busy %.0f%% of the wall time",
 		num(ing.groups), ing.groupEvents, ms(pct(cl, 50)), ms(pct(cl, 99)), 100*ing.writerBusy), "", "")
-	row("process CPU during ingest (server + indexer + load generator)", fmt.Sprintf("%.2f cores of %d (user %.1f s, sys %.1f s)", ing.cpu.cores(), r.mach.cores, ing.cpu.user.Seconds(), ing.cpu.sys.Seconds()), "", "")
+	row("CPU during ingest", fmt.Sprintf("this process (server + indexer + load generator) %.2f cores of %d (user %.1f s, sys %.1f s); %s",
+		ing.cpu.cores(), r.mach.cores, ing.cpu.user.Seconds(), ing.cpu.sys.Seconds(), machineNote(ing.cpu)), "", "")
 	rss := mb(r.peakRSS)
 	if r.rssReset {
 		rss += fmt.Sprintf(" (from the server's start to the end of the searches; includes the load generator's %s corpus in memory)", mb(c.bytes))
@@ -123,13 +127,17 @@ func (r *report) markdown() string {
 		rss += " (whole process lifetime, includes the corpus in memory)"
 	}
 	row("peak RSS of the process", rss, "", "")
+	row("memory at the largest RSS sampled (every 250 ms)", fmt.Sprintf("RSS %s = Go runtime %s (heap objects %s, the corpus among them) + outside Go %s (SQLite page caches and allocations through modernc.org/libc)",
+		mb(r.mem.rss), mb(r.mem.goTotal), mb(r.mem.goHeap), mb(max(0, r.mem.rss-r.mem.goTotal))), "", "")
 	row("on disk after close (WAL checkpointed)", fmt.Sprintf("%s B/event: ledger %s B, index %s B (%s in all for %s events)",
 		num(r.diskTotal/int64(r.storedEvents)), num(r.diskLedger/int64(r.storedEvents)), num(r.diskIndex/int64(r.storedEvents)), mb(r.diskTotal), num(r.storedEvents)), "", "")
 
 	section("Index lag")
 	row("lag when the last ack came / largest sampled", fmt.Sprintf("%s / %s events", num(ing.lagAtEnd), num(ing.lagMax)), "", "")
+	row("indexed while the ingest ran", fmt.Sprintf("%s events (%s events/s)", num(ing.events-int(ing.lagAtEnd)), num(float64(ing.events-int(ing.lagAtEnd))/ing.elapsed.Seconds())), "", "")
 	row("catch-up after the full-speed ingest", fmt.Sprintf("%.1f s after the last ack", ing.catchUp.Seconds()), "", "")
-	row("indexer throughput over the run", fmt.Sprintf("%s events/s (%.2f cores busy during catch-up)", num(ing.indexRate), ing.catchUpCPU.cores()), "", "")
+	row("indexer throughput over the run", fmt.Sprintf("%s events/s; during catch-up (indexer alone) the process used %.2f cores; %s",
+		num(ing.indexRate), ing.catchUpCPU.cores(), machineNote(ing.catchUpCPU)), "", "")
 	p := r.paced
 	il, al := sorted(p.indexLag), sorted(p.ackLatency)
 	row(fmt.Sprintf("paced: %s events/s offered for %s (requests of %d every %s)", num(p.offeredRate), r.o.paced, pacedBatch, pacedInterval),
@@ -138,8 +146,9 @@ func (r *report) markdown() string {
 	row("paced: index lag per request (ack → indexed) p50 / p99 / max", fmt.Sprintf("%s / %s / %s", ms(pct(il, 50)), ms(pct(il, 99)), ms(pct(il, 100))),
 		"p99 ≤ 1 s at 5k/s", verdict(pct(il, 99) <= targetPacedLagP99 && p.offeredRate >= pacedOfferedTarget))
 	row("paced: largest lag sampled", num(p.lagEvents)+" events", "", "")
+	row("paced: CPU", fmt.Sprintf("this process %.2f cores; %s", p.cpu.cores(), machineNote(p.cpu)), "", "")
 
-	section(fmt.Sprintf("Search at %s events (tenant `default`: %s), %d runs each after one warm-up", num(r.storedEvents), num(c.def.events+p.events), r.o.reps))
+	section(fmt.Sprintf("Search at %s events (tenant `default`: %s), %d runs each after one warm-up; %s", num(r.storedEvents), num(c.def.events+p.events), r.o.reps, machineNote(r.searchCPU)))
 	for _, q := range r.queries {
 		l := sorted(q.lat)
 		target, res := "", ""
@@ -156,12 +165,24 @@ func (r *report) markdown() string {
 
 	section("Baselines, same run, same bytes")
 	row("raw: NDJSON lines appended to a file, 4 MiB buffer, fsync per 1,000 lines",
-		fmt.Sprintf("%s events/s, %.0f MB/s", num(r.raw.rate()), float64(r.raw.bytes)/1e6/r.raw.elapsed.Seconds()), "", "")
+		fmt.Sprintf("%s events/s, %.0f MB/s; %s", num(r.raw.rate()), float64(r.raw.bytes)/1e6/r.raw.elapsed.Seconds(), machineNote(r.raw.cpu)), "", "")
 	row("bare SQLite: modernc, WAL, synchronous=FULL, `(seq PK, id, ts, tenant, type, body)`, 1,000 rows/tx, one writer",
-		fmt.Sprintf("%s events/s (%.2f cores), %s B/event", num(r.bare.rate()), r.bare.cpu.cores(), num(r.bare.bytes/int64(max(1, r.bare.events)))), "", "")
+		fmt.Sprintf("%s events/s, %s B/event; this process %.2f cores; %s", num(r.bare.rate()), num(r.bare.bytes/int64(max(1, r.bare.events))), r.bare.cpu.cores(), machineNote(r.bare.cpu)), "", "")
 	row("clawtrail acked rate ÷ raw", fmt.Sprintf("%.3f× (raw is %.0f× faster)", ing.rate()/r.raw.rate(), r.raw.rate()/ing.rate()), "", "")
 	row("clawtrail acked rate ÷ bare SQLite", fmt.Sprintf("%.2f× (bare SQLite is %.1f× faster)", ing.rate()/r.bare.rate(), r.bare.rate()/ing.rate()), "", "")
 
+	var busy []string
+	for _, p := range []struct {
+		name string
+		c    cpuSpan
+	}{{"the raw baseline", r.raw.cpu}, {"the SQLite baseline", r.bare.cpu}, {"the ingest", ing.cpu}, {"the catch-up", ing.catchUpCPU}, {"the paced phase", p.cpu}, {"the searches", r.searchCPU}} {
+		if p.c.others() >= 0.15 {
+			busy = append(busy, fmt.Sprintf("%.2f cores during %s", p.c.others(), p.name))
+		}
+	}
+	if len(busy) > 0 {
+		b.WriteString("\n**Warning:** other processes on this shared machine used " + strings.Join(busy, ", ") + "; the figures of those phases are lower than the machine can give.\n")
+	}
 	b.WriteString("\nQueries as run:\n\n")
 	for _, q := range r.queries {
 		fmt.Fprintf(&b, "- %s: `%s`", q.name, q.how)
@@ -176,6 +197,11 @@ func (r *report) markdown() string {
 	}
 	b.WriteString(".\n")
 	return b.String()
+}
+
+// machineNote says what else the machine was doing.
+func machineNote(c cpuSpan) string {
+	return fmt.Sprintf("other processes %.2f cores, iowait %.2f", c.others(), c.iowait)
 }
 
 func (r *report) share(typ string) float64 {

@@ -228,7 +228,7 @@ func (s *server) ingestMax(ctx context.Context, c *corpus, clients int, progress
 	res.elapsed = time.Since(start)
 	res.cpu = cpu.stop()
 	secs, evs := s.commits.take(false)
-	close(stopProgress)
+	defer close(stopProgress)
 	var busy float64
 	total := 0
 	for i, sec := range secs {
@@ -277,6 +277,7 @@ type pacedResult struct {
 	indexLag    []time.Duration // per batch: from its ack until Indexed covers its last seq
 	lagEvents   int64           // the largest IndexLag() sampled
 	late        int             // batches sent more than one interval behind schedule
+	cpu         cpuSpan
 }
 
 // paced offers the batches at a fixed interval, each from its own goroutine
@@ -306,6 +307,7 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 	var firstErr error
 	var lastAck time.Time
 	var events int
+	cpu := startCPU()
 	start := time.Now()
 	for i, b := range batches {
 		at := start.Add(time.Duration(i) * interval)
@@ -344,6 +346,7 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 		})
 	}
 	wg.Wait()
+	res.cpu = cpu.stop()
 	cancel()
 	<-samplerDone
 	if firstErr != nil {

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,7 +16,14 @@ import (
 // generator alike) over a wall-clock span.
 type cpuSpan struct {
 	user, sys, wall time.Duration
+	// From /proc/stat, the whole machine: cores busy (including this
+	// process) and cores idle waiting for I/O.
+	machine, iowait float64
 }
+
+// others is how many cores other processes kept busy: the machine is
+// shared, so a figure taken while others ran is a low one.
+func (c cpuSpan) others() float64 { return max(0, c.machine-c.cores()) }
 
 // cores is the average number of cores the process kept busy.
 func (c cpuSpan) cores() float64 {
@@ -25,22 +34,49 @@ func (c cpuSpan) cores() float64 {
 }
 
 type cpuMark struct {
-	ru   syscall.Rusage
-	wall time.Time
+	ru         syscall.Rusage
+	wall       time.Time
+	busy, wait int64 // /proc/stat ticks
 }
 
 func startCPU() cpuMark {
 	var m cpuMark
 	syscall.Getrusage(syscall.RUSAGE_SELF, &m.ru)
+	m.busy, m.wait = procStat()
 	m.wall = time.Now()
 	return m
+}
+
+// procStat returns the machine's busy and iowait ticks (USER_HZ, 100/s).
+func procStat() (busy, iowait int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	v := make([]int64, 8)
+	for i := range v {
+		v[i], _ = strconv.ParseInt(f[i+1], 10, 64)
+	}
+	// user nice system idle iowait irq softirq steal
+	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7], v[4]
 }
 
 func (m cpuMark) stop() cpuSpan {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	busy, wait := procStat()
 	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	return cpuSpan{user: tv(ru.Utime) - tv(m.ru.Utime), sys: tv(ru.Stime) - tv(m.ru.Stime), wall: time.Since(m.wall)}
+	c := cpuSpan{user: tv(ru.Utime) - tv(m.ru.Utime), sys: tv(ru.Stime) - tv(m.ru.Stime), wall: time.Since(m.wall)}
+	if sec := c.wall.Seconds(); sec > 0 {
+		c.machine = float64(busy-m.busy) / 100 / sec
+		c.iowait = float64(wait-m.wait) / 100 / sec
+	}
+	return c
 }
 
 // resetPeakRSS resets the kernel's high-water mark of the process's
@@ -85,6 +121,7 @@ type machine struct {
 	kernel   string
 	memTotal string
 	fs       string
+	commit   string
 }
 
 func describeMachine(dir string) machine {
@@ -110,6 +147,7 @@ func describeMachine(dir string) machine {
 		}
 	}
 	m.fs = fsType(dir)
+	m.commit = gitRevision()
 	return m
 }
 
@@ -132,4 +170,74 @@ func fsType(dir string) string {
 		return "overlayfs"
 	}
 	return "0x" + strconv.FormatUint(uint64(st.Type), 16)
+}
+
+// memSample is the process's memory at one moment.
+type memSample struct {
+	rss     int64 // resident set
+	goTotal int64 // all memory the Go runtime has mapped
+	goHeap  int64 // Go heap objects (live and not yet swept)
+}
+
+// memSampler keeps the sample with the largest RSS, to split the peak into
+// the Go runtime's part and the rest (SQLite's page caches and allocations,
+// which modernc.org/libc makes outside the Go heap).
+type memSampler struct {
+	stop chan struct{}
+	done chan struct{}
+	peak memSample
+}
+
+func startMemSampler(every time.Duration) *memSampler {
+	m := &memSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	page := int64(os.Getpagesize())
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			b, err := os.ReadFile("/proc/self/statm")
+			if err == nil {
+				f := strings.Fields(string(b))
+				if len(f) > 1 {
+					pages, _ := strconv.ParseInt(f[1], 10, 64)
+					if rss := pages * page; rss > m.peak.rss {
+						metrics.Read(samples)
+						m.peak = memSample{rss: rss, goTotal: int64(samples[0].Value.Uint64()), goHeap: int64(samples[1].Value.Uint64())}
+					}
+				}
+			}
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *memSampler) finish() memSample {
+	close(m.stop)
+	<-m.done
+	return m.peak
+}
+
+// gitRevision describes the checked-out commit of the module, and whether
+// files outside the benchmark's own differ from it.
+func gitRevision() string {
+	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	rev := strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench", ":!docs/benchmarks.md").Output()
+	switch {
+	case err != nil:
+		rev += " (working tree state unknown)"
+	case len(strings.TrimSpace(string(st))) > 0:
+		rev += " + uncommitted changes outside bench/"
+	}
+	return rev
 }
