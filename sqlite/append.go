@@ -104,7 +104,6 @@ type groupTx struct {
 	s        *Store
 	tx       *sql.Tx
 	insEvent *sql.Stmt
-	insID    *sql.Stmt
 	getID    *sql.Stmt
 	heads    map[int64]int64  // next seq per tid, as of this transaction
 	tenants  map[string]int64 // tenants created in this transaction
@@ -165,7 +164,7 @@ func (s *Store) runGroup(group []*appendReq) (int, error) {
 }
 
 func (g *groupTx) closeStmts() {
-	for _, st := range []*sql.Stmt{g.insEvent, g.insID, g.getID} {
+	for _, st := range []*sql.Stmt{g.insEvent, g.getID} {
 		if st != nil {
 			st.Close()
 		}
@@ -188,13 +187,10 @@ func (s *Store) publish(g *groupTx) {
 
 func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 	var err error
-	if g.insEvent, err = g.tx.PrepareContext(ctx, `INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, salt, body) VALUES (?,?,?,?,?,?,?,?,?,?)`); err != nil {
+	if g.insEvent, err = g.tx.PrepareContext(ctx, `INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, req_hash, salt, body) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(tid, id) DO NOTHING`); err != nil {
 		return 0, err
 	}
-	if g.insID, err = g.tx.PrepareContext(ctx, `INSERT OR IGNORE INTO ids(tid, id, seq, req_hash) VALUES (?,?,?,?)`); err != nil {
-		return 0, err
-	}
-	if g.getID, err = g.tx.PrepareContext(ctx, `SELECT req_hash FROM ids WHERE tid=? AND id=?`); err != nil {
+	if g.getID, err = g.tx.PrepareContext(ctx, `SELECT req_hash FROM events WHERE tid=? AND id=?`); err != nil {
 		return 0, err
 	}
 	n := 0
@@ -268,16 +264,13 @@ func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) err
 	r.res = AppendResult{FirstSeq: -1, LastSeq: -1}
 	for i := range r.events {
 		p := &r.events[i]
-		stored, err := g.claimID(ctx, tid, seq, p)
+		stored, err := g.insert(ctx, tid, seq, p)
 		if err != nil {
 			return err // on a conflict the caller rolls back to the savepoint
 		}
 		if !stored {
 			r.res.Duplicates++
 			continue
-		}
-		if err := g.insert(ctx, tid, seq, r, p); err != nil {
-			return err
 		}
 		seq++
 	}
@@ -290,38 +283,34 @@ func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) err
 	return nil
 }
 
-// claimID records the event's id; it returns false for a duplicate (same id,
-// same body) and a ConflictError for the same id with another body.
-func (g *groupTx) claimID(ctx context.Context, tid, seq int64, p *clawtrail.Pending) (bool, error) {
-	res, err := g.insID.ExecContext(ctx, tid, p.Event.ID, seq, p.ReqHash[:])
-	if err != nil {
-		return false, err
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return true, nil
-	}
-	var prev []byte
-	if err := g.getID.QueryRowContext(ctx, tid, p.Event.ID).Scan(&prev); err != nil {
-		return false, err
-	}
-	if string(prev) == string(p.ReqHash[:]) {
-		return false, nil
-	}
-	return false, &clawtrail.ConflictError{Line: p.Line, ID: p.Event.ID}
-}
-
-func (g *groupTx) insert(ctx context.Context, tid, seq int64, r *appendReq, p *clawtrail.Pending) error {
+// insert stores the event at seq. It returns false for a duplicate (an
+// event with that id is stored with the same request hash) and a
+// ConflictError when it is stored with another.
+func (g *groupTx) insert(ctx context.Context, tid, seq int64, p *clawtrail.Pending) (bool, error) {
 	e := p.Event
 	e.Seq = seq
 	e.ReceivedAt = time.Unix(0, g.now).UTC()
 	body := clawtrail.AppendBody(make([]byte, 0, len(p.Tail)+96), e.ID, seq, e.ReceivedAt, p.Tail)
 	salt := g.salts[:ledger.SaltSize:ledger.SaltSize]
 	g.salts = g.salts[ledger.SaltSize:]
-	leaf := ledger.Leaf{Tenant: r.tenant, ID: e.ID, Seq: uint64(seq), ReceivedAt: g.now,
-		Type: e.Type, KeyID: r.keyID, BodyCommit: ledger.BodyCommit(salt, body)}
+	leaf := ledger.Leaf{Tenant: e.TenantID, ID: e.ID, Seq: uint64(seq), ReceivedAt: g.now,
+		Type: e.Type, KeyID: e.KeyID, BodyCommit: ledger.BodyCommit(salt, body)}
 	g.buf = leaf.Append(g.buf[:0])
 	lh := ledger.LeafHash(g.buf)
-	_, err := g.insEvent.ExecContext(ctx, tid, seq, e.ID, g.now, e.Type, r.keyID,
-		leaf.BodyCommit[:], lh[:], salt, body)
-	return err
+	res, err := g.insEvent.ExecContext(ctx, tid, seq, e.ID, g.now, e.Type, e.KeyID,
+		leaf.BodyCommit[:], lh[:], p.ReqHash[:], salt, body)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return n == 1, err
+	}
+	var prev []byte
+	if err := g.getID.QueryRowContext(ctx, tid, e.ID).Scan(&prev); err != nil {
+		return false, err
+	}
+	if string(prev) == string(p.ReqHash[:]) {
+		return false, nil
+	}
+	return false, &clawtrail.ConflictError{Line: p.Line, ID: e.ID}
 }

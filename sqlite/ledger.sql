@@ -21,18 +21,14 @@ CREATE TABLE IF NOT EXISTS events(
   key_id TEXT NOT NULL,
   body_commit BLOB NOT NULL,
   leaf_hash BLOB NOT NULL,
+  req_hash BLOB NOT NULL, -- idempotency: hash of the canonical body the client sent
   salt BLOB,
   body BLOB
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_tid_seq ON events(tid, seq);
--- Idempotency: every id ever used in a tenant, with a hash of the request body.
-CREATE TABLE IF NOT EXISTS ids(
-  tid INTEGER NOT NULL,
-  id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  req_hash BLOB NOT NULL,
-  PRIMARY KEY(tid, id)
-) WITHOUT ROWID;
+-- Idempotency: an id is unique in its tenant for ever (rows are never
+-- deleted; retention and erasure clear body and salt only).
+CREATE UNIQUE INDEX IF NOT EXISTS events_tid_id ON events(tid, id);
 CREATE TABLE IF NOT EXISTS api_keys(
   id TEXT PRIMARY KEY,
   tenant TEXT NOT NULL,

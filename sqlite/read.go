@@ -204,7 +204,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (Stored, error) {
 		return Stored{}, clawtrail.ErrNotFound
 	}
 	var st Stored
-	err := s.reader.QueryRowContext(ctx, `SELECT e.seq, e.body FROM ids i JOIN events e ON e.tid = i.tid AND e.seq = i.seq WHERE i.tid = ? AND i.id = ? AND e.body IS NOT NULL`, tid, id).Scan(&st.Seq, &st.Body)
+	err := s.reader.QueryRowContext(ctx, `SELECT seq, body FROM events WHERE tid = ? AND id = ? AND body IS NOT NULL`, tid, id).Scan(&st.Seq, &st.Body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Stored{}, clawtrail.ErrNotFound
 	}
