@@ -36,9 +36,9 @@ func ExampleQuery_SQLite() {
 	}
 	fmt.Println(p.Where)
 	fmt.Printf("%q\n", p.Args)
-	fmt.Println(p.FTS)
+	fmt.Println(p.FTS, p.Exact)
 	// Output:
 	// (e.type IS ? AND (e.tool IS NOT NULL AND e.tool >= ? AND e.tool < ?))
 	// ["tool_call" "send_" "send`"]
-	// tn : "t1" AND body : "email"
+	// "§t1" AND "email" true
 }

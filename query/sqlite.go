@@ -8,7 +8,7 @@ import (
 // SQLiteSchema is the DDL of the SQLite search index that SQLite plans run
 // against. The indexer creates it; it writes ev columns from the event (ns
 // times, NULL for absent fields and empty strings), fv rows from FVRows, and
-// an fts row with rowid k, tn "t<tid>" and body FTSText.
+// an fts row with rowid k and body TenantToken(tid) + " " + FTSText.
 const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   k INTEGER PRIMARY KEY,          -- order key (timestamp-ordered), also the FTS rowid
   tid INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -29,8 +29,9 @@ CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
 -- and every scalar leaf under arguments., result., usage., attributes. (f = the dotted path, e.g. 'arguments.to')
 CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT NULL, k INTEGER NOT NULL, n REAL,
   PRIMARY KEY(tid, f, v, k)) WITHOUT ROWID;
--- contentless full-text index, rowid = ev.k; tn = tenant token "t<tid>", body = FTSText(e)
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tn, body, content='', contentless_delete=1, tokenize='ascii');
+-- contentless full-text index without positions, rowid = ev.k;
+-- body = TenantToken(tid) + " " + FTSText(e)
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
 `
 
 // Plan is a compiled query for the SQLite index.
@@ -41,10 +42,20 @@ type Plan struct {
 	Args  []any
 	// FTS, when not empty, is an FTS5 MATCH expression for the driving
 	// join: the positive full-text terms of the query's top-level
-	// conjunction, ANDed after the tenant's column filter. Those terms are
-	// not repeated in Where.
+	// conjunction, ANDed with the tenant's token. Those terms are not
+	// repeated in Where.
 	FTS string
+	// Exact is false when the SQL selects a superset of the matching
+	// events: the index keeps no word positions, so a phrase of several
+	// words selects the events holding all its words. The caller then
+	// keeps only the events Match accepts.
+	Exact bool
 }
+
+// TenantToken is the word that marks a tenant's rows in the full-text
+// index. "§" is not a letter or digit, so Tokenize never yields it, while
+// FTS5's ascii tokenizer keeps it inside a token.
+func TenantToken(tid int64) string { return "§t" + strconv.FormatInt(tid, 10) }
 
 // SQLite compiles q for the index partition of tenant tid, whose name is
 // tenant. The caller runs
@@ -57,8 +68,9 @@ type Plan struct {
 //	WHERE fts MATCH ? AND e.tid=? AND (<Where>) ...
 //
 // Over an index written as SQLiteSchema describes, either selects exactly
-// the events of the partition that Match accepts (string equality on values
-// over MaxIndexValueLen bytes is exact up to a SHA-256 collision). Every
+// the events of the partition that Match accepts when Plan.Exact (string
+// equality on values over MaxIndexValueLen bytes is exact up to a SHA-256
+// collision), and a superset of them otherwise. Every
 // value is a parameter; no user text is formatted into Where. The error is
 // nil for every query Parse accepts.
 func (q *Query) SQLite(tid int64, tenant string) (Plan, error) {
@@ -68,7 +80,7 @@ func (q *Query) SQLite(tid int64, tenant string) (Plan, error) {
 // compile compiles q; without driving, FTS is empty and every full-text
 // term is tested in Where.
 func (q *Query) compile(tid int64, tenant string, driving bool) Plan {
-	c := &compiler{tid: tid, tenant: tenant}
+	c := &compiler{tid: tid, tenant: tenant, exact: true}
 	var drive []*textNode
 	rest := q.root
 	if driving {
@@ -80,10 +92,11 @@ func (q *Query) compile(tid int64, tenant string, driving bool) Plan {
 	}
 	if rest == nil {
 		p.Where = "1"
-		return p
+	} else {
+		c.expr(rest)
+		p.Where, p.Args = c.b.String(), c.args
 	}
-	c.expr(rest)
-	p.Where, p.Args = c.b.String(), c.args
+	p.Exact = c.exact
 	return p
 }
 
@@ -113,10 +126,12 @@ func splitDriving(root node) (drive []*textNode, rest node) {
 // compiler writes the SQL of one plan. Every leaf it writes is 0 or 1,
 // never NULL, so NOT is exact on absent fields.
 type compiler struct {
-	tid    int64
-	tenant string
-	b      strings.Builder
-	args   []any
+	tid     int64
+	tenant  string
+	b       strings.Builder
+	args    []any
+	negated bool // under an odd number of NOTs
+	exact   bool // false once a phrase is compiled to a superset
 }
 
 func (c *compiler) sql(s string, args ...any) {
@@ -132,13 +147,30 @@ func (c *compiler) expr(n node) {
 		c.join(n.kids, " OR ")
 	case *notNode:
 		c.sql("NOT (")
+		c.negated = !c.negated
 		c.expr(n.kid)
+		c.negated = !c.negated
 		c.sql(")")
 	case *termNode:
 		c.term(n)
 	case *textNode:
-		c.sql("e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", c.ftsMatch([]*textNode{n}))
+		c.text(n)
 	}
+}
+
+// text compiles a full-text term. A phrase of several words becomes "all
+// its words" — a superset — so under NOT, where a superset would wrongly
+// exclude events, it becomes false (a subset, whose negation is again a
+// superset); Match then decides.
+func (c *compiler) text(n *textNode) {
+	if len(n.toks) > 1 {
+		c.exact = false
+		if c.negated {
+			c.sql("0")
+			return
+		}
+	}
+	c.sql("e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", c.ftsMatch([]*textNode{n}))
 }
 
 func (c *compiler) join(kids []node, sep string) {
@@ -259,18 +291,23 @@ func (c *compiler) fvEqual(t *termNode) {
 }
 
 // ftsMatch returns the FTS5 expression matching the tenant's rows that
-// hold every phrase in texts.
+// hold every word of every phrase in texts (the last word of a prefix
+// phrase as a prefix). The index has no positions, so for a phrase of
+// several words this is a superset; compile marks the plan inexact.
 func (c *compiler) ftsMatch(texts []*textNode) string {
 	var b strings.Builder
-	b.WriteString(`tn : "t`)
-	b.WriteString(strconv.FormatInt(c.tid, 10))
-	b.WriteString(`"`)
+	b.WriteString(`"` + TenantToken(c.tid) + `"`)
 	for _, t := range texts {
-		b.WriteString(` AND body : "`)
-		b.WriteString(strings.ReplaceAll(strings.Join(t.toks, " "), `"`, `""`))
-		b.WriteString(`"`)
-		if t.prefix {
-			b.WriteString(" *")
+		if len(t.toks) > 1 {
+			c.exact = false
+		}
+		for i, tok := range t.toks {
+			b.WriteString(` AND "`)
+			b.WriteString(strings.ReplaceAll(tok, `"`, `""`))
+			b.WriteString(`"`)
+			if t.prefix && i == len(t.toks)-1 {
+				b.WriteString(" *")
+			}
 		}
 	}
 	return b.String()

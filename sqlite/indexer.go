@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -31,8 +30,6 @@ type indexer struct {
 	stop   chan struct{}
 	done   chan struct{}
 	reset  chan chan error
-
-	maxK int64 // the largest order key in the index; indexer goroutine only
 
 	mu        sync.Mutex
 	cursor    int64           // last g indexed
@@ -74,9 +71,6 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 func (ix *indexer) load(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if err := ix.db.QueryRowContext(ctx, `SELECT coalesce(max(k), -1) FROM ev`).Scan(&ix.maxK); err != nil {
-		return err
-	}
 	err := ix.db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name='cursor'`).Scan(&ix.cursor)
 	if errors.Is(err, sql.ErrNoRows) {
 		ix.cursor = 0
@@ -188,7 +182,6 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 type indexTx struct {
 	tx                         *sql.Tx
 	maxK, insEv, insFTS, insFV *sql.Stmt
-	top                        int64 // the largest order key allocated so far
 }
 
 func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
@@ -198,14 +191,14 @@ func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
-	it := indexTx{tx: tx, top: ix.maxK}
+	it := indexTx{tx: tx}
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
 	}{
 		{&it.maxK, `SELECT max(k) FROM ev WHERE k BETWEEN ? AND ?`},
-		{&it.insEv, `INSERT INTO ev(k, tid, seq, ts, received_at, id, key_id, type, session_id, user_id, agent_id, channel, trace_id, span_id, parent_id, tool, status, model, destination, method, endpoint, operation, path, decision, approver, duration_ms, tokens_used, status_code, bytes, err) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`},
-		{&it.insFTS, `INSERT INTO fts(rowid, tn, body) VALUES (?,?,?)`},
+		{&it.insEv, `INSERT INTO ev(k, tid, seq, ts, received_at, id, key_id, type, session_id, user_id, agent_id, channel, trace_id, span_id, parent_id, tool, status, model, destination, method, endpoint, operation, path, decision, approver, duration_ms, tokens_used, status_code, bytes, err) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(k) DO NOTHING`},
+		{&it.insFTS, `INSERT INTO fts(rowid, body) VALUES (?,?)`},
 		{&it.insFV, `INSERT OR IGNORE INTO fv(tid, f, v, k, n) VALUES (?,?,?,?,?)`},
 	} {
 		if *p.st, err = tx.PrepareContext(ctx, p.sql); err != nil {
@@ -236,11 +229,7 @@ func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('cursor', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value`, batch[len(batch)-1].g); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	ix.maxK = it.top
-	return next, nil
+	return next, tx.Commit()
 }
 
 // Order keys. k orders search results by timestamp: k = µs·1024 + c, where
@@ -258,16 +247,9 @@ func KeyRange(from, to int64) (lo, hi int64) {
 // kSpillSlack bounds how far spilled keys may run past their microsecond.
 const kSpillSlack = 1000 * kPerMicro
 
-func (it *indexTx) allocK(ctx context.Context, ts int64) (int64, error) {
-	k, err := it.findK(ctx, (ts/1000)*kPerMicro)
-	it.top = max(it.top, k)
-	return k, err
-}
-
-func (it *indexTx) findK(ctx context.Context, base int64) (int64, error) {
-	if base > it.top {
-		return base, nil // past every key so far: the usual case, no lookup
-	}
+// nextK returns the next free order key of the microsecond whose first key
+// is base (spilling into the following ones when it is full).
+func (it *indexTx) nextK(ctx context.Context, base int64) (int64, error) {
 	for lo := base; ; lo += kPerMicro {
 		var max sql.NullInt64
 		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerMicro-1).Scan(&max); err != nil {
@@ -297,28 +279,12 @@ func nullInt(p *int64) any {
 }
 
 func (it *indexTx) add(ctx context.Context, tid int64, e *clawtrail.Event) error {
-	k, err := it.allocK(ctx, e.Timestamp.UnixNano())
+	k, err := it.insertEv(ctx, tid, e)
 	if err != nil {
 		return err
 	}
-	var dur any
-	if e.DurationMS != nil {
-		dur = *e.DurationMS
-	}
-	hasErr := 0
-	if e.Status == "error" || e.Error != "" {
-		hasErr = 1
-	}
-	if _, err := it.insEv.ExecContext(ctx, k, tid, e.Seq, e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(),
-		e.ID, nullStr(e.KeyID), e.Type, nullStr(e.SessionID), nullStr(e.UserID), nullStr(e.AgentID),
-		nullStr(e.Channel), nullStr(e.TraceID), nullStr(e.SpanID), nullStr(e.ParentID), nullStr(e.Tool),
-		nullStr(e.Status), nullStr(e.Model), nullStr(e.Destination), nullStr(e.Method), nullStr(e.Endpoint),
-		nullStr(e.Operation), nullStr(e.Path), nullStr(e.Decision), nullStr(e.Approver), dur,
-		nullInt(e.TokensUsed), nullInt(e.StatusCode), nullInt(e.Bytes), hasErr); err != nil {
-		return err
-	}
 	if text := query.FTSText(e); text != "" {
-		if _, err := it.insFTS.ExecContext(ctx, k, "t"+strconv.FormatInt(tid, 10), text); err != nil {
+		if _, err := it.insFTS.ExecContext(ctx, k, query.TenantToken(tid)+" "+text); err != nil {
 			return err
 		}
 	}
@@ -332,6 +298,39 @@ func (it *indexTx) add(ctx context.Context, tid int64, e *clawtrail.Event) error
 		}
 	}
 	return nil
+}
+
+// insertEv writes the event's ev row and returns its order key. It first
+// tries the first key of the event's microsecond — free in the usual case,
+// so no lookup is needed even for out-of-order timestamps — and else the
+// next free key after it.
+func (it *indexTx) insertEv(ctx context.Context, tid int64, e *clawtrail.Event) (int64, error) {
+	base := (e.Timestamp.UnixNano() / 1000) * kPerMicro
+	var dur any
+	if e.DurationMS != nil {
+		dur = *e.DurationMS
+	}
+	hasErr := 0
+	if e.Status == "error" || e.Error != "" {
+		hasErr = 1
+	}
+	for k := base; ; {
+		res, err := it.insEv.ExecContext(ctx, k, tid, e.Seq, e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(),
+			e.ID, nullStr(e.KeyID), e.Type, nullStr(e.SessionID), nullStr(e.UserID), nullStr(e.AgentID),
+			nullStr(e.Channel), nullStr(e.TraceID), nullStr(e.SpanID), nullStr(e.ParentID), nullStr(e.Tool),
+			nullStr(e.Status), nullStr(e.Model), nullStr(e.Destination), nullStr(e.Method), nullStr(e.Endpoint),
+			nullStr(e.Operation), nullStr(e.Path), nullStr(e.Decision), nullStr(e.Approver), dur,
+			nullInt(e.TokensUsed), nullInt(e.StatusCode), nullInt(e.Bytes), hasErr)
+		if err != nil {
+			return 0, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return k, err
+		}
+		if k, err = it.nextK(ctx, base); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // clear empties the index so that it is rebuilt from the start of the ledger.
@@ -350,7 +349,6 @@ func (ix *indexer) clear() error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	ix.maxK = -1
 	ix.mu.Lock()
 	ix.cursor = 0
 	clear(ix.next)

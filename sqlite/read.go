@@ -63,7 +63,14 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 	if !ok {
 		return Page{}, nil
 	}
-	keys, err := s.searchKeys(ctx, tid, req)
+	q, plan, err := compile(req, tid)
+	if err != nil {
+		return Page{}, err
+	}
+	if !plan.Exact {
+		return s.searchFiltered(ctx, tid, req, q, plan)
+	}
+	keys, err := s.searchKeys(ctx, tid, req, q, plan)
 	if err != nil {
 		return Page{}, err
 	}
@@ -76,29 +83,95 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 	return page, err
 }
 
-type keyRef struct{ k, seq int64 }
-
-func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest) ([]keyRef, error) {
+func compile(req SearchRequest, tid int64) (*query.Query, query.Plan, error) {
 	q := req.Query
 	if q == nil {
 		q, _ = query.Parse("")
 	}
 	plan, err := q.SQLite(tid, req.Tenant)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
+		return nil, plan, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
 	}
+	return q, plan, nil
+}
+
+// searchFiltered serves a plan that selects a superset (a phrase of several
+// words): it reads candidates in order, in chunks, and keeps those Match
+// accepts, until the page is full.
+func (s *Store) searchFiltered(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) (Page, error) {
+	var page Page
+	want := req.Limit
+	req.Limit = min(max(2*want, 200), 2000)
+	for {
+		keys, err := s.searchKeys(ctx, tid, req, q, plan)
+		if err != nil {
+			return Page{}, err
+		}
+		more := len(keys) > req.Limit
+		if more {
+			keys = keys[:req.Limit]
+		}
+		matched, last, err := s.filterKeys(ctx, tid, keys, q, want-len(page.Events))
+		if err != nil {
+			return Page{}, err
+		}
+		page.Events = append(page.Events, matched...)
+		if len(page.Events) == want {
+			if more || last < len(keys)-1 {
+				page.NextCursor = encodeCursor(keys[last].k, req.Asc)
+			}
+			return page, nil
+		}
+		if !more {
+			return page, nil
+		}
+		req.Cursor = encodeCursor(keys[len(keys)-1].k, req.Asc)
+	}
+}
+
+// filterKeys reads the bodies of keys and keeps, in order, at most n that
+// q matches; last is the index in keys of the last one examined.
+func (s *Store) filterKeys(ctx context.Context, tid int64, keys []keyRef, q *query.Query, n int) ([]Stored, int, error) {
+	stored, err := s.bodies(ctx, tid, keys)
+	if err != nil {
+		return nil, 0, err
+	}
+	bySeq := make(map[int64]Stored, len(stored))
+	for _, st := range stored {
+		bySeq[st.Seq] = st
+	}
+	var out []Stored
+	for i, k := range keys {
+		st, ok := bySeq[k.seq]
+		if !ok {
+			continue
+		}
+		e, err := clawtrail.ParseEvent(st.Body)
+		if err != nil || !q.Match(e) {
+			continue
+		}
+		out = append(out, st)
+		if len(out) == n {
+			return out, i, nil
+		}
+	}
+	return out, len(keys) - 1, nil
+}
+
+type keyRef struct{ k, seq int64 }
+
+// searchKeys returns up to req.Limit+1 keys of events the plan selects.
+func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]keyRef, error) {
 	var sb strings.Builder
 	var args []any
+	keyCol := "e.k"
 	if plan.FTS != "" {
 		sb.WriteString(`SELECT e.k, e.seq FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
 		args = append(args, plan.FTS, tid)
+		keyCol = "fts.rowid"
 	} else {
 		sb.WriteString(`SELECT e.k, e.seq FROM ev e WHERE e.tid = ?`)
 		args = append(args, tid)
-	}
-	keyCol := "e.k"
-	if plan.FTS != "" {
-		keyCol = "fts.rowid"
 	}
 	sb.WriteString(" AND (" + plan.Where + ")")
 	args = append(args, plan.Args...)

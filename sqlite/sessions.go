@@ -1,12 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/clawtrail/clawtrail"
-	"github.com/clawtrail/clawtrail/query"
 )
 
 // SessionSummary describes one session (SPEC §2 GET /v1/sessions).
@@ -26,13 +27,12 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	if !ok {
 		return nil, nil
 	}
-	q := req.Query
-	if q == nil {
-		q, _ = query.Parse("")
-	}
-	plan, err := q.SQLite(tid, req.Tenant)
+	q, plan, err := compile(req, tid)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
+		return nil, err
+	}
+	if !plan.Exact {
+		return s.sessionsFiltered(ctx, req)
 	}
 	var sb strings.Builder
 	var args []any
@@ -78,6 +78,46 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 		out = append(out, ss)
 	}
 	return out, rows.Err()
+}
+
+// sessionsFiltered aggregates sessions from the events a query matches, for
+// plans the index can only narrow (phrases): it streams them and groups in
+// memory, one entry per session.
+func (s *Store) sessionsFiltered(ctx context.Context, req SearchRequest) ([]SessionSummary, error) {
+	byID := map[string]*SessionSummary{}
+	tools := map[string]map[string]bool{}
+	err := s.Export(ctx, req, func(st Stored) error {
+		e, err := clawtrail.ParseEvent(st.Body)
+		if err != nil || e.SessionID == "" {
+			return nil
+		}
+		ts := e.Timestamp.UnixNano()
+		ss := byID[e.SessionID]
+		if ss == nil {
+			ss = &SessionSummary{ID: e.SessionID, First: ts, Last: ts, Tools: []string{}}
+			byID[e.SessionID] = ss
+			tools[e.SessionID] = map[string]bool{}
+		}
+		ss.First, ss.Last = min(ss.First, ts), max(ss.Last, ts)
+		ss.Events++
+		if e.Status == "error" || e.Error != "" {
+			ss.Errors++
+		}
+		if e.Tool != "" && !tools[e.SessionID][e.Tool] {
+			tools[e.SessionID][e.Tool] = true
+			ss.Tools = append(ss.Tools, e.Tool)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionSummary, 0, len(byID))
+	for _, ss := range byID {
+		out = append(out, *ss)
+	}
+	slices.SortFunc(out, func(a, b SessionSummary) int { return cmp.Compare(b.Last, a.Last) })
+	return out[:min(len(out), req.Limit)], nil
 }
 
 // Session returns a page of one session's timeline, oldest first (agent

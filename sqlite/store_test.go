@@ -260,7 +260,7 @@ func TestIndexCoversExactlyTheLedger(t *testing.T) {
 	defer db.Close()
 	var n, fts int
 	db.QueryRow(`SELECT count(*) FROM ev`).Scan(&n)
-	db.QueryRow(`SELECT count(*) FROM fts WHERE fts MATCH 'body : n1'`).Scan(&fts)
+	db.QueryRow(`SELECT count(*) FROM fts WHERE fts MATCH '"n1"'`).Scan(&fts)
 	if n != 30 || fts != 1 {
 		t.Fatalf("index holds %d events (want 30) and %d matches of n1 (want 1)", n, fts)
 	}
@@ -299,5 +299,53 @@ func TestOrderKeySpill(t *testing.T) {
 		if got[i] != fmt.Sprintf("s%04d", i-1) {
 			t.Fatalf("position %d = %s, want s%04d (seq order among equal timestamps)", i, got[i], i-1)
 		}
+	}
+}
+
+// A phrase selects a superset in the index (no word positions); Match keeps
+// exactly the events holding the phrase, across pages and in sessions.
+func TestPhraseFilteredExactly(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	var b strings.Builder
+	for i := 0; i < 450; i++ {
+		content := "shipment was delayed again" // both words, not the phrase
+		if i%50 == 0 {
+			content = "the delayed shipment arrived"
+		}
+		fmt.Fprintf(&b, `{"id":"p%03d","type":"prompt","session_id":"s%d","content":%q,"timestamp":"2026-04-01T00:00:%02d.%03dZ"}`+"\n", i, i%3, content, i/1000, i%1000)
+	}
+	mustAppend(t, s, "acme", b.String())
+	want := "p400,p350,p300,p250,p200,p150,p100,p050,p000"
+	if got := strings.Join(search(t, s, "acme", `"delayed shipment"`), ","); got != want {
+		t.Fatalf("phrase search = %s, want %s", got, want)
+	}
+	// Pages of 4 through the filtered path.
+	pq, _ := query.Parse(`"delayed shipment"`)
+	var ids []string
+	req := SearchRequest{Tenant: "acme", Query: pq, Limit: 4}
+	for pages := 0; pages < 10; pages++ {
+		page, err := s.Search(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page.Events {
+			e, _ := clawtrail.ParseEvent(ev.Body)
+			ids = append(ids, e.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		req.Cursor = page.NextCursor
+	}
+	if got := strings.Join(ids, ","); got != want {
+		t.Fatalf("paged phrase search = %s, want %s", got, want)
+	}
+	if got := len(search(t, s, "acme", `-"delayed shipment"`)); got != 100 {
+		t.Fatalf("negated phrase returned %d events (first page), want 100", got)
+	}
+	sessions, err := s.Sessions(context.Background(), SearchRequest{Tenant: "acme", Query: pq, Limit: 10})
+	if err != nil || len(sessions) != 3 || sessions[0].Events+sessions[1].Events+sessions[2].Events != 9 {
+		t.Fatalf("sessions of a phrase = %+v, %v; want 9 events over 3 sessions", sessions, err)
 	}
 }
