@@ -276,12 +276,13 @@ func (c *corpus) value(f string) string {
 	return c.pick(append([]string{"nope", "5", "support@vendor.com", "success"}, corpusNumbers...))
 }
 
-// prefixOf returns a valid-UTF-8 prefix of s of at most 200 bytes.
+// prefixOf returns a valid-UTF-8 prefix of s, mostly within what the index
+// keeps in clear, sometimes longer.
 func (c *corpus) prefixOf(s string) string {
 	if s == "" {
 		return ""
 	}
-	n := c.rng.IntN(min(len(s), MaxIndexValueLen) + 1)
+	n := c.rng.IntN(min(len(s), MaxIndexValueLen+16) + 1)
 	for n > 0 && !utf8RuneStartAt(s, n) {
 		n--
 	}

@@ -48,7 +48,7 @@
 // event without a status.
 //
 //   - field:value is exact, case-sensitive equality; field:value* is a
-//     prefix match (a prefix is at most MaxIndexValueLen bytes); field:* is
+//     prefix match; field:* is
 //     true when the field is present.
 //   - seq, duration_ms, tokens_used, status_code and bytes hold numbers:
 //     equality and >, >=, <, <= compare as float64; wildcards are errors.

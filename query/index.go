@@ -12,8 +12,9 @@ import (
 )
 
 // MaxIndexValueLen is the length in bytes up to which IndexValue keeps a
-// value whole; it is also the longest prefix a wildcard may have.
-const MaxIndexValueLen = 200
+// value whole. A wildcard prefix up to that long is decided by the index;
+// a longer one is narrowed by the index and decided by Match.
+const MaxIndexValueLen = 64
 
 // IndexValue returns the form of s stored in, and compared with, the fv.v
 // column: s itself when it is at most MaxIndexValueLen bytes long; otherwise
@@ -25,12 +26,21 @@ func IndexValue(s string) string {
 	if len(s) <= MaxIndexValueLen {
 		return s
 	}
+	sum := sha256.Sum256([]byte(s))
+	return indexPrefix(s) + "\x00" + hex.EncodeToString(sum[:16])
+}
+
+// indexPrefix returns the first MaxIndexValueLen bytes of s, cut back to a
+// rune boundary: the part of a long value that IndexValue keeps in clear.
+func indexPrefix(s string) string {
+	if len(s) <= MaxIndexValueLen {
+		return s
+	}
 	cut := MaxIndexValueLen
 	for back := 0; back < utf8.UTFMax-1 && !utf8.RuneStart(s[cut]); back++ {
 		cut--
 	}
-	sum := sha256.Sum256([]byte(s))
-	return s[:cut] + "\x00" + hex.EncodeToString(sum[:16])
+	return s[:cut]
 }
 
 // FVRow is one row of the fv table for an event: F is the field path

@@ -351,8 +351,6 @@ func (t *termNode) setPrefix(r fieldRef, pos int) error {
 	switch {
 	case t.f.kind == kindNumber || t.f.kind == kindTime:
 		return errorf(pos, "field %s does not support wildcards", r)
-	case len(t.val) > MaxIndexValueLen:
-		return errorf(pos, "a prefix may be at most %d bytes long", MaxIndexValueLen)
 	case t.val == "":
 		t.op = opExists
 	}

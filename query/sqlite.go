@@ -20,7 +20,6 @@ const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   decision TEXT, approver TEXT,
   duration_ms REAL, tokens_used INTEGER, status_code INTEGER, bytes INTEGER,
   err INTEGER NOT NULL DEFAULT 0); -- 1 when status is "error" or error is set (for session error counts)
-CREATE UNIQUE INDEX IF NOT EXISTS ev_tid_seq ON ev(tid, seq);
 CREATE INDEX IF NOT EXISTS ev_type ON ev(tid, type, k);
 CREATE INDEX IF NOT EXISTS ev_session ON ev(tid, session_id, k);
 CREATE INDEX IF NOT EXISTS ev_tool ON ev(tid, tool, k);
@@ -274,7 +273,16 @@ func (c *compiler) fv(t *termNode) {
 	case opEq:
 		c.fvEqual(t)
 	case opPrefix:
-		c.prefixRange("v", t.val)
+		// A prefix longer than what IndexValue keeps in clear is narrowed
+		// by the part it keeps; Match decides.
+		if p := indexPrefix(t.val); p != t.val {
+			c.exact = false
+			if c.negated {
+				c.sql(" AND 0)")
+				return
+			}
+		}
+		c.prefixRange("v", indexPrefix(t.val))
 	case opExists:
 	default:
 		c.sql(" AND n"+compareSQL(t.op)+"?", t.num)

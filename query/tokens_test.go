@@ -56,24 +56,24 @@ func TestFTSText(t *testing.T) {
 }
 
 func TestIndexValue(t *testing.T) {
-	short := strings.Repeat("a", 200)
+	short := strings.Repeat("a", MaxIndexValueLen)
 	if got := IndexValue(short); got != short {
-		t.Errorf("IndexValue of 200 bytes changed it to %q", got)
+		t.Errorf("IndexValue of %d bytes changed it to %q", MaxIndexValueLen, got)
 	}
 	long := strings.Repeat("a", 201)
-	want := strings.Repeat("a", 200) + "\x00" + "a92efd82109373e58f9a2056dee01e80" // sha256sum, first 16 bytes
+	want := strings.Repeat("a", MaxIndexValueLen) + "\x00" + "a92efd82109373e58f9a2056dee01e80" // sha256sum, first 16 bytes
 	if got := IndexValue(long); got != want {
 		t.Errorf("IndexValue(201 × a) = %q, want %q", got, want)
 	}
-	// "é" is two bytes: 199 bytes of "a" then "é" straddles byte 200.
-	straddle := strings.Repeat("a", 199) + "é" + "tail"
+	// "é" is two bytes: 63 bytes of "a" then "é" straddles byte 64.
+	straddle := strings.Repeat("a", MaxIndexValueLen-1) + "é" + "tail"
 	got := IndexValue(straddle)
 	head, _, _ := strings.Cut(got, "\x00")
-	if head != strings.Repeat("a", 199) || !utf8.ValidString(head) {
-		t.Errorf("IndexValue cut at %d bytes (%q), want 199 at a rune boundary", len(head), head)
+	if head != strings.Repeat("a", MaxIndexValueLen-1) || !utf8.ValidString(head) {
+		t.Errorf("IndexValue cut at %d bytes (%q), want %d at a rune boundary", len(head), head, MaxIndexValueLen-1)
 	}
 	if IndexValue(long+"b") == IndexValue(long+"c") {
-		t.Error("long values differing after 200 bytes have the same IndexValue")
+		t.Error("long values differing after the kept prefix have the same IndexValue")
 	}
 }
 

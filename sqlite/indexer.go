@@ -99,52 +99,118 @@ func (ix *indexer) close() {
 	ix.reader.Close()
 }
 
+// run writes the index. A feed goroutine reads and decodes the next batch
+// from the ledger while this one writes the previous: decoding and SQLite
+// work overlap on two cores.
 func (ix *indexer) run() {
 	defer close(ix.done)
+	ix.mu.Lock()
+	f := ix.startFeed(ix.cursor)
+	ix.mu.Unlock()
 	for {
-		wait := ix.s.commitWait()
-		n, err := ix.step()
-		if err != nil {
-			ix.s.log.Error("indexer", "err", err)
-			wait = nil // retry after a pause
-		}
-		if n > 0 {
-			select {
-			case <-ix.stop:
-				return
-			default:
-				continue
-			}
-		}
 		select {
 		case <-ix.stop:
+			f.halt()
 			return
 		case done := <-ix.reset:
-			done <- ix.clear()
-		case <-wait:
-		case <-time.After(time.Second):
+			f.halt()
+			err := ix.clear()
+			done <- err
+			f = ix.startFeed(0)
+		case b := <-f.out:
+			if err := ix.apply(b); err != nil {
+				ix.s.log.Error("indexer: write failed; retrying", "err", err)
+				f.halt()
+				select {
+				case <-ix.stop:
+					return
+				case <-time.After(time.Second):
+				}
+				ix.mu.Lock()
+				f = ix.startFeed(ix.cursor)
+				ix.mu.Unlock()
+			}
 		}
 	}
 }
 
-type ledgerRow struct {
+// prepared is one ledger row decoded for the index; e is nil when the body
+// was deleted or is unreadable.
+type prepared struct {
 	g, tid, seq int64
-	body        []byte
+	e           *clawtrail.Event
+	text        string
+	fv          []query.FVRow
 }
 
-// step indexes the next batch of committed events; it returns how many
-// ledger rows it consumed.
-func (ix *indexer) step() (int, error) {
-	ix.mu.Lock()
-	cursor := ix.cursor
-	ix.mu.Unlock()
-	batch, err := ix.readLedger(cursor)
-	if err != nil || len(batch) == 0 {
-		return 0, err
+// feed reads and decodes ledger batches ahead of the writer.
+type feed struct {
+	out  chan []prepared
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (ix *indexer) startFeed(from int64) *feed {
+	f := &feed{out: make(chan []prepared, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go ix.runFeed(f, from)
+	return f
+}
+
+func (f *feed) halt() {
+	close(f.stop)
+	<-f.done
+}
+
+func (ix *indexer) runFeed(f *feed, cursor int64) {
+	defer close(f.done)
+	for {
+		wait := ix.s.commitWait()
+		rows, err := ix.readLedger(cursor)
+		if err != nil {
+			ix.s.log.Error("indexer: read ledger", "err", err)
+			wait = nil
+		}
+		if len(rows) == 0 {
+			select {
+			case <-f.stop:
+				return
+			case <-wait:
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		batch := ix.prepare(rows)
+		select {
+		case f.out <- batch:
+			cursor = rows[len(rows)-1].g
+		case <-f.stop:
+			return
+		}
 	}
+}
+
+func (ix *indexer) prepare(rows []ledgerRow) []prepared {
+	out := make([]prepared, len(rows))
+	for i, r := range rows {
+		out[i] = prepared{g: r.g, tid: r.tid, seq: r.seq}
+		if r.body == nil {
+			continue // deleted by retention or erasure
+		}
+		e, err := clawtrail.ParseEvent(r.body)
+		if err != nil {
+			ix.s.log.Error("indexer: unreadable event body; run clawtrail verify", "tid", r.tid, "seq", r.seq, "err", err)
+			continue
+		}
+		out[i].e, out[i].text, out[i].fv = e, query.FTSText(e), query.FVRows(e)
+	}
+	return out
+}
+
+// apply writes a batch and publishes the progress.
+func (ix *indexer) apply(batch []prepared) error {
 	next, err := ix.write(batch)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	ix.mu.Lock()
 	ix.cursor = batch[len(batch)-1].g
@@ -158,7 +224,12 @@ func (ix *indexer) step() (int, error) {
 	if ix.s.cfg.Metrics.Indexed != nil {
 		ix.s.cfg.Metrics.Indexed(len(batch))
 	}
-	return len(batch), nil
+	return nil
+}
+
+type ledgerRow struct {
+	g, tid, seq int64
+	body        []byte
 }
 
 func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
@@ -184,7 +255,7 @@ type indexTx struct {
 	maxK, insEv, insFTS, insFV *sql.Stmt
 }
 
-func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
+func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 	ctx := context.Background()
 	tx, err := ix.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -207,18 +278,14 @@ func (ix *indexer) write(batch []ledgerRow) (map[int64]int64, error) {
 		defer (*p.st).Close()
 	}
 	next := map[int64]int64{}
-	for _, r := range batch {
-		next[r.tid] = r.seq + 1
-		if r.body == nil {
-			continue // deleted by retention or erasure
-		}
-		e, err := clawtrail.ParseEvent(r.body)
-		if err != nil {
-			ix.s.log.Error("indexer: unreadable event body; run clawtrail verify", "tid", r.tid, "seq", r.seq, "err", err)
+	for i := range batch {
+		p := &batch[i]
+		next[p.tid] = p.seq + 1
+		if p.e == nil {
 			continue
 		}
-		if err := it.add(ctx, r.tid, e); err != nil {
-			return nil, fmt.Errorf("index seq %d: %w", r.seq, err)
+		if err := it.add(ctx, p); err != nil {
+			return nil, fmt.Errorf("index seq %d: %w", p.seq, err)
 		}
 	}
 	for tid, n := range next {
@@ -278,17 +345,18 @@ func nullInt(p *int64) any {
 	return *p
 }
 
-func (it *indexTx) add(ctx context.Context, tid int64, e *clawtrail.Event) error {
-	k, err := it.insertEv(ctx, tid, e)
+func (it *indexTx) add(ctx context.Context, p *prepared) error {
+	tid := p.tid
+	k, err := it.insertEv(ctx, tid, p.e)
 	if err != nil {
 		return err
 	}
-	if text := query.FTSText(e); text != "" {
-		if _, err := it.insFTS.ExecContext(ctx, k, query.TenantToken(tid)+" "+text); err != nil {
+	if p.text != "" {
+		if _, err := it.insFTS.ExecContext(ctx, k, query.TenantToken(tid)+" "+p.text); err != nil {
 			return err
 		}
 	}
-	for _, row := range query.FVRows(e) {
+	for _, row := range p.fv {
 		var n any
 		if row.N != nil {
 			n = *row.N

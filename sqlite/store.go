@@ -39,7 +39,7 @@ type Config struct {
 // Defaults for Config.
 const (
 	DefaultMaxGroupEvents = 20000
-	DefaultIndexBatch     = 5000
+	DefaultIndexBatch     = 10000
 )
 
 // Metrics receives the store's measurements; any field may be nil.
