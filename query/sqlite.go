@@ -8,7 +8,7 @@ import (
 // SQLiteSchema is the DDL of the SQLite search index that SQLite plans run
 // against. The indexer creates it; it writes ev columns from the event (ns
 // times, NULL for absent fields and empty strings), fv rows from FVRows, and
-// an fts row with rowid k and body TenantToken(tid) + " " + FTSText.
+// an fts row with rowid k and body IndexText(tid, e).
 const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   k INTEGER PRIMARY KEY,          -- order key (timestamp-ordered), also the FTS rowid
   tid INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -29,7 +29,7 @@ CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
 CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT NULL, k INTEGER NOT NULL, n REAL,
   PRIMARY KEY(tid, f, v, k)) WITHOUT ROWID;
 -- contentless full-text index without positions, rowid = ev.k;
--- body = TenantToken(tid) + " " + FTSText(e)
+-- body = IndexText(tid, e): the tenant token and the event's distinct words
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
 `
 

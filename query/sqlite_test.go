@@ -69,7 +69,7 @@ func loadIndex(t testing.TB, db *sql.DB, events []*clawtrail.Event, tids map[str
 			}
 		}
 		if _, err := tx.Exec(`INSERT INTO fts(rowid, body) VALUES(?,?)`,
-			k, TenantToken(tid)+" "+FTSText(e)); err != nil {
+			k, IndexText(tid, e)); err != nil {
 			t.Fatalf("insert fts: %v", err)
 		}
 	}

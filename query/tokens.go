@@ -53,6 +53,29 @@ func FTSText(e *clawtrail.Event) string {
 	return strings.Join(ftsTokens(e), " ")
 }
 
+// IndexText returns the body of e's row in the full-text index of tenant
+// tid: the tenant's token, then each distinct token of FTSText once (the
+// index keeps no positions or counts, so repeats would only cost time).
+// It is empty when e has no words: such events need no row.
+func IndexText(tid int64, e *clawtrail.Event) string {
+	toks := ftsTokens(e)
+	if len(toks) == 0 {
+		return ""
+	}
+	seen := make(map[string]struct{}, len(toks))
+	var b strings.Builder
+	b.WriteString(TenantToken(tid))
+	for _, t := range toks {
+		if _, dup := seen[t]; dup {
+			continue
+		}
+		seen[t] = struct{}{}
+		b.WriteByte(' ')
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
 // ftsTokens returns the token sequence of FTSText(e).
 func ftsTokens(e *clawtrail.Event) []string {
 	toks := appendTokens(nil, e.Content)

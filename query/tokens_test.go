@@ -118,3 +118,16 @@ func TestFVRows(t *testing.T) {
 		t.Errorf("FVRows =\n%v\nwant\n%v", got, want)
 	}
 }
+
+func TestIndexText(t *testing.T) {
+	e := &clawtrail.Event{Content: "The cat saw the other cat", Error: "cat"}
+	if got, want := IndexText(7, e), "§t7 the cat saw other"; got != want {
+		t.Errorf("IndexText = %q, want %q", got, want)
+	}
+	if got := IndexText(7, &clawtrail.Event{Content: "---"}); got != "" {
+		t.Errorf("IndexText without words = %q, want empty", got)
+	}
+	if toks := Tokenize(TenantToken(7)); len(toks) != 1 || toks[0] == TenantToken(7) {
+		t.Errorf("Tokenize(%q) = %q: text could forge the tenant token", TenantToken(7), toks)
+	}
+}
