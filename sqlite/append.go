@@ -105,12 +105,23 @@ type groupTx struct {
 	tx       *sql.Tx
 	insEvent *sql.Stmt
 	getID    *sql.Stmt
-	heads    map[int64]int64  // next seq per tid, as of this transaction
-	tenants  map[string]int64 // tenants created in this transaction
+	multi    map[int]*sql.Stmt // multi-row inserts by row count
+	heads    map[int64]int64   // next seq per tid, as of this transaction
+	tenants  map[string]int64  // tenants created in this transaction
 	now      int64
 	salts    []byte
 	buf      []byte
+	args     []any
 }
+
+// insertChunk is how many events one multi-row INSERT carries.
+const insertChunk = 32
+
+const insertColumns = `INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, req_hash, salt, body) VALUES `
+
+// errHasStoredIDs sends a request from the multi-row path to the
+// event-by-event one: one of its ids was stored before.
+var errHasStoredIDs = errors.New("request holds an id stored before")
 
 func (s *Store) commitGroup(group []*appendReq) {
 	start := time.Now()
@@ -169,6 +180,9 @@ func (g *groupTx) closeStmts() {
 			st.Close()
 		}
 	}
+	for _, st := range g.multi {
+		st.Close()
+	}
 }
 
 // publish makes a committed group visible: heads, tenants, waiters.
@@ -187,18 +201,12 @@ func (s *Store) publish(g *groupTx) {
 
 func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 	var err error
-	if g.insEvent, err = g.tx.PrepareContext(ctx, `INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, req_hash, salt, body) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(tid, id) DO NOTHING`); err != nil {
+	if g.insEvent, err = g.tx.PrepareContext(ctx, insertColumns+`(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(tid, id) DO NOTHING`); err != nil {
 		return 0, err
 	}
 	if g.getID, err = g.tx.PrepareContext(ctx, `SELECT req_hash FROM events WHERE tid=? AND id=?`); err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, r := range group {
-		n += len(r.events)
-	}
-	g.salts = make([]byte, n*ledger.SaltSize)
-	rand.Read(g.salts)
 	total := 0
 	for i, r := range group {
 		tid, err := g.tid(ctx, r.tenant)
@@ -208,7 +216,13 @@ func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 		if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("SAVEPOINT r%d", i)); err != nil {
 			return 0, err
 		}
-		rerr := g.applyRequest(ctx, tid, r)
+		rerr := g.applyChunks(ctx, tid, r)
+		if errors.Is(rerr, errHasStoredIDs) {
+			if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("ROLLBACK TO r%d", i)); err != nil {
+				return 0, err
+			}
+			rerr = g.applyRequest(ctx, tid, r)
+		}
 		var conflict *clawtrail.ConflictError
 		if errors.As(rerr, &conflict) {
 			if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("ROLLBACK TO r%d", i)); err != nil {
@@ -258,6 +272,58 @@ func (g *groupTx) next(tid int64) int64 {
 	return n
 }
 
+// applyChunks stores a request's events with multi-row INSERTs, the fast
+// path for requests whose ids are all new. It returns errHasStoredIDs when
+// one was stored before; the caller then rolls back to the request's
+// savepoint and takes applyRequest.
+func (g *groupTx) applyChunks(ctx context.Context, tid int64, r *appendReq) error {
+	start := g.next(tid)
+	seq := start
+	for off := 0; off < len(r.events); off += insertChunk {
+		part := r.events[off:min(off+insertChunk, len(r.events))]
+		g.args = g.args[:0]
+		for i := range part {
+			g.args = g.row(g.args, tid, seq+int64(i), &part[i])
+		}
+		st, err := g.multiStmt(ctx, len(part))
+		if err != nil {
+			return err
+		}
+		res, err := st.ExecContext(ctx, g.args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(part)) {
+			return errors.Join(errHasStoredIDs, err)
+		}
+		seq += int64(len(part))
+	}
+	g.heads[tid] = seq
+	r.res = AppendResult{FirstSeq: -1, LastSeq: -1, Accepted: int(seq - start), Size: seq}
+	if seq > start {
+		r.res.FirstSeq, r.res.LastSeq = start, seq-1
+	}
+	return nil
+}
+
+func (g *groupTx) multiStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
+	if st, ok := g.multi[rows]; ok {
+		return st, nil
+	}
+	q := insertColumns + "(?,?,?,?,?,?,?,?,?,?,?)" + strings.Repeat(",(?,?,?,?,?,?,?,?,?,?,?)", rows-1) + " ON CONFLICT(tid, id) DO NOTHING"
+	st, err := g.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if g.multi == nil {
+		g.multi = map[int]*sql.Stmt{}
+	}
+	g.multi[rows] = st
+	return st, nil
+}
+
+// applyRequest stores a request's events one by one, telling duplicates
+// (counted, not stored) from conflicts.
 func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) error {
 	start := g.next(tid)
 	seq := start
@@ -283,22 +349,39 @@ func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) err
 	return nil
 }
 
-// insert stores the event at seq. It returns false for a duplicate (an
-// event with that id is stored with the same request hash) and a
-// ConflictError when it is stored with another.
-func (g *groupTx) insert(ctx context.Context, tid, seq int64, p *clawtrail.Pending) (bool, error) {
+// row assigns the event its seq and received_at, computes its body, salt,
+// body commitment and leaf hash, and appends the 11 column values.
+func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending) []any {
 	e := p.Event
 	e.Seq = seq
 	e.ReceivedAt = time.Unix(0, g.now).UTC()
 	body := clawtrail.AppendBody(make([]byte, 0, len(p.Tail)+96), e.ID, seq, e.ReceivedAt, p.Tail)
-	salt := g.salts[:ledger.SaltSize:ledger.SaltSize]
-	g.salts = g.salts[ledger.SaltSize:]
+	salt := g.salt()
 	leaf := ledger.Leaf{Tenant: e.TenantID, ID: e.ID, Seq: uint64(seq), ReceivedAt: g.now,
 		Type: e.Type, KeyID: e.KeyID, BodyCommit: ledger.BodyCommit(salt, body)}
 	g.buf = leaf.Append(g.buf[:0])
 	lh := ledger.LeafHash(g.buf)
-	res, err := g.insEvent.ExecContext(ctx, tid, seq, e.ID, g.now, e.Type, e.KeyID,
+	return append(args, tid, seq, e.ID, g.now, e.Type, e.KeyID,
 		leaf.BodyCommit[:], lh[:], p.ReqHash[:], salt, body)
+}
+
+// salt returns 32 fresh random bytes, drawn from the OS in blocks.
+func (g *groupTx) salt() []byte {
+	if len(g.salts) < ledger.SaltSize {
+		g.salts = make([]byte, 512*ledger.SaltSize)
+		rand.Read(g.salts)
+	}
+	s := g.salts[:ledger.SaltSize:ledger.SaltSize]
+	g.salts = g.salts[ledger.SaltSize:]
+	return s
+}
+
+// insert stores the event at seq. It returns false for a duplicate (an
+// event with that id is stored with the same request hash) and a
+// ConflictError when it is stored with another.
+func (g *groupTx) insert(ctx context.Context, tid, seq int64, p *clawtrail.Pending) (bool, error) {
+	g.args = g.row(g.args[:0], tid, seq, p)
+	res, err := g.insEvent.ExecContext(ctx, g.args...)
 	if err != nil {
 		return false, err
 	}
@@ -306,11 +389,11 @@ func (g *groupTx) insert(ctx context.Context, tid, seq int64, p *clawtrail.Pendi
 		return n == 1, err
 	}
 	var prev []byte
-	if err := g.getID.QueryRowContext(ctx, tid, e.ID).Scan(&prev); err != nil {
+	if err := g.getID.QueryRowContext(ctx, tid, p.Event.ID).Scan(&prev); err != nil {
 		return false, err
 	}
 	if string(prev) == string(p.ReqHash[:]) {
 		return false, nil
 	}
-	return false, &clawtrail.ConflictError{Line: p.Line, ID: e.ID}
+	return false, &clawtrail.ConflictError{Line: p.Line, ID: p.Event.ID}
 }

@@ -349,3 +349,27 @@ func TestPhraseFilteredExactly(t *testing.T) {
 		t.Fatalf("sessions of a phrase = %+v, %v; want 9 events over 3 sessions", sessions, err)
 	}
 }
+
+// A request whose later chunk holds stored ids falls back to event-by-event
+// inserts without leaving the earlier chunks' rows behind.
+func TestChunkFallback(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	batch := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, `{"id":"c%03d","type":"prompt","content":"n%d"}`+"\n", i, i)
+		}
+		return b.String()
+	}
+	mustAppend(t, s, "acme", batch(60, 100))
+	res := mustAppend(t, s, "acme", batch(0, 100))
+	if res.Accepted != 60 || res.Duplicates != 40 || res.FirstSeq != 40 || res.LastSeq != 99 || s.Head("acme") != 100 {
+		t.Fatalf("result %+v, head %d; want 60 accepted as seqs 40-99, 40 duplicates", res, s.Head("acme"))
+	}
+	var rows int
+	s.reader.QueryRow(`SELECT count(*) FROM events`).Scan(&rows)
+	if rows != 100 {
+		t.Fatalf("%d rows stored, want 100", rows)
+	}
+}
