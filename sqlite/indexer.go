@@ -33,7 +33,6 @@ type indexer struct {
 	stop   chan struct{}
 	done   chan struct{}
 	reset  chan chan error
-	ckpt   *checkpointer
 
 	mu        sync.Mutex
 	cursor    int64           // last g indexed
@@ -45,8 +44,7 @@ type indexer struct {
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
 	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(NORMAL)",
-		"busy_timeout(10000)", "cache_size(-131072)", "wal_autocheckpoint(0)",
-		"journal_size_limit(67108864)")+"&_txlock=immediate")
+		"busy_timeout(10000)", "cache_size(-131072)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +64,6 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	ix.reader.SetMaxOpenConns(8)
 	ix.reader.SetMaxIdleConns(8)
 	if err := ix.load(ctx); err != nil {
-		ix.reader.Close()
-		db.Close()
-		return nil, err
-	}
-	if ix.ckpt, err = startCheckpointer(path, "index", s.log); err != nil {
 		ix.reader.Close()
 		db.Close()
 		return nil, err

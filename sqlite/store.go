@@ -68,7 +68,6 @@ type Store struct {
 	closed  bool
 
 	lastCommit int64 // received_at of the last commit; sequencer-only
-	ckpt       *checkpointer
 }
 
 func dsn(path string, pragmas ...string) string {
@@ -119,8 +118,7 @@ func (s *Store) openLedger(ctx context.Context) error {
 	path := filepath.Join(s.cfg.Dir, "ledger.db")
 	var err error
 	s.writer, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)",
-		"busy_timeout(10000)", "cache_size(-65536)", "foreign_keys(0)", "wal_autocheckpoint(0)",
-		"journal_size_limit(67108864)")+"&_txlock=immediate")
+		"busy_timeout(10000)", "cache_size(-65536)", "foreign_keys(0)")+"&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -136,9 +134,6 @@ func (s *Store) openLedger(ctx context.Context) error {
 	}
 	s.reader.SetMaxOpenConns(8)
 	s.reader.SetMaxIdleConns(8)
-	if s.ckpt, err = startCheckpointer(path, "ledger", s.log); err != nil {
-		return err
-	}
 	return s.loadHeads(ctx)
 }
 
@@ -185,12 +180,6 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	if s.ckpt != nil {
-		errs = append(errs, s.ckpt.close())
-	}
-	if s.index != nil && s.index.ckpt != nil {
-		errs = append(errs, s.index.ckpt.close())
-	}
 	for _, db := range []*sql.DB{s.reader, s.writer} {
 		if db != nil {
 			errs = append(errs, db.Close())
