@@ -121,6 +121,7 @@ func (ix *indexer) run() {
 			done <- err
 			f = ix.startFeed(0)
 		case b := <-f.out:
+			b = f.drain(b, ix.s.cfg.IndexBatch)
 			start := time.Now()
 			err := ix.apply(b)
 			if err == nil {
@@ -166,17 +167,39 @@ type prepared struct {
 	fv          []query.FVRow
 }
 
-// feed reads and decodes ledger batches ahead of the writer.
+// feed reads and decodes the ledger ahead of the writer in small chunks,
+// as they are committed, so that when the writer starts a transaction
+// everything committed until then is decoded and waiting: an event waits
+// for at most the batch being written and its own.
 type feed struct {
 	out  chan []prepared
 	stop chan struct{}
 	done chan struct{}
 }
 
+// Feed chunks: rows per read, and chunks buffered ahead of the writer.
+const (
+	feedChunk  = 1000
+	feedBuffer = 16
+)
+
 func (ix *indexer) startFeed(from int64) *feed {
-	f := &feed{out: make(chan []prepared, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	f := &feed{out: make(chan []prepared, feedBuffer), stop: make(chan struct{}), done: make(chan struct{})}
 	go ix.runFeed(f, from)
 	return f
+}
+
+// drain appends the chunks already waiting to b, up to max events.
+func (f *feed) drain(b []prepared, max int) []prepared {
+	for len(b) < max {
+		select {
+		case more := <-f.out:
+			b = append(b, more...)
+		default:
+			return b
+		}
+	}
+	return b
 }
 
 func (f *feed) halt() {
@@ -256,7 +279,7 @@ type ledgerRow struct {
 }
 
 func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
-	rows, err := ix.s.reader.Query(`SELECT g, tid, seq, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, ix.s.cfg.IndexBatch)
+	rows, err := ix.s.reader.Query(`SELECT g, tid, seq, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, min(feedChunk, ix.s.cfg.IndexBatch))
 	if err != nil {
 		return nil, err
 	}
