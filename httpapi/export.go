@@ -20,11 +20,7 @@ var CSVHeader = []string{"id", "seq", "tenant_id", "type", "timestamp", "receive
 // handleExport streams every matching event, oldest first, in constant
 // memory: json (one array), jsonl, or csv.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r.Context())
-	req, err := s.searchRequest(r, c.tenant)
-	if err == nil {
-		err = s.waitIndexed(r, c.tenant)
-	}
+	req, err := s.readRequest(r)
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "jsonl"

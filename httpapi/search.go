@@ -103,12 +103,18 @@ func writeEvents(w http.ResponseWriter, extra string, events []sqlite.Stored, ne
 	w.Write(buf)
 }
 
-func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r.Context())
-	req, err := s.searchRequest(r, c.tenant)
-	if err == nil {
-		err = s.waitIndexed(r, c.tenant)
+// readRequest parses a search-like request and honours its wait_seq.
+func (s *Server) readRequest(r *http.Request) (sqlite.SearchRequest, error) {
+	tenant := callerOf(r.Context()).tenant
+	req, err := s.searchRequest(r, tenant)
+	if err != nil {
+		return req, err
 	}
+	return req, s.waitIndexed(r, tenant)
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	req, err := s.readRequest(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -139,7 +145,13 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	w.Write(append(ev.Body, '\n'))
 }
 
-type sessionJSON struct {
+// SessionsPage is the answer to GET /v1/sessions.
+type SessionsPage struct {
+	Sessions []SessionJSON `json:"sessions"`
+}
+
+// SessionJSON is one session of GET /v1/sessions.
+type SessionJSON struct {
 	ID     string   `json:"session_id"`
 	First  string   `json:"first"`
 	Last   string   `json:"last"`
@@ -149,11 +161,7 @@ type sessionJSON struct {
 }
 
 func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r.Context())
-	req, err := s.searchRequest(r, c.tenant)
-	if err == nil {
-		err = s.waitIndexed(r, c.tenant)
-	}
+	req, err := s.readRequest(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -163,12 +171,12 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]sessionJSON, 0, len(list))
+	out := make([]SessionJSON, 0, len(list))
 	for _, ss := range list {
-		out = append(out, sessionJSON{ID: ss.ID, First: formatNS(ss.First), Last: formatNS(ss.Last),
+		out = append(out, SessionJSON{ID: ss.ID, First: formatNS(ss.First), Last: formatNS(ss.Last),
 			Events: ss.Events, Errors: ss.Errors, Tools: ss.Tools})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	writeJSON(w, http.StatusOK, SessionsPage{Sessions: out})
 }
 
 func formatNS(ns int64) string {

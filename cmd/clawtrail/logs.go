@@ -350,17 +350,6 @@ func printSession(ctx context.Context, c *httpapi.Client, id string, p *printer,
 	}
 }
 
-type sessionsPage struct {
-	Sessions []struct {
-		ID     string   `json:"session_id"`
-		First  string   `json:"first"`
-		Last   string   `json:"last"`
-		Events int64    `json:"events"`
-		Errors int64    `json:"errors"`
-		Tools  []string `json:"tools"`
-	} `json:"sessions"`
-}
-
 func newSessionsCmd(e env) *cobra.Command {
 	var cf clientFlags
 	var ff filterFlags
@@ -380,7 +369,7 @@ func newSessionsCmd(e env) *cobra.Command {
 				return err
 			}
 			params.Set("limit", strconv.Itoa(limit))
-			var page sessionsPage
+			var page httpapi.SessionsPage
 			if err := c.GetJSON(cmd.Context(), "/v1/sessions", params, &page); err != nil {
 				return err
 			}

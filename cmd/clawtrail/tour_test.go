@@ -59,7 +59,7 @@ func TestTour(t *testing.T) {
 		t.Fatalf("timeline offsets: %q … %q", lines[1], lines[5])
 	}
 	out, _, _ = ts.cli("", "logs", "sessions", "--format", "json")
-	var sp sessionsPage
+	var sp httpapi.SessionsPage
 	if err := json.Unmarshal([]byte(out), &sp); err != nil || len(sp.Sessions) != 1 || sp.Sessions[0].Events != 5 ||
 		sp.Sessions[0].First != "2026-01-31T14:22:33.456Z" || fmt.Sprint(sp.Sessions[0].Tools) != "[send_email]" {
 		t.Fatalf("sessions = %q (%v)", out, err)
@@ -102,11 +102,12 @@ func TestTailFollowsAndResumes(t *testing.T) {
 	defer cancel()
 	got := make(chan int64, 100)
 	tailCtx, stopTail := context.WithCancel(ctx)
-	go c.Tail(tailCtx, url.Values{"q": {"type:tool_call"}}, func(seq int64, body []byte) error {
+	// after_seq=-1: from the start of the ledger, so the test does not race
+	// the stream's opening.
+	go c.Tail(tailCtx, url.Values{"q": {"type:tool_call"}, "after_seq": {"-1"}}, func(seq int64, body []byte) error {
 		got <- seq
 		return nil
 	})
-	time.Sleep(300 * time.Millisecond) // the stream is open
 	send := func(n int) {
 		for i := 0; i < n; i++ {
 			ts.do("POST", "/v1/events", `{"type":"prompt"}`+"\n"+`{"type":"tool_call","tool":"exec"}`, "Content-Type", "application/x-ndjson")
