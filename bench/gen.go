@@ -5,8 +5,12 @@ import (
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -127,7 +131,8 @@ type corpus struct {
 type batch struct {
 	tenant string
 	body   []byte
-	meta   []eventMeta // one per line, for the SQLite baseline
+	n      int         // events
+	meta   []eventMeta // one per line, for the baselines (dropped after them)
 }
 
 // eventMeta are the columns the bare SQLite baseline stores beside the body.
@@ -262,6 +267,7 @@ type genOptions struct {
 	batch       int
 	start, end  time.Time // timestamps fall in [start, end)
 	onlyDefault bool      // every session in the measured tenant
+	randomIDs   bool      // UUIDv4-style ids instead of time-ordered ULIDs
 	fieldFrom   time.Time // the field query's range, for stats
 	fieldTo     time.Time
 	dayFrom     time.Time // the count-by-type day, for stats
@@ -322,6 +328,7 @@ func (g *generator) generate(o genOptions) *corpus {
 		c.bytes += int64(n)
 		m.lineEnd = int32(len(b.body))
 		b.meta = append(b.meta, m)
+		b.n++
 		c.events++
 		if len(b.meta) >= o.batch {
 			flush(int(s.tenant))
@@ -338,7 +345,12 @@ func (g *generator) event(b *batch, s *session, ts int64, o genOptions, c *corpu
 	ti := g.pick(g.typeCDF)
 	typ := eventTypes[ti].name
 	t := time.Unix(0, ts).UTC()
-	id := ulid.MustNew(ulid.Timestamp(t), g.entropy).String()
+	var id string
+	if o.randomIDs {
+		id = g.uuid4()
+	} else {
+		id = ulid.MustNew(ulid.Timestamp(t), g.entropy).String()
+	}
 	// The target size: half the type's mean plus an exponential tail.
 	mean := eventTypes[ti].meanSize
 	target := min(int(mean/2+g.r.ExpFloat64()*mean/2), maxLineBytes)
@@ -535,6 +547,18 @@ func (g *generator) event(b *batch, s *session, ts int64, o genOptions, c *corpu
 	return eventMeta{id: id, ts: ts, typ: uint8(ti), tenant: s.tenant}
 }
 
+// uuid4 returns a random (version 4) UUID from the seeded source: the ids
+// of a client that does not generate time-ordered ones.
+func (g *generator) uuid4() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], g.r.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], g.r.Uint64())
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 func (g *generator) appendPath(d []byte) []byte {
 	d = append(d, dirs[g.r.IntN(len(dirs))]...)
 	d = append(d, '/')
@@ -576,4 +600,35 @@ func (b *batch) lines(fn func(i int, line []byte)) {
 		fn(i, b.body[start:m.lineEnd])
 		start = int(m.lineEnd)
 	}
+}
+
+// moveOffHeap copies every request body into one anonymous memory mapping
+// outside the Go heap and drops the per-line metadata. The corpus then
+// neither inflates the Go heap (which would make the server's garbage
+// collector run less often than in a real server) nor hides in the
+// server's memory figure: it is exactly mapped bytes of RSS.
+func moveOffHeap(cs ...*corpus) (mapped int, err error) {
+	for _, c := range cs {
+		for _, b := range c.batches {
+			mapped += len(b.body)
+		}
+	}
+	page := os.Getpagesize()
+	mapped = (mapped + page - 1) / page * page
+	mem, err := syscall.Mmap(-1, 0, mapped, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return 0, err
+	}
+	off := 0
+	for _, c := range cs {
+		for _, b := range c.batches {
+			n := copy(mem[off:], b.body)
+			b.body = mem[off : off+n : off+n]
+			b.meta = nil
+			off += n
+		}
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	return mapped, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,7 @@ type report struct {
 
 	searchCPU    cpuSpan
 	rssReset     bool
+	corpusMapped int64 // the request bodies, mapped outside the Go heap
 	mem          memSample
 	peakRSS      int64
 	diskLedger   int64
@@ -98,12 +101,20 @@ func (r *report) markdown() string {
 	row("Go", r.mach.goVer)
 	row("date", r.mach.date)
 	row("clawtrail commit", "`"+r.mach.commit+"`")
-	row("corpus", fmt.Sprintf("%s events (seed %d), %s of NDJSON, %s B/event avg (%s–%s); %d tenants, `default` holds %s; %s sessions over 30 days",
-		num(c.events), r.o.seed, mb(c.bytes), num(c.bytes/int64(c.events)), num(c.minLine), num(c.maxLine), len(tenants), num(c.def.events), num(c.sessions)))
+	ids := "time-ordered ULIDs (as the SDK makes them)"
+	if r.o.ids == "random" {
+		ids = "random UUIDv4s"
+	}
+	row("corpus", fmt.Sprintf("%s events (seed %d), %s of NDJSON, %s B/event avg (%s–%s); %d tenants, `default` holds %s; %s sessions over 30 days; client ids: %s",
+		num(c.events), r.o.seed, mb(c.bytes), num(c.bytes/int64(c.events)), num(c.minLine), num(c.maxLine), len(tenants), num(c.def.events), num(c.sessions), ids))
 	row("types", fmt.Sprintf("prompt %.0f%%, tool_call %.0f%%, output %.0f%%, api_call %.0f%%, file_operation %.0f%%",
 		r.share("prompt"), r.share("tool_call"), r.share("output"), r.share("api_call"), r.share("file_operation")))
-	row("load", fmt.Sprintf("%d HTTP clients, NDJSON requests of %s events, root key, 127.0.0.1; server max_clock_skew raised to %s (the corpus back-fills 30 days)",
-		r.o.clients, num(r.o.batch), benchClockSkew))
+	gogc := os.Getenv("GOGC")
+	if gogc == "" {
+		gogc = "100 (default)"
+	}
+	row("load", fmt.Sprintf("%d HTTP clients, NDJSON requests of %s events, root key, 127.0.0.1; server max_clock_skew raised to %s (the corpus back-fills 30 days); GOGC %s, GOMAXPROCS %d",
+		r.o.clients, num(r.o.batch), benchClockSkew, gogc, runtime.GOMAXPROCS(0)))
 	b.WriteString("\n")
 
 	ing := r.ingest
@@ -120,15 +131,14 @@ func (r *report) markdown() string {
 		num(ing.groups), ing.groupEvents, ms(pct(cl, 50)), ms(pct(cl, 99)), 100*ing.writerBusy), "", "")
 	row("CPU during ingest", fmt.Sprintf("this process (server + indexer + load generator) %.2f cores of %d (user %.1f s, sys %.1f s); %s",
 		ing.cpu.cores(), r.mach.cores, ing.cpu.user.Seconds(), ing.cpu.sys.Seconds(), machineNote(ing.cpu)), "", "")
-	rss := mb(r.peakRSS)
-	if r.rssReset {
-		rss += fmt.Sprintf(" (from the server's start to the end of the searches; includes the load generator's %s corpus in memory)", mb(c.bytes))
-	} else {
-		rss += " (whole process lifetime, includes the corpus in memory)"
+	span := "from the server's start to the end of the searches"
+	if !r.rssReset {
+		span = "the whole process lifetime"
 	}
-	row("peak RSS of the process", rss, "", "")
-	row("memory at the largest RSS sampled (every 250 ms)", fmt.Sprintf("RSS %s = Go runtime %s (heap objects %s, the corpus among them) + outside Go %s (SQLite page caches and allocations through modernc.org/libc)",
-		mb(r.mem.rss), mb(r.mem.goTotal), mb(r.mem.goHeap), mb(max(0, r.mem.rss-r.mem.goTotal))), "", "")
+	row("peak RSS (VmHWM) of the process", fmt.Sprintf("%s (%s): the load generator's request bodies %s (mapped outside the Go heap) + the rest %s",
+		mb(r.peakRSS), span, mb(r.corpusMapped), mb(r.peakRSS-r.corpusMapped)), "", "")
+	row("memory at the largest RSS sampled (every 250 ms)", fmt.Sprintf("RSS %s = request bodies %s + Go runtime %s (heap objects %s) + other %s (SQLite's page caches and allocations through modernc.org/libc)",
+		mb(r.mem.rss), mb(r.corpusMapped), mb(r.mem.goTotal), mb(r.mem.goHeap), mb(max(0, r.mem.rss-r.corpusMapped-r.mem.goTotal))), "", "")
 	row("on disk after close (WAL checkpointed)", fmt.Sprintf("%s B/event: ledger %s B, index %s B (%s in all for %s events)",
 		num(r.diskTotal/int64(r.storedEvents)), num(r.diskLedger/int64(r.storedEvents)), num(r.diskIndex/int64(r.storedEvents)), mb(r.diskTotal), num(r.storedEvents)), "", "")
 
@@ -145,7 +155,7 @@ func (r *report) markdown() string {
 	row("paced: ack latency p50 / p99", fmt.Sprintf("%s / %s", ms(pct(al, 50)), ms(pct(al, 99))), "", "")
 	row("paced: index lag per request (ack → indexed) p50 / p99 / max", fmt.Sprintf("%s / %s / %s", ms(pct(il, 50)), ms(pct(il, 99)), ms(pct(il, 100))),
 		"p99 ≤ 1 s at 5k/s", verdict(pct(il, 99) <= targetPacedLagP99 && p.offeredRate >= pacedOfferedTarget))
-	row("paced: largest lag sampled", num(p.lagEvents)+" events", "", "")
+	row("paced: largest lag sampled; index transactions", fmt.Sprintf("%s events; %s transactions of %s events avg (one per %s)", num(p.lagEvents), num(p.ixBatches), num(p.ixMean), ms(p.duration/time.Duration(max(1, p.ixBatches)))), "", "")
 	row("paced: CPU", fmt.Sprintf("this process %.2f cores; %s", p.cpu.cores(), machineNote(p.cpu)), "", "")
 
 	section(fmt.Sprintf("Search at %s events (tenant `default`: %s), %d runs each after one warm-up; %s", num(r.storedEvents), num(c.def.events+p.events), r.o.reps, machineNote(r.searchCPU)))
@@ -191,7 +201,7 @@ func (r *report) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nArgs: `-events %d -clients %d -batch %d -reps %d -paced %s -seed %d`", r.o.events, r.o.clients, r.o.batch, r.o.reps, r.o.paced, r.o.seed)
+	fmt.Fprintf(&b, "\nArgs: `-events %d -clients %d -batch %d -reps %d -paced %s -seed %d -ids %s`", r.o.events, r.o.clients, r.o.batch, r.o.reps, r.o.paced, r.o.seed, r.o.ids)
 	if r.o.quick {
 		b.WriteString(" (`-quick`)")
 	}

@@ -36,6 +36,7 @@ type server struct {
 	http    *http.Server
 	client  *httpapi.Client
 	commits commitLog
+	batches commitLog // the indexer's batches (seconds unused: time of each)
 }
 
 // commitLog records the store's commit hook: how long each group commit
@@ -75,7 +76,10 @@ func startServer(ctx context.Context, dir string) (*server, error) {
 			s.commits.add(sec, n)
 			api.StoreMetrics().CommitSeconds(sec, n)
 		},
-		Indexed: func(n int) { api.StoreMetrics().Indexed(n) },
+		Indexed: func(n int) {
+			s.batches.add(float64(time.Now().UnixNano())/1e9, n)
+			api.StoreMetrics().Indexed(n)
+		},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
@@ -213,8 +217,8 @@ func (s *server) ingestMax(ctx context.Context, c *corpus, clients int, progress
 				t0 := time.Now()
 				r, err := s.client.Ingest(ctx, b.body)
 				res.latency[i] = time.Since(t0)
-				if err == nil && r.Accepted != len(b.meta) {
-					err = fmt.Errorf("batch %d: accepted %d of %d (duplicates %d)", i, r.Accepted, len(b.meta), r.Duplicates)
+				if err == nil && r.Accepted != b.n {
+					err = fmt.Errorf("batch %d: accepted %d of %d (duplicates %d)", i, r.Accepted, b.n, r.Duplicates)
 				}
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
@@ -278,13 +282,15 @@ type pacedResult struct {
 	lagEvents   int64           // the largest IndexLag() sampled
 	late        int             // batches sent more than one interval behind schedule
 	cpu         cpuSpan
+	ixBatches   int     // index transactions during the phase
+	ixMean      float64 // events per index transaction
 }
 
 // paced offers the batches at a fixed interval, each from its own goroutine
 // (an open loop: a slow answer does not slow the offered rate).
 func (s *server) paced(ctx context.Context, batches []*batch, interval time.Duration) (pacedResult, error) {
 	res := pacedResult{ackLatency: make([]time.Duration, len(batches)), indexLag: make([]time.Duration, len(batches))}
-	perBatch := len(batches[0].meta)
+	perBatch := batches[0].n
 	res.offeredRate = float64(perBatch) / interval.Seconds()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -307,6 +313,7 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 	var firstErr error
 	var lastAck time.Time
 	var events int
+	s.batches.take(true)
 	cpu := startCPU()
 	start := time.Now()
 	for i, b := range batches {
@@ -320,8 +327,8 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 			t0 := time.Now()
 			r, err := s.client.Ingest(ctx, b.body)
 			ack := time.Now()
-			if err == nil && (r.Accepted != len(b.meta) || r.LastSeq == nil) {
-				err = fmt.Errorf("paced batch %d: accepted %d of %d", i, r.Accepted, len(b.meta))
+			if err == nil && (r.Accepted != b.n || r.LastSeq == nil) {
+				err = fmt.Errorf("paced batch %d: accepted %d of %d", i, r.Accepted, b.n)
 			}
 			if err == nil {
 				wctx, wcancel := context.WithTimeout(ctx, time.Minute)
@@ -347,6 +354,14 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 	}
 	wg.Wait()
 	res.cpu = cpu.stop()
+	_, sizes := s.batches.take(false)
+	res.ixBatches = len(sizes)
+	for _, n := range sizes {
+		res.ixMean += float64(n)
+	}
+	if len(sizes) > 0 {
+		res.ixMean /= float64(len(sizes))
+	}
 	cancel()
 	<-samplerDone
 	if firstErr != nil {

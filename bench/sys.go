@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -175,7 +176,7 @@ func fsType(dir string) string {
 // memSample is the process's memory at one moment.
 type memSample struct {
 	rss     int64 // resident set
-	goTotal int64 // all memory the Go runtime has mapped
+	goTotal int64 // memory the Go runtime has mapped and not released to the OS
 	goHeap  int64 // Go heap objects (live and not yet swept)
 }
 
@@ -190,7 +191,7 @@ type memSampler struct {
 
 func startMemSampler(every time.Duration) *memSampler {
 	m := &memSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	page := int64(os.Getpagesize())
 	go func() {
 		defer close(m.done)
@@ -204,7 +205,7 @@ func startMemSampler(every time.Duration) *memSampler {
 					pages, _ := strconv.ParseInt(f[1], 10, 64)
 					if rss := pages * page; rss > m.peak.rss {
 						metrics.Read(samples)
-						m.peak = memSample{rss: rss, goTotal: int64(samples[0].Value.Uint64()), goHeap: int64(samples[1].Value.Uint64())}
+						m.peak = memSample{rss: rss, goTotal: int64(samples[0].Value.Uint64() - samples[1].Value.Uint64()), goHeap: int64(samples[2].Value.Uint64())}
 					}
 				}
 			}
@@ -224,20 +225,45 @@ func (m *memSampler) finish() memSample {
 	return m.peak
 }
 
-// gitRevision describes the checked-out commit of the module, and whether
-// files outside the benchmark's own differ from it.
+// gitRevision describes the clawtrail commit the program was built from:
+// the VCS stamp of a `go build` binary, else (go run) what git says now.
+// Changes under bench/ and to docs/benchmarks.md do not count as changes.
 func gitRevision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, modified := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			rev = rev[:min(12, len(rev))]
+			if modified {
+				// The stamp does not say where; ask git, as below.
+				rev += localChanges(" (modified working tree)")
+			}
+			return rev
+		}
+	}
 	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
-	rev := strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)) + localChanges("")
+}
+
+// localChanges returns a note when files outside the benchmark differ from
+// HEAD, or unknown when git cannot tell.
+func localChanges(unknown string) string {
 	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench", ":!docs/benchmarks.md").Output()
 	switch {
 	case err != nil:
-		rev += " (working tree state unknown)"
+		return unknown
 	case len(strings.TrimSpace(string(st))) > 0:
-		rev += " + uncommitted changes outside bench/"
+		return " + uncommitted changes outside bench/"
 	}
-	return rev
+	return ""
 }
