@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -41,8 +43,17 @@ type indexer struct {
 	batches   int
 }
 
+// IndexSchemaVersion names the layout of index.db. An index written with
+// another version is deleted and rebuilt from the ledger at open: it is
+// derived data. Raise it with every change to the index's tables or to
+// what the indexer writes in them.
+const IndexSchemaVersion = 3
+
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
+	if err := checkIndexVersion(ctx, path, s.log); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(NORMAL)",
 		"busy_timeout(10000)", "cache_size(-131072)")+"&_txlock=immediate")
 	if err != nil {
@@ -54,6 +65,10 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	if _, err := db.ExecContext(ctx, indexSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO ix_state(name, value) VALUES ('schema', ?)`, IndexSchemaVersion); err != nil {
+		db.Close()
+		return nil, err
 	}
 	ix.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
 		"query_only(1)", "cache_size(-65536)"))
@@ -447,6 +462,31 @@ func (it *indexTx) insertEv(ctx context.Context, tid int64, e *clawtrail.Event) 
 	}
 }
 
+// checkIndexVersion deletes an index.db written with another schema version
+// (or unreadable), so that it is rebuilt from the ledger.
+func checkIndexVersion(ctx context.Context, path string, log *slog.Logger) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)"))
+	if err != nil {
+		return err
+	}
+	var v int64
+	err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'schema'`).Scan(&v)
+	db.Close()
+	if err == nil && v == IndexSchemaVersion {
+		return nil
+	}
+	log.Warn("rebuilding the search index from the ledger", "reason", fmt.Sprintf("index schema %d, want %d (%v)", v, IndexSchemaVersion, err))
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove old search index: %w", err)
+		}
+	}
+	return nil
+}
+
 // clear empties the index so that it is rebuilt from the start of the ledger.
 func (ix *indexer) clear() error {
 	ctx := context.Background()
@@ -455,7 +495,7 @@ func (ix *indexer) clear() error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state`, `DELETE FROM ix_tenants`} {
+	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state WHERE name = 'cursor'`, `DELETE FROM ix_tenants`} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}

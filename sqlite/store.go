@@ -127,6 +127,9 @@ func (s *Store) openLedger(ctx context.Context) error {
 	if _, err := s.writer.ExecContext(ctx, ledgerSchema); err != nil {
 		return fmt.Errorf("open ledger %s: %w", path, err)
 	}
+	if err := s.checkLedgerVersion(ctx); err != nil {
+		return err
+	}
 	s.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
 		"query_only(1)", "cache_size(-32768)"))
 	if err != nil {
@@ -160,6 +163,25 @@ func (s *Store) loadHeads(ctx context.Context) error {
 		return err
 	}
 	return s.writer.QueryRowContext(ctx, `SELECT coalesce(max(received_at), 0) FROM events`).Scan(&s.lastCommit)
+}
+
+// LedgerSchemaVersion names the layout of ledger.db. The ledger is the
+// source of truth: a newer version is refused, an older one will be
+// migrated in place by the release that changes it.
+const LedgerSchemaVersion = "1"
+
+func (s *Store) checkLedgerVersion(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, `INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)`, LedgerSchemaVersion); err != nil {
+		return err
+	}
+	var v string
+	if err := s.writer.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v); err != nil {
+		return err
+	}
+	if v != LedgerSchemaVersion {
+		return fmt.Errorf("the ledger in %s has schema version %s; this clawtrail reads version %s", s.cfg.Dir, v, LedgerSchemaVersion)
+	}
+	return nil
 }
 
 // Close stops the sequencer (after the requests already queued are

@@ -373,3 +373,33 @@ func TestChunkFallback(t *testing.T) {
 		t.Fatalf("%d rows stored, want 100", rows)
 	}
 }
+
+// An index written with another schema version is rebuilt from the ledger;
+// a ledger of a newer version is refused.
+func TestSchemaVersions(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	mustAppend(t, s, "acme", `{"id":"a","type":"prompt","content":"hello"}`)
+	search(t, s, "acme", "hello")
+	s.Close()
+
+	db, err := sql.Open("sqlite", "file:"+dir+"/index.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(`UPDATE ix_state SET value = 1 WHERE name = 'schema'`)
+	db.Exec(`DELETE FROM ev`) // an old index that would not find the event
+	db.Close()
+	s = openStore(t, dir)
+	if got := search(t, s, "acme", "hello"); len(got) != 1 {
+		t.Fatalf("after a schema change the index finds %v, want it rebuilt", got)
+	}
+	s.Close()
+
+	db, _ = sql.Open("sqlite", "file:"+dir+"/ledger.db")
+	db.Exec(`UPDATE meta SET value = '99' WHERE name = 'schema_version'`)
+	db.Close()
+	if _, err := Open(context.Background(), Config{Dir: dir}); err == nil || !strings.Contains(err.Error(), "schema version 99") {
+		t.Fatalf("Open of a newer ledger: %v", err)
+	}
+}
