@@ -70,15 +70,16 @@ func (l *commitLog) take(on bool) (secs []float64, events []int) {
 func startServer(ctx context.Context, dir string) (*server, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := &server{dir: dir}
-	var api *httpapi.Server
+	metrics := httpapi.NewMetrics(nil)
+	hooks := metrics.StoreHooks()
 	store, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log, Metrics: sqlite.Metrics{
 		CommitSeconds: func(sec float64, n int) {
 			s.commits.add(sec, n)
-			api.StoreMetrics().CommitSeconds(sec, n)
+			hooks.CommitSeconds(sec, n)
 		},
 		Indexed: func(n int) {
 			s.batches.add(float64(time.Now().UnixNano())/1e9, n)
-			api.StoreMetrics().Indexed(n)
+			hooks.Indexed(n)
 		},
 	}})
 	if err != nil {
@@ -92,7 +93,7 @@ func startServer(ctx context.Context, dir string) (*server, error) {
 	}
 	lim := ingest.DefaultLimits()
 	lim.MaxClockSkew = benchClockSkew
-	api = httpapi.New(httpapi.Config{Store: store, Logger: log, Limits: lim})
+	api := httpapi.New(httpapi.Config{Store: store, Logger: log, Limits: lim, Metrics: metrics})
 	s.api = api
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

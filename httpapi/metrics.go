@@ -9,9 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are the server's Prometheus series. No series carries a tenant
-// label: metrics never reveal which tenants exist.
-type metrics struct {
+// Metrics are the server's Prometheus series. No series carries a tenant
+// label: metrics never reveal which tenants exist. Make them with
+// NewMetrics before opening the store, so that the store reports into them
+// from its first commit.
+type Metrics struct {
 	reg           *prometheus.Registry
 	ingested      prometheus.Counter
 	duplicates    prometheus.Counter
@@ -23,8 +25,12 @@ type metrics struct {
 	tails         prometheus.Gauge
 }
 
-func newMetrics(reg *prometheus.Registry, store Store) *metrics {
-	m := &metrics{
+// NewMetrics registers the series in reg (a new registry when nil).
+func NewMetrics(reg *prometheus.Registry) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &Metrics{
 		reg:        reg,
 		ingested:   prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_events_ingested_total", Help: "Events committed to the ledger."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_events_duplicate_total", Help: "Events not stored again because their id and body were already stored."}),
@@ -38,14 +44,20 @@ func newMetrics(reg *prometheus.Registry, store Store) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		tails: prometheus.NewGauge(prometheus.GaugeOpts{Name: "clawtrail_tail_streams", Help: "Open tail streams."}),
 	}
-	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clawtrail_index_lag_events", Help: "Committed events not yet in the search index."},
-		func() float64 { return float64(store.IndexLag()) })
-	reg.MustRegister(m.ingested, m.duplicates, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails, lag,
+	reg.MustRegister(m.ingested, m.duplicates, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 
-func (m *metrics) storeHooks() sqlite.Metrics {
+// watchStore adds the series read from the store at scrape time.
+func (m *Metrics) watchStore(store Store) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clawtrail_index_lag_events", Help: "Committed events not yet in the search index."},
+		func() float64 { return float64(store.IndexLag()) }))
+}
+
+// StoreHooks returns the hooks the store reports its commits and index
+// batches through.
+func (m *Metrics) StoreHooks() sqlite.Metrics {
 	return sqlite.Metrics{
 		CommitSeconds: func(sec float64, events int) {
 			m.commitSeconds.Observe(sec)

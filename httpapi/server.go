@@ -14,7 +14,6 @@ import (
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/ingest"
 	"github.com/clawtrail/clawtrail/sqlite"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Store is what the API needs of a backend.
@@ -40,8 +39,8 @@ type Config struct {
 	Limits        ingest.Limits
 	Logger        *slog.Logger
 	Now           func() time.Time
-	Registry      *prometheus.Registry // metrics are registered here
-	MetricsPublic bool                 // serve /metrics without a key
+	Metrics       *Metrics // from NewMetrics; a new set when nil
+	MetricsPublic bool     // serve /metrics without a key
 	// MaxWait bounds how long wait_seq may hold a search.
 	MaxWait time.Duration
 	// TailPoll is how often tail rechecks the ledger when idle.
@@ -55,7 +54,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	dec     ingest.Decoder
-	metrics *metrics
+	metrics *Metrics
 	mux     *http.ServeMux
 	closing chan struct{} // closed by Close: long-lived streams end
 	once    sync.Once
@@ -76,8 +75,8 @@ func New(cfg Config) *Server {
 	if cfg.Limits == (ingest.Limits{}) {
 		cfg.Limits = ingest.DefaultLimits()
 	}
-	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
 	}
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 10 * time.Second
@@ -87,13 +86,11 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now,
 		dec: ingest.Decoder{Limits: cfg.Limits, Now: cfg.Now}, mux: http.NewServeMux(), closing: make(chan struct{})}
-	s.metrics = newMetrics(cfg.Registry, cfg.Store)
+	s.metrics = cfg.Metrics
+	s.metrics.watchStore(cfg.Store)
 	s.routes()
 	return s
 }
-
-// Metrics returns the hooks the store reports through.
-func (s *Server) StoreMetrics() sqlite.Metrics { return s.metrics.storeHooks() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

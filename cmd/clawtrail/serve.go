@@ -44,12 +44,8 @@ const AdminTokenFile = "admin.token"
 // not nil, receives the listening address.
 func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string)) error {
 	log := newLogger(e.stderr, cfg.LogLevel)
-	reg := prometheus.NewRegistry()
-	var api *httpapi.Server
-	store, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Logger: log, Metrics: sqlite.Metrics{
-		CommitSeconds: func(s float64, n int) { api.StoreMetrics().CommitSeconds(s, n) },
-		Indexed:       func(n int) { api.StoreMetrics().Indexed(n) },
-	}})
+	metrics := httpapi.NewMetrics(prometheus.NewRegistry())
+	store, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Logger: log, Metrics: metrics.StoreHooks()})
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", cfg.Data, err)
 	}
@@ -57,7 +53,7 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	if err := bootstrap(ctx, store, cfg.Data, e.stdout); err != nil {
 		return err
 	}
-	api = httpapi.New(httpapi.Config{Store: store, Logger: log, Registry: reg, MetricsPublic: cfg.MetricsPublic,
+	api := httpapi.New(httpapi.Config{Store: store, Logger: log, Metrics: metrics, MetricsPublic: cfg.MetricsPublic,
 		Limits: ingest.Limits{MaxEventBytes: cfg.MaxEventBytes, MaxRequestBytes: cfg.MaxRequestBytes, MaxClockSkew: cfg.MaxClockSkew}})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
