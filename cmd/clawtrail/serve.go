@@ -59,7 +59,8 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	srv.RegisterOnShutdown(api.Close)
 	if cfg.Insecure && cfg.TLSCert == "" && !isLoopback(strings.Split(cfg.Listen, ":")[0]) {
 		log.Warn("listening without TLS on a non-loopback address: audit data and keys cross the network in clear", "listen", cfg.Listen)
