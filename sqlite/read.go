@@ -160,17 +160,19 @@ func (s *Store) filterKeys(ctx context.Context, tid int64, keys []keyRef, q *que
 
 type keyRef struct{ k, seq int64 }
 
-// searchKeys returns up to req.Limit+1 keys of events the plan selects.
-func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]keyRef, error) {
-	var sb strings.Builder
-	var args []any
-	keyCol := "e.k"
+// selection writes the FROM and WHERE of a query over the index: the
+// driving FTS join when the plan has one, the tenant, the plan's condition,
+// the server's record types unless the query names type, and the time
+// range. It returns the column that orders results (the FTS rowid when it
+// drives, which equals e.k).
+func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan) (keyCol string, args []any) {
+	keyCol = "e.k"
 	if plan.FTS != "" {
-		sb.WriteString(`SELECT e.k, e.seq FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
+		sb.WriteString(` FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
 		args = append(args, plan.FTS, tid)
 		keyCol = "fts.rowid"
 	} else {
-		sb.WriteString(`SELECT e.k, e.seq FROM ev e WHERE e.tid = ?`)
+		sb.WriteString(` FROM ev e WHERE e.tid = ?`)
 		args = append(args, tid)
 	}
 	sb.WriteString(" AND (" + plan.Where + ")")
@@ -187,6 +189,14 @@ func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q 
 		sb.WriteString(fmt.Sprintf(" AND %s BETWEEN ? AND ? AND e.ts BETWEEN ? AND ?", keyCol))
 		args = append(args, lo, hi, from, to)
 	}
+	return keyCol, args
+}
+
+// searchKeys returns up to req.Limit+1 keys of events the plan selects.
+func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]keyRef, error) {
+	var sb strings.Builder
+	sb.WriteString(`SELECT e.k, e.seq`)
+	keyCol, args := selection(&sb, tid, req, q, plan)
 	if req.Cursor != "" {
 		k, err := decodeCursor(req.Cursor, req.Asc)
 		if err != nil {

@@ -35,28 +35,9 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 		return s.sessionsFiltered(ctx, req)
 	}
 	var sb strings.Builder
-	var args []any
-	sb.WriteString(`SELECT e.session_id, min(e.ts), max(e.ts), count(*), sum(e.err), group_concat(DISTINCT e.tool) FROM `)
-	if plan.FTS != "" {
-		sb.WriteString(`fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
-		args = append(args, plan.FTS, tid)
-	} else {
-		sb.WriteString(`ev e WHERE e.tid = ?`)
-		args = append(args, tid)
-	}
-	sb.WriteString(` AND e.session_id IS NOT NULL AND (` + plan.Where + `)`)
-	args = append(args, plan.Args...)
-	if !q.NamesType() {
-		sb.WriteString(" AND e.type NOT IN (" + serverTypes + ")")
-	}
-	if req.From != 0 || req.To != 0 {
-		to := req.To
-		if to == 0 {
-			to = clawtrail.MaxTime.UnixNano()
-		}
-		sb.WriteString(` AND e.ts BETWEEN ? AND ?`)
-		args = append(args, req.From, to)
-	}
+	sb.WriteString(`SELECT e.session_id, min(e.ts), max(e.ts), count(*), sum(e.err), group_concat(DISTINCT e.tool)`)
+	_, args := selection(&sb, tid, req, q, plan)
+	sb.WriteString(` AND e.session_id IS NOT NULL`)
 	sb.WriteString(` GROUP BY e.session_id ORDER BY max(e.ts) DESC LIMIT ?`)
 	args = append(args, req.Limit)
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)

@@ -403,3 +403,24 @@ func TestSchemaVersions(t *testing.T) {
 		t.Fatalf("Open of a newer ledger: %v", err)
 	}
 }
+
+func TestSessionsTimeRange(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	mustAppend(t, s, "acme", strings.Join([]string{
+		`{"type":"prompt","session_id":"old","timestamp":"2026-01-01T10:00:00Z"}`,
+		`{"type":"tool_call","tool":"exec","status":"error","session_id":"new","timestamp":"2026-02-01T10:00:00Z"}`,
+		`{"type":"output","session_id":"new","timestamp":"2026-02-01T10:00:05Z"}`,
+	}, "\n"))
+	search(t, s, "acme", "")
+	from := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC).UnixNano()
+	list, err := s.Sessions(context.Background(), SearchRequest{Tenant: "acme", From: from, Limit: 10})
+	if err != nil || len(list) != 1 || list[0].ID != "new" || list[0].Events != 2 || list[0].Errors != 1 || fmt.Sprint(list[0].Tools) != "[exec]" {
+		t.Fatalf("sessions from Jan 15 = %+v, %v", list, err)
+	}
+	to := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC).UnixNano()
+	list, _ = s.Sessions(context.Background(), SearchRequest{Tenant: "acme", To: to, Limit: 10})
+	if len(list) != 1 || list[0].ID != "old" {
+		t.Fatalf("sessions to Jan 2 = %+v", list)
+	}
+}
