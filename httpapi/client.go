@@ -169,6 +169,7 @@ func (c *Client) GetJSON(ctx context.Context, path string, params url.Values, ou
 // repeated, until ctx ends or fn returns an error.
 func (c *Client) Tail(ctx context.Context, params url.Values, fn func(seq int64, body []byte) error) error {
 	last := ""
+	connected := false
 	backoff := 100 * time.Millisecond
 	for {
 		h := http.Header{"Accept": {"text/event-stream"}}
@@ -180,10 +181,11 @@ func (c *Client) Tail(ctx context.Context, params url.Values, fn func(seq int64,
 			if ctx.Err() != nil {
 				return nil
 			}
-			if !errors.Is(err, ErrUnreachable) || last == "" {
+			if !errors.Is(err, ErrUnreachable) || !connected {
 				return err
 			}
 		} else {
+			connected = true
 			backoff = 100 * time.Millisecond
 			err = readSSE(resp.Body, func(id string, data []byte) error {
 				seq, perr := strconv.ParseInt(id, 10, 64)
@@ -191,6 +193,9 @@ func (c *Client) Tail(ctx context.Context, params url.Values, fn func(seq int64,
 					return fmt.Errorf("tail: bad event id %q", id)
 				}
 				last = id
+				if data == nil {
+					return nil // a position only: where the stream starts
+				}
 				return fn(seq, data)
 			})
 			resp.Body.Close()
@@ -215,7 +220,8 @@ type stopError struct{ err error }
 
 func (s stopError) Error() string { return s.err.Error() }
 
-// readSSE parses an event stream; an error from fn stops it as a stopError.
+// readSSE parses an event stream; fn gets each event, with nil data for an
+// event that only sets the id. An error from fn stops it as a stopError.
 func readSSE(r io.Reader, fn func(id string, data []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 32<<20)
@@ -225,12 +231,12 @@ func readSSE(r io.Reader, fn func(id string, data []byte) error) error {
 		line := sc.Bytes()
 		switch {
 		case len(line) == 0:
-			if data != nil {
+			if data != nil || id != "" {
 				if err := fn(id, data); err != nil {
 					return stopError{err}
 				}
 			}
-			data = nil
+			data, id = nil, ""
 		case bytes.HasPrefix(line, []byte("id: ")):
 			id = string(line[4:])
 		case bytes.HasPrefix(line, []byte("data: ")):

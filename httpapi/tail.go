@@ -44,7 +44,9 @@ func (s *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": clawtrail tail\n\n")
+	// The id of this first, data-less event is where the stream starts: a
+	// client that reconnects before any event resumes from here.
+	fmt.Fprintf(w, ": clawtrail tail\nid: %d\n\n", after)
 	flusher.Flush()
 	s.metrics.tails.Inc()
 	defer s.metrics.tails.Dec()

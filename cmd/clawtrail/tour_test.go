@@ -130,10 +130,35 @@ func TestTailFollowsAndResumes(t *testing.T) {
 
 	// Resume from Last-Event-ID after events committed while disconnected.
 	send(2)
+	// A stream's first, data-less event names where it starts, so that a
+	// client that reconnects before any event resumes from there.
+	if _, first := resumeTailRaw(t, ts, "9"); !strings.Contains(first, "id: 9") {
+		t.Fatalf("tail's opening lines = %q, want its start position id: 9", first)
+	}
 	status, body := resumeTail(t, ts, "3", 3)
 	if status != 200 || fmt.Sprint(body) != "[5 7 9]" {
 		t.Fatalf("resumed tail = %d %v, want [5 7 9]", status, body)
 	}
+}
+
+// resumeTailRaw returns the first lines of a tail resumed after lastID.
+func resumeTailRaw(t *testing.T, ts *testServer, lastID string) (int, string) {
+	req, _ := http.NewRequest("GET", ts.url+"/v1/tail", nil)
+	req.Header.Set("Authorization", "Bearer "+ts.token)
+	req.Header.Set("Last-Event-ID", lastID)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var lines []string
+	for len(lines) < 2 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return resp.StatusCode, strings.Join(lines, "\n")
 }
 
 // resumeTail reads n events from a tail resumed after lastID.
@@ -149,11 +174,15 @@ func resumeTail(t *testing.T, ts *testServer, lastID string, n int) (int, []int6
 	}
 	defer resp.Body.Close()
 	var seqs []int64
+	var id int64 = -99
 	sc := bufio.NewScanner(resp.Body)
 	for len(seqs) < n && sc.Scan() {
-		var s int64
-		if _, err := fmt.Sscanf(sc.Text(), "id: %d", &s); err == nil {
-			seqs = append(seqs, s)
+		line := sc.Text()
+		if _, err := fmt.Sscanf(line, "id: %d", &id); err == nil {
+			continue
+		}
+		if strings.HasPrefix(line, "data: ") {
+			seqs = append(seqs, id) // an event: its id came just before
 		}
 	}
 	return resp.StatusCode, seqs
@@ -218,5 +247,39 @@ func TestGracefulShutdownKeepsData(t *testing.T) {
 	st, body = ts2.do("POST", "/v1/events", `{"type":"prompt"}`)
 	if st != 200 || !strings.Contains(body, `"first_seq":5`) {
 		t.Fatalf("after restart the next seq: %d %s", st, body)
+	}
+}
+
+// A client tail that has seen no event yet survives a server restart and
+// misses nothing committed before it reconnects.
+func TestTailSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	addr := strings.TrimPrefix(ts.url, "http://")
+	c := &httpapi.Client{BaseURL: ts.url, Token: ts.token}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan int64, 10)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- c.Tail(ctx, nil, func(seq int64, _ []byte) error { got <- seq; return nil })
+	}()
+	time.Sleep(300 * time.Millisecond) // connected, at position -1
+	ts.close()
+	ts2 := startServer(t, dir, func(c *serveConfig) { c.Listen = addr })
+	ts2.do("POST", "/v1/events", `{"type":"prompt"}`+"\n"+`{"type":"output"}`, "Content-Type", "application/x-ndjson")
+	var seqs []int64
+	for len(seqs) < 2 {
+		select {
+		case s := <-got:
+			seqs = append(seqs, s)
+		case err := <-errc:
+			t.Fatalf("tail ended: %v (after %v)", err, seqs)
+		case <-ctx.Done():
+			t.Fatalf("tail got %v after the restart, want [0 1]", seqs)
+		}
+	}
+	if fmt.Sprint(seqs) != "[0 1]" {
+		t.Fatalf("tail got %v, want [0 1]", seqs)
 	}
 }
