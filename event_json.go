@@ -350,11 +350,16 @@ func (d *eventDecoder) finish() {
 		attrs.Members = append([]strictjson.Member(nil), attrs.Members...)
 		e.Attributes = &attrs
 	}
+	keys := make(map[string]struct{}, len(e.Attributes.Members)+len(d.extra))
+	for _, m := range e.Attributes.Members {
+		keys[m.Key] = struct{}{}
+	}
 	for _, m := range d.extra {
-		if _, dup := e.Attributes.Get(m.Key); dup {
+		if _, dup := keys[m.Key]; dup {
 			d.fail(m.Key, "is an unknown top-level field and also present in attributes")
 			continue
 		}
+		keys[m.Key] = struct{}{}
 		e.Attributes.Members = append(e.Attributes.Members, m)
 	}
 }

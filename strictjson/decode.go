@@ -23,7 +23,7 @@ func (e *SyntaxError) Error() string {
 // Parse decodes exactly one JSON value from data (surrounding whitespace is
 // allowed, anything else after the value is an error).
 func Parse(data []byte) (Value, error) {
-	d := decoder{data: data}
+	d := decoder{data: data, src: string(data)}
 	d.skipSpace()
 	v, err := d.value(0)
 	if err != nil {
@@ -40,7 +40,7 @@ func Parse(data []byte) (Value, error) {
 // with its index and its byte range in data; it stops at the first error
 // returned by fn or found in the input.
 func ParseArray(data []byte, fn func(i int, v Value, raw []byte) error) error {
-	d := decoder{data: data}
+	d := decoder{data: data, src: string(data)}
 	d.skipSpace()
 	if !d.consume('[') {
 		return d.errorf("expected '['")
@@ -71,7 +71,10 @@ func ParseArray(data []byte, fn func(i int, v Value, raw []byte) error) error {
 
 type decoder struct {
 	data []byte
-	pos  int
+	// src is data as one string, copied once: strings without escapes are
+	// sliced from it rather than allocated one by one.
+	src string
+	pos int
 }
 
 func (d *decoder) errorf(format string, args ...any) error {
@@ -148,6 +151,8 @@ func (d *decoder) object(depth int) (Value, error) {
 	if d.consume('}') {
 		return v, nil
 	}
+	v.Members = make([]Member, 0, memberCap(depth))
+	var seen map[string]struct{} // for large objects: keeps the duplicate check linear
 	for {
 		d.skipSpace()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
@@ -158,7 +163,7 @@ func (d *decoder) object(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		if _, dup := v.Get(key); dup {
+		if isDuplicate(&v, &seen, key) {
 			return Value{}, &SyntaxError{Offset: keyPos, Msg: fmt.Sprintf("duplicate key %q", key)}
 		}
 		d.skipSpace()
@@ -179,6 +184,37 @@ func (d *decoder) object(depth int) (Value, error) {
 			return Value{}, d.errorf("expected ',' or '}' in object")
 		}
 	}
+}
+
+// isDuplicate reports whether key is already a member of v: by scanning
+// while v is small, by a set once it grows (so that an object of 100k keys
+// costs 100k lookups, not 5·10⁹ comparisons).
+func isDuplicate(v *Value, seen *map[string]struct{}, key string) bool {
+	const small = 16
+	if len(v.Members) < small {
+		_, dup := v.Get(key)
+		return dup
+	}
+	if *seen == nil {
+		*seen = make(map[string]struct{}, 2*small)
+		for _, m := range v.Members {
+			(*seen)[m.Key] = struct{}{}
+		}
+	}
+	if _, dup := (*seen)[key]; dup {
+		return true
+	}
+	(*seen)[key] = struct{}{}
+	return false
+}
+
+// memberCap guesses an object's size: an event has a dozen or so members,
+// nested objects a few.
+func memberCap(depth int) int {
+	if depth == 1 {
+		return 16
+	}
+	return 4
 }
 
 func (d *decoder) array(depth int) (Value, error) {
@@ -252,9 +288,9 @@ func (d *decoder) str() (string, error) {
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		if c == '"' {
-			s := d.data[start:d.pos]
+			s := d.src[start:d.pos]
 			d.pos++
-			return string(s), nil
+			return s, nil
 		}
 		if c == '\\' {
 			break

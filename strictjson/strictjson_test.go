@@ -3,6 +3,7 @@ package strictjson
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -99,4 +100,28 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("canonical form is not a fixpoint: %q then %q", c1, c2)
 		}
 	})
+}
+
+// A large object's duplicate-key check stays linear: 200k keys parse
+// quickly, and a duplicate among them is still found.
+func TestLargeObjectDuplicates(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 200000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`"k` + strconv.Itoa(i) + `":1`)
+	}
+	ok := b.String() + "}"
+	v, err := Parse([]byte(ok))
+	if err != nil || len(v.Members) != 200000 {
+		t.Fatalf("Parse of 200k keys: %d members, %v", len(v.Members), err)
+	}
+	if _, err := Parse([]byte(b.String() + `,"k199998":2}`)); err == nil || !strings.Contains(err.Error(), `duplicate key "k199998"`) {
+		t.Fatalf("duplicate among 200k keys: %v", err)
+	}
+	if _, err := Parse([]byte(`{"a":1,"b":2,"a":3}`)); err == nil {
+		t.Fatal("duplicate in a small object accepted")
+	}
 }
