@@ -37,6 +37,16 @@ func (f *filterFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.to, "to", "", "to this time (a date includes the whole day)")
 }
 
+// setup builds the client and the query parameters of a filtered command.
+func (f *filterFlags) setup(cf *clientFlags, e env) (*httpapi.Client, url.Values, error) {
+	c, err := cf.client(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	params, err := f.params()
+	return c, params, err
+}
+
 // params validates the flags locally (so a bad query fails without a round
 // trip, naming the position) and returns the API parameters.
 func (f *filterFlags) params() (url.Values, error) {
@@ -73,11 +83,7 @@ func newSearchCmd(e env) *cobra.Command {
 		Short: "Search events (newest first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(e)
-			if err != nil {
-				return err
-			}
-			params, err := ff.params()
+			c, params, err := ff.setup(&cf, e)
 			if err != nil {
 				return err
 			}
@@ -137,11 +143,7 @@ func newExportCmd(e env) *cobra.Command {
 		Short: "Export events (oldest first), streaming, as json, jsonl or csv",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(e)
-			if err != nil {
-				return err
-			}
-			params, err := ff.params()
+			c, params, err := ff.setup(&cf, e)
 			if err != nil {
 				return err
 			}
@@ -360,11 +362,7 @@ func newSessionsCmd(e env) *cobra.Command {
 		Short: "Find sessions: id, first and last time, events, errors, tools used",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(e)
-			if err != nil {
-				return err
-			}
-			params, err := ff.params()
+			c, params, err := ff.setup(&cf, e)
 			if err != nil {
 				return err
 			}
