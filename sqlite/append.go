@@ -52,8 +52,18 @@ func (s *Store) Append(ctx context.Context, tenant, keyID string, events []clawt
 		return AppendResult{}, ctx.Err()
 	}
 	// Once queued, the request is committed or failed; wait for the outcome
-	// even if ctx ends, so that an acknowledgement is never lost.
-	<-r.done
+	// even if ctx ends, so that an acknowledgement is never lost. A request
+	// that slipped into the queue as Close ran, after the sequencer's last
+	// drain, is never committed: it gets ErrClosed instead of a wait for ever.
+	select {
+	case <-r.done:
+	case <-s.done:
+		select {
+		case <-r.done:
+		default:
+			return AppendResult{}, clawtrail.ErrClosed
+		}
+	}
 	return r.res, r.err
 }
 

@@ -424,3 +424,35 @@ func TestSessionsTimeRange(t *testing.T) {
 		t.Fatalf("sessions to Jan 2 = %+v", list)
 	}
 }
+
+// Appends racing Close either commit or fail with ErrClosed; none waits
+// for ever.
+func TestAppendRacingClose(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		s := openStore(t, t.TempDir())
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					_, err := s.Append(context.Background(), "acme", "k", decode(t, `{"type":"prompt"}`))
+					if err != nil {
+						if !errors.Is(err, clawtrail.ErrClosed) {
+							t.Errorf("Append during Close: %v", err)
+						}
+						return
+					}
+				}
+			}()
+		}
+		s.Close()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("an Append racing Close never returned")
+		}
+	}
+}
