@@ -172,23 +172,7 @@ func (s *server) ingestMax(ctx context.Context, c *corpus, clients int, progress
 	defer cancel()
 
 	// Sample the index lag while ingesting.
-	samplerDone := make(chan struct{})
-	var lagMax atomic.Int64
-	go func() {
-		defer close(samplerDone)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if l := s.store.IndexLag(); l > lagMax.Load() {
-					lagMax.Store(l)
-				}
-			}
-		}
-	}()
+	lagMax := s.sampleLag(ctx, 100*time.Millisecond)
 	stopProgress := make(chan struct{})
 	go func() {
 		t := time.NewTicker(5 * time.Second)
@@ -265,8 +249,7 @@ func (s *server) ingestMax(ctx context.Context, c *corpus, clients int, progress
 	res.catchUp = time.Since(lastAck)
 	res.catchUpCPU = cpu.stop()
 	cancel()
-	<-samplerDone
-	res.lagMax = max(lagMax.Load(), res.lagAtEnd)
+	res.lagMax = max(lagMax(), res.lagAtEnd)
 	res.indexRate = float64(res.events) / (res.elapsed + res.catchUp).Seconds()
 	return res, nil
 }
@@ -295,20 +278,7 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 	res.offeredRate = float64(perBatch) / interval.Seconds()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	samplerDone := make(chan struct{})
-	go func() {
-		defer close(samplerDone)
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				res.lagEvents = max(res.lagEvents, s.store.IndexLag())
-			}
-		}
-	}()
+	lagMax := s.sampleLag(ctx, 20*time.Millisecond)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -364,7 +334,7 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 		res.ixMean /= float64(len(sizes))
 	}
 	cancel()
-	<-samplerDone
+	res.lagEvents = lagMax()
 	if firstErr != nil {
 		return res, firstErr
 	}
@@ -388,4 +358,28 @@ func pct(sortedD []time.Duration, p float64) time.Duration {
 	}
 	i := int(math.Ceil(float64(len(sortedD))*p/100)) - 1
 	return sortedD[max(0, min(i, len(sortedD)-1))]
+}
+
+// sampleLag samples the store's index lag every interval until ctx ends;
+// the function it returns waits for that end and gives the largest sample.
+func (s *server) sampleLag(ctx context.Context, every time.Duration) func() int64 {
+	done := make(chan struct{})
+	var largest int64
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				largest = max(largest, s.store.IndexLag())
+			}
+		}
+	}()
+	return func() int64 {
+		<-done
+		return largest
+	}
 }
