@@ -41,27 +41,7 @@ func (e *APIError) Error() string {
 }
 
 // Unwrap maps the status back to the sentinel it came from.
-func (e *APIError) Unwrap() error {
-	switch e.Status {
-	case http.StatusBadRequest:
-		return clawtrail.ErrInvalid
-	case http.StatusUnauthorized:
-		return clawtrail.ErrUnauthorized
-	case http.StatusForbidden:
-		return clawtrail.ErrForbidden
-	case http.StatusNotFound:
-		return clawtrail.ErrNotFound
-	case http.StatusConflict:
-		return clawtrail.ErrConflict
-	case http.StatusRequestEntityTooLarge:
-		return clawtrail.ErrTooLarge
-	case http.StatusInsufficientStorage:
-		return clawtrail.ErrDiskFull
-	case http.StatusServiceUnavailable:
-		return clawtrail.ErrUnavailable
-	}
-	return nil
-}
+func (e *APIError) Unwrap() error { return sentinelOf(e.Status) }
 
 // Client talks to a clawtrail server.
 type Client struct {

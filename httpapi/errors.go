@@ -22,30 +22,44 @@ type errorDetail struct {
 	Details []clawtrail.FieldError `json:"details,omitempty"`
 }
 
-// statusOf maps an error to its HTTP status and code; this is the one place
-// where that mapping lives.
+// statusTable maps sentinel errors to HTTP statuses and error codes, both
+// ways: the server answers with it (statusOf) and the client turns answers
+// back into the sentinels (APIError.Unwrap). The one place this lives.
+var statusTable = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{clawtrail.ErrInvalid, http.StatusBadRequest, "invalid"},
+	{clawtrail.ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+	{clawtrail.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{clawtrail.ErrNotFound, http.StatusNotFound, "not_found"},
+	{clawtrail.ErrConflict, http.StatusConflict, "conflict"},
+	{clawtrail.ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
+	{clawtrail.ErrDiskFull, http.StatusInsufficientStorage, "storage_full"},
+	{clawtrail.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{clawtrail.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
+}
+
+// statusOf maps an error to its HTTP status and code.
 func statusOf(err error) (int, string) {
-	switch {
-	case errors.Is(err, clawtrail.ErrInvalid):
-		return http.StatusBadRequest, "invalid"
-	case errors.Is(err, clawtrail.ErrUnauthorized):
-		return http.StatusUnauthorized, "unauthorized"
-	case errors.Is(err, clawtrail.ErrForbidden):
-		return http.StatusForbidden, "forbidden"
-	case errors.Is(err, clawtrail.ErrNotFound):
-		return http.StatusNotFound, "not_found"
-	case errors.Is(err, clawtrail.ErrConflict):
-		return http.StatusConflict, "conflict"
-	case errors.Is(err, clawtrail.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, "too_large"
-	case errors.Is(err, clawtrail.ErrDiskFull):
-		return http.StatusInsufficientStorage, "storage_full"
-	case errors.Is(err, clawtrail.ErrUnavailable), errors.Is(err, clawtrail.ErrClosed):
-		return http.StatusServiceUnavailable, "unavailable"
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout, "timeout"
+	for _, row := range statusTable {
+		if errors.Is(err, row.err) {
+			return row.status, row.code
+		}
 	}
 	return http.StatusInternalServerError, "internal"
+}
+
+// sentinelOf maps an HTTP status back to the first sentinel answered with it.
+func sentinelOf(status int) error {
+	for _, row := range statusTable {
+		if row.status == status {
+			return row.err
+		}
+	}
+	return nil
 }
 
 // writeError answers with the error's status; internal errors are logged
