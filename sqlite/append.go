@@ -20,11 +20,16 @@ type AppendResult struct {
 	FirstSeq   int64 // -1 when nothing new was stored
 	LastSeq    int64 // -1 when nothing new was stored
 	Size       int64 // the tenant's ledger size after the commit
+	// Checkpoint is the signed checkpoint of the tenant's tree as of the
+	// commit (size Size); it was stored in the same transaction.
+	Checkpoint     []byte
+	CheckpointSize int64
 }
 
 type appendReq struct {
 	tenant string
 	keyID  string
+	tid    int64 // set by the sequencer
 	events []clawtrail.Pending
 	res    AppendResult
 	err    error
@@ -113,12 +118,15 @@ func (s *Store) drainOnStop() {
 type groupTx struct {
 	s        *Store
 	tx       *sql.Tx
+	group    []*appendReq
 	insEvent *sql.Stmt
 	getID    *sql.Stmt
 	multi    map[int]*sql.Stmt // multi-row inserts by row count
 	heads    map[int64]int64   // next seq per tid, as of this transaction
 	tenants  map[string]int64  // tenants created in this transaction
 	now      int64
+	leaves   map[int64]*newLeaves // leaf hashes by tenant, for the tree
+	states   map[int64]*treeState // trees after this transaction
 	salts    []byte
 	buf      []byte
 	args     []any
@@ -168,8 +176,11 @@ func (s *Store) runGroup(group []*appendReq) (int, error) {
 	}
 	// received_at never goes backwards, even if the wall clock does.
 	now := max(s.now().UTC().UnixNano(), s.lastCommit+1)
-	g := &groupTx{s: s, tx: tx, heads: map[int64]int64{}, tenants: map[string]int64{}, now: now}
+	g := &groupTx{s: s, tx: tx, group: group, heads: map[int64]int64{}, tenants: map[string]int64{}, now: now}
 	total, err := g.apply(ctx, group)
+	if err == nil {
+		err = g.integrate(ctx)
+	}
 	if err == nil {
 		err = tx.Commit()
 	} else {
@@ -204,6 +215,14 @@ func (s *Store) publish(g *groupTx) {
 	for tid, next := range g.heads {
 		s.heads[tid] = next
 	}
+	for tid, st := range g.states {
+		s.trees[tid] = st
+	}
+	for _, r := range g.group {
+		if st := s.trees[r.tid]; st != nil && r.err == nil {
+			r.res.Checkpoint, r.res.CheckpointSize = st.checkpoint, int64(st.tree.Size())
+		}
+	}
 	close(s.commitC)
 	s.commitC = make(chan struct{})
 	s.mu.Unlock()
@@ -223,6 +242,7 @@ func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		r.tid = tid
 		if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("SAVEPOINT r%d", i)); err != nil {
 			return 0, err
 		}
@@ -270,6 +290,62 @@ func (g *groupTx) tid(ctx context.Context, name string) (int64, error) {
 	g.tenants[name] = tid
 	g.heads[tid] = 0
 	return tid, nil
+}
+
+// newLeaves collects the leaf hashes of one tenant's new events: hashes[i]
+// is seq base+i. A request rolled back to its savepoint leaves hashes past
+// the tenant's head, which integrate ignores (a retry overwrites them).
+type newLeaves struct {
+	tenant string
+	base   int64
+	hashes [][32]byte
+}
+
+func (g *groupTx) addLeaf(tid int64, tenant string, seq int64, h [32]byte) {
+	nl := g.leaves[tid]
+	if nl == nil {
+		if g.leaves == nil {
+			g.leaves = map[int64]*newLeaves{}
+		}
+		nl = &newLeaves{tenant: tenant, base: g.next(tid)}
+		g.leaves[tid] = nl
+	}
+	i := int(seq - nl.base)
+	if i < len(nl.hashes) {
+		nl.hashes[i] = h
+		return
+	}
+	nl.hashes = append(nl.hashes, h)
+}
+
+// integrate appends the group's new leaves to each tenant's tree, in the
+// group's transaction, and signs each grown tree's checkpoint.
+func (g *groupTx) integrate(ctx context.Context) error {
+	for tid, nl := range g.leaves {
+		n := g.heads[tid] - nl.base
+		if n <= 0 {
+			continue
+		}
+		g.s.mu.Lock()
+		st := g.s.trees[tid]
+		g.s.mu.Unlock()
+		size := int64(0)
+		if st != nil {
+			size = int64(st.tree.Size())
+		}
+		if size != nl.base {
+			return fmt.Errorf("tenant %q: its tree has a size other than its ledger head %d", nl.tenant, nl.base)
+		}
+		ns, err := g.s.integrate(ctx, g.tx, tid, nl.tenant, st, nl.hashes[:n], g.now)
+		if err != nil {
+			return err
+		}
+		if g.states == nil {
+			g.states = map[int64]*treeState{}
+		}
+		g.states[tid] = ns
+	}
+	return nil
 }
 
 func (g *groupTx) next(tid int64) int64 {
@@ -371,6 +447,7 @@ func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending) []any {
 		Type: e.Type, KeyID: e.KeyID, BodyCommit: ledger.BodyCommit(salt, body)}
 	g.buf = leaf.Append(g.buf[:0])
 	lh := ledger.LeafHash(g.buf)
+	g.addLeaf(tid, e.TenantID, seq, lh)
 	return append(args, tid, seq, e.ID, g.now, e.Type, e.KeyID,
 		leaf.BodyCommit[:], lh[:], p.ReqHash[:], salt, body)
 }

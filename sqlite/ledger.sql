@@ -1,4 +1,4 @@
--- clawtrail ledger schema, version 1. The ledger is the source of truth;
+-- clawtrail ledger schema, version 2 (1 + the tamper-evidence tables). The ledger is the source of truth;
 -- everything else (the search index in index.db) is rebuilt from it.
 CREATE TABLE IF NOT EXISTS meta(
   name TEXT PRIMARY KEY,
@@ -39,4 +39,51 @@ CREATE TABLE IF NOT EXISTS api_keys(
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
   revoked_at INTEGER
+);
+-- Tamper evidence (version 2). One RFC 6962 tree per tenant over the leaf
+-- hashes in events.leaf_hash (the tree's level 0, tlog tile level 0); all of
+-- it is written in the same transaction as the events it covers.
+-- trees: each tenant's tree state: size, the compact range's hashes
+-- (32 bytes each, concatenated) and the latest signed checkpoint.
+CREATE TABLE IF NOT EXISTS trees(
+  tid INTEGER PRIMARY KEY,
+  size INTEGER NOT NULL,
+  compact BLOB NOT NULL,
+  checkpoint TEXT NOT NULL
+);
+-- tiles: the hashes of tree level 8*level (level >= 1) in x/mod/sumdb/tlog
+-- layout: tile idx holds node indexes [idx*256, idx*256 + width), 32 bytes
+-- each; a partial tile grows in place until it holds 256.
+CREATE TABLE IF NOT EXISTS tiles(
+  tid INTEGER NOT NULL,
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  hashes BLOB NOT NULL,
+  PRIMARY KEY(tid, level, idx)
+) WITHOUT ROWID;
+-- checkpoints: the history, at most one per checkpoint interval per tenant
+-- (the latest is always in trees.checkpoint).
+CREATE TABLE IF NOT EXISTS checkpoints(
+  tid INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  note TEXT NOT NULL,
+  PRIMARY KEY(tid, size)
+) WITHOUT ROWID;
+-- cosignatures: witness signature lines (C2SP tlog-cosignature) on a
+-- checkpoint of the history.
+CREATE TABLE IF NOT EXISTS cosignatures(
+  tid INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  key_hash INTEGER NOT NULL,
+  line TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY(tid, size, name, key_hash)
+) WITHOUT ROWID;
+-- signing_keys: every key that signed checkpoints, with its validity.
+CREATE TABLE IF NOT EXISTS signing_keys(
+  vkey TEXT PRIMARY KEY,
+  valid_from INTEGER NOT NULL,
+  valid_to INTEGER
 );

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clawtrail/clawtrail/ledger"
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
 
@@ -34,6 +35,17 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	Metrics    Metrics
+	// SigningKeyFile holds the checkpoint signing key (a note private key);
+	// default DIR/signing.key, created at first start unless
+	// ExternalSigningKey (the key is then the operator's to provide).
+	SigningKeyFile     string
+	ExternalSigningKey bool
+	// Host names the log in a new signing key: "<host>/clawtrail"; default
+	// the machine's host name. Fixed once the ledger exists.
+	Host string
+	// CheckpointInterval: the history keeps at most one checkpoint per
+	// interval per tenant (every commit is signed regardless).
+	CheckpointInterval time.Duration
 }
 
 // Defaults for Config.
@@ -68,6 +80,11 @@ type Store struct {
 	closed  bool
 
 	lastCommit int64 // received_at of the last commit; sequencer-only
+
+	trees   map[int64]*treeState // tid → tree as of the last commit (under mu)
+	logName string
+	signMu  sync.RWMutex // guards signer
+	signer  *ledger.Signer
 }
 
 func dsn(path string, pragmas ...string) string {
@@ -92,6 +109,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -127,7 +147,11 @@ func (s *Store) openLedger(ctx context.Context) error {
 	if _, err := s.writer.ExecContext(ctx, ledgerSchema); err != nil {
 		return fmt.Errorf("open ledger %s: %w", path, err)
 	}
-	if err := s.checkLedgerVersion(ctx); err != nil {
+	migrated, err := s.checkLedgerVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.loadSigner(ctx); err != nil {
 		return err
 	}
 	s.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
@@ -137,7 +161,10 @@ func (s *Store) openLedger(ctx context.Context) error {
 	}
 	s.reader.SetMaxOpenConns(8)
 	s.reader.SetMaxIdleConns(8)
-	return s.loadHeads(ctx)
+	if err := s.loadHeads(ctx); err != nil {
+		return err
+	}
+	return s.loadTrees(ctx, migrated)
 }
 
 func (s *Store) loadHeads(ctx context.Context) error {
@@ -166,22 +193,31 @@ func (s *Store) loadHeads(ctx context.Context) error {
 }
 
 // LedgerSchemaVersion names the layout of ledger.db. The ledger is the
-// source of truth: a newer version is refused, an older one will be
-// migrated in place by the release that changes it.
-const LedgerSchemaVersion = "1"
+// source of truth: a newer version is refused, an older one is migrated in
+// place (1 → 2 adds the Merkle tree tables, built from the stored leaves).
+const LedgerSchemaVersion = "2"
 
-func (s *Store) checkLedgerVersion(ctx context.Context) error {
+// checkLedgerVersion reports whether the ledger was just migrated from
+// version 1.
+func (s *Store) checkLedgerVersion(ctx context.Context) (bool, error) {
 	if _, err := s.writer.ExecContext(ctx, `INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)`, LedgerSchemaVersion); err != nil {
-		return err
+		return false, err
 	}
 	var v string
 	if err := s.writer.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v); err != nil {
-		return err
+		return false, err
 	}
-	if v != LedgerSchemaVersion {
-		return fmt.Errorf("the ledger in %s has schema version %s; this clawtrail reads version %s", s.cfg.Dir, v, LedgerSchemaVersion)
+	switch v {
+	case LedgerSchemaVersion:
+		return false, nil
+	case "1":
+		// The schema script created the new tables; the trees are built
+		// after the heads are loaded.
+		_, err := s.writer.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'schema_version'`, LedgerSchemaVersion)
+		s.log.Info("migrating the ledger from schema version 1 to 2 (Merkle trees)")
+		return true, err
 	}
-	return nil
+	return false, fmt.Errorf("the ledger in %s has schema version %s; this clawtrail reads version %s", s.cfg.Dir, v, LedgerSchemaVersion)
 }
 
 // Close stops the sequencer (after the requests already queued are

@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/ingest"
+
+	"github.com/clawtrail/clawtrail/ledger"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// appendN stores n events for tenant in requests of per events.
+func appendN(t testing.TB, s *Store, tenant string, n, per int) {
+	t.Helper()
+	for done := 0; done < n; {
+		var b strings.Builder
+		for i := 0; i < per && done < n; i++ {
+			fmt.Fprintf(&b, `{"type":"tool_call","tool":"exec","session_id":"s%d","arguments":{"cmd":"echo %d"}}`+"\n", done%7, done)
+			done++
+		}
+		if _, err := s.Append(context.Background(), tenant, "k1", decodeTB(t, b.String())); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+}
+
+func verifyDir(t *testing.T, dir string, opts VerifyOptions) map[string]*ledger.Report {
+	t.Helper()
+	reps, err := VerifyDir(context.Background(), dir, opts)
+	if err != nil {
+		t.Fatalf("VerifyDir: %v", err)
+	}
+	out := map[string]*ledger.Report{}
+	for _, r := range reps {
+		out[r.Tenant] = r
+	}
+	return out
+}
+
+// tlogHashes adapts stored leaf hashes to x/mod's tlog, an independent
+// implementation of the same RFC 6962 tree.
+type tlogHashes []tlog.Hash
+
+func (h tlogHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, j := range idx {
+		out[i] = h[j]
+	}
+	return out, nil
+}
+
+func TestTreeProofsMatchTlog(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	// Several commits of odd sizes, so tiles fill partially and across
+	// commits, and 2 levels of tiles exist (> 256·256 would be slow; 700
+	// leaves give full and partial level-1 tiles).
+	for _, n := range []int{1, 2, 5, 250, 13, 300, 129} {
+		appendN(t, s, "acme", n, 97)
+	}
+	size := s.TreeSize("acme")
+	if size != 700 {
+		t.Fatalf("tree size %d, want 700", size)
+	}
+	// Rebuild the tree independently with x/mod's tlog from the leaf records.
+	var stored tlogHashes
+	var recs [][]byte
+	err := s.ReadLedger(context.Background(), "acme", 0, 700, func(r *ledger.Record) error {
+		l := ledger.Leaf{Tenant: "acme", ID: r.ID, Seq: uint64(r.Seq), ReceivedAt: r.ReceivedAt, Type: r.Type, KeyID: r.KeyID, BodyCommit: r.BodyCommit}
+		recs = append(recs, l.Append(nil))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rec := range recs {
+		hs, err := tlog.StoredHashes(int64(i), rec, stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, hs...)
+	}
+	cp, err := s.Checkpoint(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := ledger.NewKeyring(s.signer.VKey())
+	c, err := ledger.OpenCheckpoint(cp, s.Origin("acme"), keys)
+	if err != nil {
+		t.Fatalf("OpenCheckpoint: %v", err)
+	}
+	for _, n := range []int64{1, 2, 3, 255, 256, 257, 511, 512, 600, 700} {
+		th, err := tlog.TreeHash(n, stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 700 && [32]byte(th) != c.Root {
+			t.Fatalf("checkpoint root %x, tlog computes %x", c.Root, th)
+		}
+		for _, i := range []int64{0, n / 2, n - 1} {
+			p, size, err := s.InclusionProof(context.Background(), "acme", i, uint64(n))
+			if err != nil || size != uint64(n) {
+				t.Fatalf("InclusionProof(%d, %d): %v", i, n, err)
+			}
+			var tp tlog.RecordProof
+			for _, h := range p {
+				tp = append(tp, tlog.Hash(h))
+			}
+			if err := tlog.CheckRecord(tp, n, th, i, tlog.RecordHash(recs[i])); err != nil {
+				t.Fatalf("tlog rejects our inclusion proof of %d in %d: %v", i, n, err)
+			}
+		}
+		for _, m := range []int64{1, n / 3, n - 1} {
+			if m < 1 {
+				continue
+			}
+			p, _, err := s.ConsistencyProof(context.Background(), "acme", uint64(m), uint64(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, _ := tlog.TreeHash(m, stored)
+			var tp tlog.TreeProof
+			for _, h := range p {
+				tp = append(tp, tlog.Hash(h))
+			}
+			if err := tlog.CheckTree(tp, n, th, m, old); err != nil {
+				t.Fatalf("tlog rejects our consistency proof %d→%d: %v", m, n, err)
+			}
+		}
+	}
+	rep := verifyDir(t, dir, VerifyOptions{})["acme"]
+	if !rep.OK() || rep.Size != 700 {
+		t.Fatalf("clean ledger: %+v", rep)
+	}
+}
+
+func decodeTB(t testing.TB, ndjson string) []clawtrail.Pending {
+	t.Helper()
+	d := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
+	p, err := d.Decode([]byte(ndjson), true)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	return p
+}

@@ -1,0 +1,450 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/ledger"
+)
+
+// LeafProof is one event's leaf record with its inclusion proof.
+type LeafProof struct {
+	Seq   int64
+	ID    string
+	Leaf  []byte // the leaf record (ledger.Leaf.Append)
+	Salt  []byte // nil once deleted
+	Body  []byte // nil once deleted
+	Proof [][]byte
+}
+
+const leafColumns = `seq, id, received_at, type, key_id, body_commit, leaf_hash, salt, body`
+
+func scanRecord(rows *sql.Rows, rec *ledger.Record) error {
+	var bc []byte
+	if err := rows.Scan(&rec.Seq, &rec.ID, &rec.ReceivedAt, &rec.Type, &rec.KeyID, &bc, &rec.LeafHash, &rec.Salt, &rec.Body); err != nil {
+		return err
+	}
+	if len(bc) != 32 {
+		// A damaged commitment column: keep its bytes visible as a zero
+		// commitment, which cannot match.
+		rec.BodyCommit = [32]byte{}
+	} else {
+		rec.BodyCommit = [32]byte(bc)
+	}
+	if rec.LeafHash != nil && len(rec.LeafHash) != 32 {
+		rec.LeafHash = make([]byte, 32)
+	}
+	return nil
+}
+
+// LeafProofs returns the leaf records of a tenant's events at seqs with
+// their inclusion proofs in the tree of the given size (0: the latest).
+func (s *Store) LeafProofs(ctx context.Context, tenant string, seqs []int64, size uint64) ([]LeafProof, uint64, error) {
+	tid, size, err := s.resolveTree(tenant, size)
+	if err != nil {
+		return nil, 0, err
+	}
+	nr := newNodeReader(ctx, s.reader, tid, size)
+	out := make([]LeafProof, 0, len(seqs))
+	for _, seq := range seqs {
+		if seq < 0 || uint64(seq) >= size {
+			return nil, 0, &clawtrail.InvalidError{Message: fmt.Sprintf("seq %d is not in the tree of size %d", seq, size)}
+		}
+		rows, err := s.reader.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND seq=?`, tid, seq)
+		if err != nil {
+			return nil, 0, err
+		}
+		var rec ledger.Record
+		found := rows.Next()
+		if found {
+			err = scanRecord(rows, &rec)
+		}
+		rows.Close()
+		if err != nil {
+			return nil, 0, err
+		}
+		if !found {
+			return nil, 0, fmt.Errorf("%w: seq %d is missing from the ledger", clawtrail.ErrUnavailable, seq)
+		}
+		leaf := ledger.Leaf{Tenant: tenant, ID: rec.ID, Seq: uint64(rec.Seq), ReceivedAt: rec.ReceivedAt,
+			Type: rec.Type, KeyID: rec.KeyID, BodyCommit: rec.BodyCommit}
+		p, err := ledger.InclusionProof(uint64(seq), size, nr.node)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, LeafProof{Seq: seq, ID: rec.ID, Leaf: leaf.Append(nil), Salt: rec.Salt, Body: rec.Body, Proof: p})
+	}
+	return out, size, nil
+}
+
+// ReadLedger calls fn with a tenant's stored records of seqs [from, to) in
+// seq order, as the verifier needs them.
+func (s *Store) ReadLedger(ctx context.Context, tenant string, from, to int64, fn func(*ledger.Record) error) error {
+	tid, ok := s.tenantID(tenant)
+	if !ok {
+		return nil
+	}
+	return readRecords(ctx, s.reader, tid, from, to, fn)
+}
+
+func readRecords(ctx context.Context, db queryer, tid, from, to int64, fn func(*ledger.Record) error) error {
+	rows, err := db.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, tid, from, to)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var rec ledger.Record
+	for rows.Next() {
+		if err := scanRecord(rows, &rec); err != nil {
+			return err
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Coverage says how the search index covers a tenant's ledger.
+type Coverage struct {
+	LedgerSize int64   `json:"ledger_size"`
+	Indexed    int64   `json:"indexed"`          // events the index holds
+	Behind     int64   `json:"behind"`           // committed events not indexed yet
+	Missing    []int64 `json:"missing"`          // seqs below the index's reach that it lacks (first 100)
+	Extra      []int64 `json:"extra"`            // seqs it holds twice or that the ledger lacks (first 100)
+	Count      [2]int  `json:"counts,omitempty"` // total missing, extra
+}
+
+// IndexCoverage compares a tenant's index entries with its ledger.
+func (s *Store) IndexCoverage(ctx context.Context, tenant string) (Coverage, error) {
+	tid, ok := s.tenantID(tenant)
+	if !ok {
+		return Coverage{Missing: []int64{}, Extra: []int64{}}, nil
+	}
+	return indexCoverage(ctx, s.index.reader, tid, s.Head(tenant))
+}
+
+// indexCoverage checks that the index holds each seq below its reach exactly
+// once and nothing the ledger lacks. Its reach is the count the indexer
+// records for the tenant (ix_tenants); events past it are behind, not lost.
+func indexCoverage(ctx context.Context, ix queryer, tid, ledgerSize int64) (Coverage, error) {
+	c := Coverage{LedgerSize: ledgerSize, Missing: []int64{}, Extra: []int64{}}
+	var reach int64
+	err := ix.QueryRowContext(ctx, `SELECT next_seq FROM ix_tenants WHERE tid=?`, tid).Scan(&reach)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return c, err
+	}
+	rows, err := ix.QueryContext(ctx, `SELECT seq FROM ev WHERE tid=? ORDER BY seq`, tid)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	next := int64(0)
+	note := func(list *[]int64, i int, seq int64) {
+		c.Count[i]++
+		if len(*list) < 100 {
+			*list = append(*list, seq)
+		}
+	}
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return c, err
+		}
+		c.Indexed++
+		switch {
+		case seq < next || seq >= ledgerSize:
+			note(&c.Extra, 1, seq)
+			continue
+		case seq > next:
+			for m := next; m < seq && m < reach; m++ {
+				note(&c.Missing, 0, m)
+			}
+		}
+		next = seq + 1
+	}
+	if err := rows.Err(); err != nil {
+		return c, err
+	}
+	for m := next; m < min(reach, ledgerSize); m++ {
+		note(&c.Missing, 0, m)
+	}
+	c.Behind = max(0, ledgerSize-max(reach, next))
+	return c, nil
+}
+
+// Findings turns a coverage into verify findings.
+func (c Coverage) Findings() []ledger.Finding {
+	var out []ledger.Finding
+	for _, seq := range c.Missing {
+		out = append(out, ledger.Finding{Seq: seq, SeqEnd: seq, Kind: ledger.KindIndex, Message: "the search index lacks this event: searches would not show it"})
+	}
+	for _, seq := range c.Extra {
+		out = append(out, ledger.Finding{Seq: seq, SeqEnd: seq, Kind: ledger.KindIndex, Message: "the search index holds an entry the ledger does not (or holds it twice)"})
+	}
+	if more := c.Count[0] + c.Count[1] - len(out); more > 0 {
+		out = append(out, ledger.Finding{Seq: -1, SeqEnd: -1, Kind: ledger.KindIndex, Message: fmt.Sprintf("%d more index problems", more)})
+	}
+	return out
+}
+
+// VerifyOptions configures VerifyDir.
+type VerifyOptions struct {
+	Tenant string // empty: every tenant
+	// Keys pins the trusted log keys; nil trusts the key history found in
+	// the data directory (which an operator holding the directory controls).
+	Keys *ledger.Keyring
+	// Witnesses, when > 0, requires that many trusted witness cosignatures
+	// (Keys' witness keys) on the newest witnessed checkpoint.
+	Witnesses int
+	// Remembered checkpoints (client memory) by tenant.
+	Remembered map[string][]byte
+	// Progress, when set, is told how many events were checked of a total.
+	Progress func(done, total int64)
+}
+
+// VerifyDir verifies the ledger in a data directory without a server: it
+// reads one consistent snapshot and recomputes every tenant's leaves, tree,
+// tiles and checkpoints, and checks the search index covers the ledger.
+func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.Report, error) {
+	path := filepath.Join(dir, "ledger.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no ledger in %s: %w", dir, err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-65536)"))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer tx.Rollback()
+	var version, logName string
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name='schema_version'`).Scan(&version); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if version != LedgerSchemaVersion {
+		return nil, fmt.Errorf("the ledger in %s has schema version %s; start clawtrail serve once to migrate it to %s", dir, version, LedgerSchemaVersion)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name='log_name'`).Scan(&logName); err != nil {
+		return nil, fmt.Errorf("read the log name in %s: %w", path, err)
+	}
+	keys := opts.Keys
+	var keyNotes []string
+	if keys == nil || keys.Len() == 0 {
+		ks, err := readSigningKeys(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		trusted, _ := ledger.NewKeyring()
+		if keys != nil {
+			trusted = keys // keeps its witness keys
+		}
+		for _, k := range ks {
+			if err := trusted.AddLogKey(k.VKey); err != nil {
+				return nil, fmt.Errorf("key history in %s: %w", path, err)
+			}
+		}
+		keys = trusted
+		keyNotes = append(keyNotes, "trusting the signing keys found in the data directory; pin the log's key with --public-key to detect an operator who re-signed a rewritten ledger")
+	}
+	tenants, err := listTenants(ctx, tx, opts.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	var total, done int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM trees`).Scan(&total); err != nil {
+		return nil, err
+	}
+	ix, ixErr := openIndexReader(dir)
+	if ix != nil {
+		defer ix.Close()
+	}
+	var reports []*ledger.Report
+	for _, t := range tenants {
+		v := ledger.NewVerifier(t.name, ledger.Origin(logName, t.name), keys)
+		for _, n := range keyNotes {
+			v.Note("%s", n)
+		}
+		treeSize, err := loadVerifyInputs(ctx, tx, v, t.tid, opts, t.name)
+		if err != nil {
+			return nil, err
+		}
+		tick := int64(0)
+		err = readRecords(ctx, tx, t.tid, 0, 1<<62, func(rec *ledger.Record) error {
+			v.Add(rec)
+			if tick++; tick == 4096 {
+				done += tick
+				tick = 0
+				if opts.Progress != nil {
+					opts.Progress(done, total)
+				}
+				return ctx.Err()
+			}
+			return nil
+		})
+		done += tick
+		if err != nil {
+			return nil, fmt.Errorf("read the events of tenant %q: %w", t.name, err)
+		}
+		var ledgerSize int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq)+1, 0) FROM events WHERE tid=?`, t.tid).Scan(&ledgerSize); err != nil {
+			return nil, err
+		}
+		switch {
+		case ixErr != nil:
+			v.Note("search index not checked: %v", ixErr)
+		default:
+			cov, err := indexCoverage(ctx, ix, t.tid, ledgerSize)
+			if err != nil {
+				v.Note("search index not checked: %v", err)
+				break
+			}
+			for _, f := range cov.Findings() {
+				v.Fail(f)
+			}
+			if cov.Behind > 0 {
+				v.Note("the search index is %d event(s) behind the ledger; it catches up when the server runs", cov.Behind)
+			}
+		}
+		reports = append(reports, v.Finish(treeSize))
+	}
+	if opts.Progress != nil {
+		opts.Progress(done, total)
+	}
+	return reports, nil
+}
+
+type tenantRow struct {
+	tid  int64
+	name string
+}
+
+func listTenants(ctx context.Context, db queryer, only string) ([]tenantRow, error) {
+	rows, err := db.QueryContext(ctx, `SELECT tid, name FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []tenantRow
+	for rows.Next() {
+		var t tenantRow
+		if err := rows.Scan(&t.tid, &t.name); err != nil {
+			return nil, err
+		}
+		if only == "" || t.name == only {
+			out = append(out, t)
+		}
+	}
+	if only != "" && len(out) == 0 {
+		return nil, fmt.Errorf("%w: no tenant %q in this ledger", clawtrail.ErrNotFound, only)
+	}
+	return out, rows.Err()
+}
+
+// loadVerifyInputs gives the verifier a tenant's checkpoints (history,
+// latest, remembered, witnessed) and stored tiles, and returns the tree size
+// its tree state records (-1: none).
+func loadVerifyInputs(ctx context.Context, tx *sql.Tx, v *ledger.Verifier, tid int64, opts VerifyOptions, tenant string) (int64, error) {
+	var in []ledger.CheckpointInput
+	hist, err := readCheckpoints(ctx, tx, tid)
+	if err != nil {
+		return 0, err
+	}
+	cosigs, err := readCosignatures(ctx, tx, tid)
+	if err != nil {
+		return 0, err
+	}
+	var witnessed []byte
+	for _, c := range hist {
+		in = append(in, ledger.CheckpointInput{Note: []byte(c.Note), Source: "history", CreatedAt: c.CreatedAt})
+		if lines := cosigs[c.Size]; len(lines) > 0 {
+			witnessed = []byte(c.Note + strings.Join(lines, ""))
+		}
+	}
+	treeSize := int64(-1)
+	var latest string
+	err = tx.QueryRowContext(ctx, `SELECT size, checkpoint FROM trees WHERE tid=?`, tid).Scan(&treeSize, &latest)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		treeSize = -1
+	case err != nil:
+		return 0, err
+	default:
+		in = append(in, ledger.CheckpointInput{Note: []byte(latest), Source: "latest"})
+	}
+	if r := opts.Remembered[tenant]; r != nil {
+		in = append(in, ledger.CheckpointInput{Note: r, Source: "remembered"})
+	}
+	if opts.Witnesses > 0 {
+		if witnessed == nil {
+			v.Fail(ledger.Finding{Seq: -1, SeqEnd: -1, Kind: ledger.KindWitness, Message: "no checkpoint of this tenant carries a witness cosignature"})
+		} else {
+			in = append(in, ledger.CheckpointInput{Note: witnessed, Source: "witnessed"})
+		}
+	}
+	v.Checkpoints(in)
+	if opts.Witnesses > 0 && witnessed != nil {
+		v.RequireWitnesses(witnessed, opts.Witnesses)
+	}
+	tiles := map[[2]uint64][]byte{}
+	rows, err := tx.QueryContext(ctx, `SELECT level, idx, hashes FROM tiles WHERE tid=?`, tid)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l, i uint64
+		var h []byte
+		if err := rows.Scan(&l, &i, &h); err != nil {
+			return 0, err
+		}
+		tiles[[2]uint64{l, i}] = h
+	}
+	v.Tiles(tiles)
+	return treeSize, rows.Err()
+}
+
+func readCosignatures(ctx context.Context, db queryer, tid int64) (map[uint64][]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT size, line FROM cosignatures WHERE tid=? ORDER BY size, created_at`, tid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint64][]string{}
+	for rows.Next() {
+		var size uint64
+		var line string
+		if err := rows.Scan(&size, &line); err != nil {
+			return nil, err
+		}
+		out[size] = append(out[size], line)
+	}
+	return out, rows.Err()
+}
+
+func openIndexReader(dir string) (*sql.DB, error) {
+	path := filepath.Join(dir, "index.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no search index (%s): it is rebuilt when the server starts", path)
+	}
+	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)"))
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM ix_tenants`).Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("search index unreadable: %v", err)
+	}
+	return db, nil
+}
