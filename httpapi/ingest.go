@@ -10,17 +10,23 @@ import (
 )
 
 type ingestResponse struct {
-	Accepted       int    `json:"accepted"`
-	Duplicates     int    `json:"duplicates"`
-	FirstSeq       *int64 `json:"first_seq"`
-	LastSeq        *int64 `json:"last_seq"`
-	CheckpointSize *int64 `json:"checkpoint_size"`
+	Accepted       int      `json:"accepted"`
+	Duplicates     int      `json:"duplicates"`
+	FirstSeq       *int64   `json:"first_seq"`
+	LastSeq        *int64   `json:"last_seq"`
+	CheckpointSize *int64   `json:"checkpoint_size"`
+	Receipt        *Receipt `json:"receipt,omitempty"` // with ?wait=checkpoint
 }
 
 // handleIngest is POST /v1/events: atomic, and answered 200 only after the
 // events are fsync'd.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
+	wantReceipt, err := waitCheckpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	body, err := ingest.ReadBody(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxRequestBytes)+1),
 		r.Header.Get("Content-Encoding"), s.cfg.Limits.MaxRequestBytes)
 	if err != nil {
@@ -52,6 +58,17 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	out := ingestResponse{Accepted: res.Accepted, Duplicates: res.Duplicates}
 	if res.FirstSeq >= 0 {
 		out.FirstSeq, out.LastSeq = &res.FirstSeq, &res.LastSeq
+	}
+	if res.Checkpoint != nil {
+		out.CheckpointSize = &res.CheckpointSize
+	}
+	if wantReceipt {
+		// Every commit is signed in its own transaction, so the checkpoint
+		// that covers the request exists already: no waiting.
+		if out.Receipt, err = s.receipt(r, tenant, res); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

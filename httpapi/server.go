@@ -31,6 +31,7 @@ type Store interface {
 	IndexLag() int64
 	Reindex(ctx context.Context) error
 	Authenticate(ctx context.Context, token string) (clawtrail.APIKey, error)
+	LedgerStore
 }
 
 // Config configures a Server.
@@ -109,6 +110,15 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/export", s.auth(clawtrail.RoleReader, s.handleExport))
 	s.mux.HandleFunc("GET /v1/tail", s.auth(clawtrail.RoleReader, s.handleTail))
 	s.mux.HandleFunc("POST /v1/admin/reindex", s.auth(clawtrail.RoleAdmin, s.handleReindex))
+	s.mux.HandleFunc("GET /v1/checkpoint", s.auth(clawtrail.RoleAuditor, s.handleCheckpoint))
+	s.mux.HandleFunc("GET /v1/checkpoints", s.auth(clawtrail.RoleAuditor, s.handleCheckpoints))
+	s.mux.HandleFunc("GET /v1/proof/inclusion", s.auth(clawtrail.RoleAuditor, s.handleInclusion))
+	s.mux.HandleFunc("GET /v1/proof/consistency", s.auth(clawtrail.RoleAuditor, s.handleConsistency))
+	s.mux.HandleFunc("GET /v1/ledger", s.auth(clawtrail.RoleAuditor, s.handleLedger))
+	s.mux.HandleFunc("GET /v1/index/coverage", s.auth(clawtrail.RoleAuditor, s.handleIndexCoverage))
+	s.mux.HandleFunc("GET /v1/bundle", s.auth(clawtrail.RoleAuditor, s.handleBundle))
+	s.mux.HandleFunc("GET /v1/signing-keys", s.handleSigningKeys)
+	s.mux.HandleFunc("POST /v1/admin/rotate-signing", s.auth(clawtrail.RoleAdmin, s.handleRotateSigning))
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {

@@ -81,6 +81,8 @@ type Report struct {
 	Root        string    `json:"root"`   // base64 root of the recomputed tree
 	Checkpoints int       `json:"checkpoints"`
 	Findings    []Finding `json:"findings"`
+	// Checkpoint is the latest checkpoint checked (the one to remember).
+	Checkpoint string `json:"checkpoint,omitempty"`
 	Notes       []string  `json:"notes,omitempty"`
 }
 
@@ -185,6 +187,7 @@ func (v *Verifier) Checkpoints(in []CheckpointInput) {
 		c := &v.cps[i]
 		if c.source == "latest" {
 			v.latest = c
+			v.rep.Checkpoint = string(c.Note)
 		} else if c.source == "history" {
 			histMax = max(histMax, c.Size)
 		}
@@ -326,6 +329,13 @@ func (v *Verifier) check(c *cpCheck) {
 	v.explained = false
 }
 
+// Abandon completes the report when no records could be checked (the
+// checkpoint to check them against is not trusted): only the findings so far.
+func (v *Verifier) Abandon(reason string) *Report {
+	v.Note("%s", reason)
+	return &v.rep
+}
+
 // Finish completes the report. treeSize is the tree size the store records
 // for the tenant, or -1 when the source has none.
 func (v *Verifier) Finish(treeSize int64) *Report {
@@ -334,6 +344,11 @@ func (v *Verifier) Finish(treeSize int64) *Report {
 		v.add(v.next, int64(v.maxClaimed)-1, KindTruncated, "%d event(s) covered by a signed checkpoint of size %d are gone from the end of the ledger", v.maxClaimed-have, v.maxClaimed)
 	} else if treeSize > v.next {
 		v.add(v.next, treeSize-1, KindTruncated, "%d event(s) recorded in the tree state are gone from the end of the ledger", treeSize-v.next)
+	}
+	for _, c := range v.cps {
+		if (c.source == "remembered" || c.source == "witnessed") && c.Size > have {
+			v.add(int64(have), int64(c.Size)-1, KindRolledBack, "the ledger holds %d event(s) but a %s checkpoint of size %d was seen before: it was rolled back", have, c.source, c.Size)
+		}
 	}
 	rolledBack := v.latest != nil && treeSize >= 0 && uint64(treeSize) > v.latest.Size && uint64(treeSize) <= have
 	if rolledBack {

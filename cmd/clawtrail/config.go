@@ -27,6 +27,9 @@ type serveConfig struct {
 	MaxClockSkew    time.Duration `yaml:"max_clock_skew" flag:"max-clock-skew" env:"CLAWTRAIL_MAX_CLOCK_SKEW"`
 	LogLevel        string        `yaml:"log_level" flag:"log-level" env:"CLAWTRAIL_LOG_LEVEL"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" flag:"shutdown-timeout" env:"CLAWTRAIL_SHUTDOWN_TIMEOUT"`
+	SigningKeyFile  string        `yaml:"signing_key_file" flag:"signing-key-file" env:"CLAWTRAIL_SIGNING_KEY_FILE"`
+	LogHost         string        `yaml:"log_host" flag:"log-host" env:"CLAWTRAIL_LOG_HOST"`
+	CheckpointEvery time.Duration `yaml:"checkpoint_interval" flag:"checkpoint-interval" env:"CLAWTRAIL_CHECKPOINT_INTERVAL"`
 }
 
 // Defaults for serveConfig.
@@ -37,7 +40,8 @@ const (
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{Data: DefaultData, Listen: DefaultListen, MaxEventBytes: 1 << 20,
-		MaxRequestBytes: 16 << 20, MaxClockSkew: 24 * time.Hour, LogLevel: "info", ShutdownTimeout: 30 * time.Second}
+		MaxRequestBytes: 16 << 20, MaxClockSkew: 24 * time.Hour, LogLevel: "info", ShutdownTimeout: 30 * time.Second,
+		CheckpointEvery: time.Second}
 }
 
 func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
@@ -54,6 +58,9 @@ func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
 	fs.Duration("max-clock-skew", d.MaxClockSkew, "mark events whose timestamp is further than this from the receive time")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
 	fs.Duration("shutdown-timeout", d.ShutdownTimeout, "how long to drain requests on SIGINT/SIGTERM")
+	fs.String("signing-key-file", "", "checkpoint signing key (a note private key) to use instead of DATA/signing.key, which is created at first start")
+	fs.String("log-host", "", "host part of the log's name, <host>/clawtrail, when the ledger is created (default the host name)")
+	fs.Duration("checkpoint-interval", d.CheckpointEvery, "keep at most one checkpoint per interval in each tenant's history (every commit is signed regardless)")
 }
 
 // load fills c: defaults, then the file, then the environment, then the

@@ -138,9 +138,10 @@ func newExportCmd(e env) *cobra.Command {
 	var cf clientFlags
 	var ff filterFlags
 	var format, output string
+	var bundle bool
 	cmd := &cobra.Command{
 		Use:   "export",
-		Short: "Export events (oldest first), streaming, as json, jsonl or csv",
+		Short: "Export events (oldest first), streaming, as json, jsonl or csv, or as an evidence bundle",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, params, err := ff.setup(&cf, e)
@@ -155,19 +156,26 @@ func newExportCmd(e env) *cobra.Command {
 			if output == "" {
 				return usagef("--output FILE is required (- for stdout)")
 			}
+			if bundle {
+				if cmd.Flags().Changed("format") {
+					return usagef("--bundle has its own format; drop --format")
+				}
+				return export(cmd.Context(), c, "/v1/bundle", params, output, e)
+			}
 			params.Set("format", format)
-			return export(cmd.Context(), c, params, output, e)
+			return export(cmd.Context(), c, "/v1/export", params, output, e)
 		},
 	}
 	cf.register(cmd)
 	ff.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "jsonl", "json, jsonl or csv")
+	cmd.Flags().BoolVar(&bundle, "bundle", false, "write an evidence bundle: the events with their inclusion proofs, the signed checkpoint and the public keys (check it with clawtrail verify --bundle FILE)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (- for stdout)")
 	return cmd
 }
 
-func export(ctx context.Context, c *httpapi.Client, params url.Values, output string, e env) error {
-	resp, err := c.Do(ctx, http.MethodGet, "/v1/export", params, nil, nil)
+func export(ctx context.Context, c *httpapi.Client, path string, params url.Values, output string, e env) error {
+	resp, err := c.Do(ctx, http.MethodGet, path, params, nil, nil)
 	if err != nil {
 		return err
 	}

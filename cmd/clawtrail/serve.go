@@ -45,7 +45,9 @@ const AdminTokenFile = "admin.token"
 func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string)) error {
 	log := newLogger(e.stderr, cfg.LogLevel)
 	metrics := httpapi.NewMetrics(prometheus.NewRegistry())
-	store, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Logger: log, Metrics: metrics.StoreHooks()})
+	store, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Logger: log, Metrics: metrics.StoreHooks(),
+		SigningKeyFile: cfg.SigningKeyFile, ExternalSigningKey: cfg.SigningKeyFile != "",
+		Host: cfg.LogHost, CheckpointInterval: cfg.CheckpointEvery})
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", cfg.Data, err)
 	}
