@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/clawtrail/clawtrail"
@@ -30,6 +32,14 @@ func scanRecord(rows *sql.Rows, rec *ledger.Record) error {
 	if err := rows.Scan(&rec.Seq, &rec.ID, &rec.ReceivedAt, &rec.Type, &rec.KeyID, &bc, &rec.LeafHash, &rec.Salt, &rec.Body); err != nil {
 		return err
 	}
+	fixRecord(rec, bc)
+	return nil
+}
+
+// fixRecord sets the commitment from its column and makes damaged hash
+// columns visible as values that cannot match.
+func fixRecord(rec *ledger.Record, bc []byte) {
+	rec.Hashed = false
 	if len(bc) != 32 {
 		// A damaged commitment column: keep its bytes visible as a zero
 		// commitment, which cannot match.
@@ -40,7 +50,6 @@ func scanRecord(rows *sql.Rows, rec *ledger.Record) error {
 	if rec.LeafHash != nil && len(rec.LeafHash) != 32 {
 		rec.LeafHash = make([]byte, 32)
 	}
-	return nil
 }
 
 // LeafProofs returns the leaf records of a tenant's events at seqs with
@@ -140,41 +149,43 @@ func indexCoverage(ctx context.Context, ix queryer, tid, ledgerSize int64) (Cove
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return c, err
 	}
+	// One pass over the tenant's index entries, unordered (no sort), into a
+	// bitmap of the seqs seen.
 	rows, err := ix.QueryContext(ctx, `SELECT seq FROM ev WHERE tid=? ORDER BY seq`, tid)
 	if err != nil {
 		return c, err
 	}
 	defer rows.Close()
-	next := int64(0)
 	note := func(list *[]int64, i int, seq int64) {
 		c.Count[i]++
 		if len(*list) < 100 {
 			*list = append(*list, seq)
 		}
 	}
+	seen := make([]uint64, (ledgerSize+63)/64)
+	next := int64(0) // one past the largest seq seen
 	for rows.Next() {
 		var seq int64
 		if err := rows.Scan(&seq); err != nil {
 			return c, err
 		}
 		c.Indexed++
-		switch {
-		case seq < next || seq >= ledgerSize:
+		if seq < 0 || seq >= ledgerSize || seen[seq/64]&(1<<(seq%64)) != 0 {
 			note(&c.Extra, 1, seq)
 			continue
-		case seq > next:
-			for m := next; m < seq && m < reach; m++ {
-				note(&c.Missing, 0, m)
-			}
 		}
-		next = seq + 1
+		seen[seq/64] |= 1 << (seq % 64)
+		next = max(next, seq+1)
 	}
 	if err := rows.Err(); err != nil {
 		return c, err
 	}
-	for m := next; m < min(reach, ledgerSize); m++ {
-		note(&c.Missing, 0, m)
+	for m := int64(0); m < min(max(reach, next), ledgerSize); m++ {
+		if seen[m/64]&(1<<(m%64)) == 0 {
+			note(&c.Missing, 0, m)
+		}
 	}
+	slices.Sort(c.Extra)
 	c.Behind = max(0, ledgerSize-max(reach, next))
 	return c, nil
 }
@@ -217,6 +228,9 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no ledger in %s: %w", dir, err)
 	}
+	// The scan allocates a copy of every row and keeps little: collect
+	// garbage less often.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-65536)"))
 	if err != nil {
 		return nil, err
@@ -265,11 +279,26 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM trees`).Scan(&total); err != nil {
 		return nil, err
 	}
+	// The index coverage check runs beside the scan, on its own
+	// connection, in a snapshot of its own.
+	cdb, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)"))
+	if err != nil {
+		return nil, err
+	}
+	defer cdb.Close()
 	ix, ixErr := openIndexReader(dir)
 	if ix != nil {
 		defer ix.Close()
 	}
-	var reports []*ledger.Report
+	type tenantRun struct {
+		tenantRow
+		v        *ledger.Verifier
+		treeSize int64
+		order    *reorderer
+		cov      chan string // index coverage outcome, applied after the scan
+	}
+	runs := map[int64]*tenantRun{}
+	var ordered []*tenantRun
 	for _, t := range tenants {
 		v := ledger.NewVerifier(t.name, ledger.Origin(logName, t.name), keys)
 		for _, n := range keyNotes {
@@ -279,44 +308,71 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 		if err != nil {
 			return nil, err
 		}
-		tick := int64(0)
-		err = readRecords(ctx, tx, t.tid, 0, 1<<62, func(rec *ledger.Record) error {
-			v.Add(rec)
-			if tick++; tick == 4096 {
-				done += tick
-				tick = 0
-				if opts.Progress != nil {
-					opts.Progress(done, total)
-				}
-				return ctx.Err()
+		r := &tenantRun{tenantRow: t, v: v, treeSize: treeSize}
+		r.order = newReorderer(v.Add)
+		runs[t.tid] = r
+		ordered = append(ordered, r)
+	}
+	// The search index is checked concurrently with the ledger scan.
+	covs := make(map[int64]Coverage, len(ordered))
+	covErrs := make(map[int64]error, len(ordered))
+	covDone := make(chan struct{})
+	go func() {
+		defer close(covDone)
+		if ixErr != nil {
+			return
+		}
+		for _, r := range ordered {
+			var size int64
+			if err := cdb.QueryRowContext(ctx, `SELECT coalesce(max(seq)+1, 0) FROM events WHERE tid=?`, r.tid).Scan(&size); err != nil {
+				covErrs[r.tid] = err
+				continue
 			}
-			return nil
-		})
-		done += tick
-		if err != nil {
-			return nil, fmt.Errorf("read the events of tenant %q: %w", t.name, err)
+			covs[r.tid], covErrs[r.tid] = indexCoverage(ctx, ix, r.tid, size)
 		}
-		var ledgerSize int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq)+1, 0) FROM events WHERE tid=?`, t.tid).Scan(&ledgerSize); err != nil {
-			return nil, err
+	}()
+	names := map[int64]string{}
+	for tid, r := range runs {
+		names[tid] = r.name
+	}
+	count := func() {
+		if done++; done%4096 == 0 && opts.Progress != nil {
+			opts.Progress(done, total)
 		}
-		switch {
+	}
+	dispatch := func(tid int64, rec *ledger.Record) {
+		if r := runs[tid]; r != nil {
+			r.order.add(rec)
+		}
+		count()
+	}
+	if opts.Tenant != "" {
+		err = scanLedger(ctx, tx, names, dispatch, `SELECT tid, `+leafColumns+` FROM events WHERE tid=? ORDER BY seq`, ordered[0].tid)
+	} else {
+		// The whole table in commit order: the cheapest way through it.
+		err = scanLedger(ctx, tx, names, dispatch, `SELECT tid, `+leafColumns+` FROM events ORDER BY g`)
+	}
+	<-covDone
+	if err != nil {
+		return nil, fmt.Errorf("read the ledger: %w", err)
+	}
+	var reports []*ledger.Report
+	for _, r := range ordered {
+		r.order.flush()
+		switch cov, err := covs[r.tid], covErrs[r.tid]; {
 		case ixErr != nil:
-			v.Note("search index not checked: %v", ixErr)
+			r.v.Note("search index not checked: %v", ixErr)
+		case err != nil:
+			r.v.Note("search index not checked: %v", err)
 		default:
-			cov, err := indexCoverage(ctx, ix, t.tid, ledgerSize)
-			if err != nil {
-				v.Note("search index not checked: %v", err)
-				break
-			}
 			for _, f := range cov.Findings() {
-				v.Fail(f)
+				r.v.Fail(f)
 			}
 			if cov.Behind > 0 {
-				v.Note("the search index is %d event(s) behind the ledger; it catches up when the server runs", cov.Behind)
+				r.v.Note("the search index is %d event(s) behind the ledger; it catches up when the server runs", cov.Behind)
 			}
 		}
-		reports = append(reports, v.Finish(treeSize))
+		reports = append(reports, r.v.Finish(r.treeSize))
 	}
 	if opts.Progress != nil {
 		opts.Progress(done, total)
@@ -448,3 +504,150 @@ func openIndexReader(dir string) (*sql.DB, error) {
 	}
 	return db, nil
 }
+
+// scanLedger reads the records the query selects (tid first, then the leaf
+// columns) in one pass on one connection, and calls fn with each in order.
+// Reading, hashing (body commitment and leaf) and the caller's tree work run
+// as a three-stage pipeline, so on two cores the SQLite scan is the bound.
+func scanLedger(ctx context.Context, db queryer, names map[int64]string, fn func(tid int64, rec *ledger.Record), query string, args ...any) error {
+	type row struct {
+		tid int64
+		rec ledger.Record
+	}
+	const batchSize = 1024
+	read := make(chan []row, 4)
+	hashed := make(chan []row, 4)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readErr error
+	go func() {
+		defer close(read)
+		rows, err := db.QueryContext(ctx, query, args...)
+		if err != nil {
+			readErr = err
+			return
+		}
+		defer rows.Close()
+		b := make([]row, 0, batchSize)
+		// Byte columns are scanned as RawBytes and copied into one arena
+		// per batch: a few allocations per batch instead of four per row.
+		var bc, lh, salt, body sql.RawBytes
+		var arena []byte
+		keep := func(raw sql.RawBytes) []byte {
+			if raw == nil {
+				return nil
+			}
+			if len(arena)+len(raw) > cap(arena) {
+				arena = make([]byte, 0, max(256<<10, len(raw)))
+			}
+			arena = append(arena, raw...)
+			return arena[len(arena)-len(raw) : len(arena) : len(arena)]
+		}
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.tid, &r.rec.Seq, &r.rec.ID, &r.rec.ReceivedAt, &r.rec.Type, &r.rec.KeyID, &bc, &lh, &salt, &body); err != nil {
+				readErr = err
+				return
+			}
+			r.rec.LeafHash, r.rec.Salt, r.rec.Body = keep(lh), keep(salt), keep(body)
+			fixRecord(&r.rec, bc)
+			if b = append(b, r); len(b) == batchSize {
+				select {
+				case read <- b:
+				case <-ctx.Done():
+					return
+				}
+				b = make([]row, 0, batchSize)
+			}
+		}
+		readErr = rows.Err()
+		if len(b) > 0 {
+			select {
+			case read <- b:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	go func() {
+		defer close(hashed)
+		var buf []byte
+		for b := range read {
+			for i := range b {
+				buf = b[i].rec.Prehash(names[b[i].tid], buf)
+			}
+			select {
+			case hashed <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for b := range hashed {
+		for i := range b {
+			fn(b[i].tid, &b[i].rec)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	// The reader has closed read, so readErr is set.
+	return readErr
+}
+
+// reorderer hands a tenant's records to the verifier in seq order: rows read
+// in commit order are in seq order unless someone moved them, and then the
+// verifier should see them where their seq puts them. It holds at most
+// maxHeld records out of order; past that, the gap is the verifier's to report.
+type reorderer struct {
+	next int64
+	held map[int64]*ledger.Record
+	add_ func(*ledger.Record)
+}
+
+const maxHeld = 10000
+
+func newReorderer(fn func(*ledger.Record)) *reorderer {
+	return &reorderer{held: map[int64]*ledger.Record{}, add_: fn}
+}
+
+func (o *reorderer) add(rec *ledger.Record) {
+	if rec.Seq != o.next || len(o.held) > 0 {
+		if rec.Seq >= o.next {
+			if _, dup := o.held[rec.Seq]; !dup {
+				cp := *rec
+				o.held[rec.Seq] = &cp
+				o.drain(false)
+				return
+			}
+		}
+		o.add_(rec) // a seq seen before: the verifier reports it
+		return
+	}
+	o.add_(rec)
+	o.next++
+}
+
+// drain passes on the held records that are now in order; with all (or when
+// too many are held) it passes on the smallest regardless of gaps.
+func (o *reorderer) drain(all bool) {
+	for len(o.held) > 0 {
+		if r, ok := o.held[o.next]; ok {
+			delete(o.held, o.next)
+			o.add_(r)
+			o.next++
+			continue
+		}
+		if !all && len(o.held) <= maxHeld {
+			return
+		}
+		low := int64(-1)
+		for seq := range o.held {
+			if low < 0 || seq < low {
+				low = seq
+			}
+		}
+		o.next = low
+	}
+}
+
+func (o *reorderer) flush() { o.drain(true) }
