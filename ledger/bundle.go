@@ -95,7 +95,7 @@ const MaxBundleLine = 64 << 20
 // An error is returned only for a bundle that cannot be read at all.
 func VerifyBundle(r io.Reader, pinned *Keyring) (*Report, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), MaxBundleLine)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxBundleLine)
 	if !sc.Scan() {
 		if err := sc.Err(); err != nil {
 			return nil, fmt.Errorf("read bundle: %w", err)

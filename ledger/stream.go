@@ -143,7 +143,7 @@ func (s *StreamReader) Next(rec *Record) error {
 }
 
 func grow(b []byte, n int) []byte {
-	if cap(b) >= n {
+	if b != nil && cap(b) >= n {
 		return b[:n]
 	}
 	return make([]byte, n)
