@@ -29,6 +29,8 @@ type LedgerStore interface {
 	RotateSigningKey(ctx context.Context) (string, error)
 	LogName() string
 	Origin(tenant string) string
+	AddCosignature(ctx context.Context, tenant string, note []byte) (int, error)
+	WitnessedCheckpoint(ctx context.Context, tenant string) ([]byte, error)
 }
 
 // CheckpointSize reads the size of a checkpoint note without verifying it
@@ -45,14 +47,21 @@ func CheckpointSize(note []byte) (uint64, error) {
 	return c.Size, nil
 }
 
-// handleCheckpoint is GET /v1/checkpoint: the latest signed checkpoint.
+// handleCheckpoint is GET /v1/checkpoint: the latest signed checkpoint, with
+// the witness cosignatures of its size (?witnessed=true: the largest
+// witnessed checkpoint instead).
 func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("witnessed") == "true" {
+		s.handleWitnessedCheckpoint(w, r)
+		return
+	}
 	c := callerOf(r.Context())
 	note, err := s.store.Checkpoint(r.Context(), c.tenant)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	note = s.withCosignatures(r.Context(), c.tenant, note)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(note)

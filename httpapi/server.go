@@ -111,6 +111,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/tail", s.auth(clawtrail.RoleReader, s.handleTail))
 	s.mux.HandleFunc("POST /v1/admin/reindex", s.auth(clawtrail.RoleAdmin, s.handleReindex))
 	s.mux.HandleFunc("GET /v1/checkpoint", s.auth(clawtrail.RoleAuditor, s.handleCheckpoint))
+	s.mux.HandleFunc("POST /v1/checkpoint/cosignature", s.auth(clawtrail.RoleAuditor, s.handleAddCosignature))
 	s.mux.HandleFunc("GET /v1/checkpoints", s.auth(clawtrail.RoleAuditor, s.handleCheckpoints))
 	s.mux.HandleFunc("GET /v1/proof/inclusion", s.auth(clawtrail.RoleAuditor, s.handleInclusion))
 	s.mux.HandleFunc("GET /v1/proof/consistency", s.auth(clawtrail.RoleAuditor, s.handleConsistency))

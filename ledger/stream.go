@@ -74,6 +74,7 @@ func (s *StreamReader) Next(rec *Record) error {
 		return fmt.Errorf("%w: %v", ErrMalformedStream, err)
 	}
 	rec.Seq = int64(binary.BigEndian.Uint64(hdr[:]))
+	rec.Hashed = false
 	var err error
 	str := func() string {
 		if err != nil {
