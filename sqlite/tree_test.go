@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +150,60 @@ func decodeTB(t testing.TB, ndjson string) []clawtrail.Pending {
 		t.Fatalf("Decode: %v", err)
 	}
 	return p
+}
+
+// A ledger written by schema version 1 (no trees) is migrated in place:
+// its trees are built from the stored leaves and signed, and it verifies.
+func TestMigrateVersion1(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	appendN(t, s, "acme", 300, 100)
+	appendN(t, s, "other", 3, 3)
+	root := s.trees[s.tenants["acme"]].tree.Root()
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE trees`, `DROP TABLE tiles`, `DROP TABLE checkpoints`, `DROP TABLE cosignatures`,
+		`DROP TABLE signing_keys`, `DELETE FROM meta WHERE name='log_name'`, `UPDATE meta SET value='1' WHERE name='schema_version'`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if _, err := VerifyDir(context.Background(), dir, VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "schema version 1") {
+		t.Fatalf("VerifyDir of a version 1 ledger: %v", err)
+	}
+	s = openStore(t, dir)
+	if got := s.trees[s.tenants["acme"]].tree.Root(); got != root || s.TreeSize("acme") != 300 {
+		t.Fatalf("migrated root %x size %d, want %x 300", got, s.TreeSize("acme"), root)
+	}
+	appendN(t, s, "acme", 10, 10)
+	s.Close()
+	for name, rep := range verifyDir(t, dir, VerifyOptions{}) {
+		if !rep.OK() {
+			t.Fatalf("%s after migration: %+v", name, rep.Findings)
+		}
+	}
+}
+
+// Every commit writes events and tree together, so a ledger whose events
+// run past its tree was changed behind clawtrail's back: the server refuses
+// to start (and to sign the forged events) and says to run verify.
+func TestOpenRefusesEventsOutsideTheTree(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	appendN(t, s, "acme", 5, 5)
+	s.Close()
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db"))
+	if _, err := db.Exec(`INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, req_hash, salt, body)
+		SELECT tid, 5, 'forged', received_at, type, key_id, body_commit, leaf_hash, req_hash, salt, body FROM events WHERE seq = 4`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err := Open(context.Background(), Config{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "clawtrail verify") {
+		t.Fatalf("Open of a ledger with a forged tail: %v", err)
+	}
 }

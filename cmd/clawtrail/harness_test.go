@@ -20,6 +20,7 @@ type testServer struct {
 	token string
 	stop  func()
 	done  chan error
+	env   map[string]string // more environment for cli (e.g. CLAWTRAIL_CONFIG_DIR)
 }
 
 func startServer(t *testing.T, dir string, mods ...func(*serveConfig)) *testServer {
@@ -77,7 +78,7 @@ func (ts *testServer) cli(stdin string, args ...string) (string, string, int) {
 		case "CLAWTRAIL_TOKEN":
 			return ts.token
 		}
-		return ""
+		return ts.env[k]
 	}
 	code := runEnv(context.Background(), args, env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: getenv})
 	return out.String(), errb.String(), code
