@@ -18,6 +18,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/clawtrail/clawtrail/sqlite"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -249,6 +250,22 @@ func run(ctx context.Context, o options) error {
 	}
 	rep.diskLedger, rep.diskIndex, rep.diskTotal = srv.diskUsage()
 	rep.storedEvents = c.events + pr.events
+
+	progressf("verify --data: every body commitment, leaf, tree node, checkpoint, tile and the index ...")
+	vcpu := startCPU()
+	vt := time.Now()
+	vreps, err := sqlite.VerifyDir(ctx, dataDir, sqlite.VerifyOptions{})
+	rep.verifyTime, rep.verifyCPU = time.Since(vt), vcpu.stop()
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	for _, vr := range vreps {
+		rep.verifyEvents += vr.Events
+		if !vr.OK() {
+			return fmt.Errorf("verify found problems in an untouched ledger: %+v", vr.Findings)
+		}
+	}
+	progressf("verify: %s events in %.2fs = %s events/s, clean", num(rep.verifyEvents), rep.verifyTime.Seconds(), num(float64(rep.verifyEvents)/rep.verifyTime.Seconds()))
 
 	md := rep.markdown()
 	fmt.Print(md)

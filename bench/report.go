@@ -40,6 +40,9 @@ type report struct {
 	diskIndex    int64
 	diskTotal    int64
 	storedEvents int
+	verifyEvents int64
+	verifyTime   time.Duration
+	verifyCPU    cpuSpan
 }
 
 // num formats a number with thousands separators.
@@ -172,6 +175,11 @@ func (r *report) markdown() string {
 		}
 		row(q.name+" p50 / p99", fmt.Sprintf("%s / %s; %s returned (%s)", ms(pct(l, 50)), ms(pct(l, 99)), num(q.hits), q.expect), target, res)
 	}
+
+	section("Verify (`clawtrail verify --data`, after close)")
+	vrate := float64(r.verifyEvents) / max(r.verifyTime.Seconds(), 1e-9)
+	row("events verified per second", fmt.Sprintf("%s (%s events in %.2f s, all tenants, clean; this process %.2f cores; %s)",
+		num(vrate), num(r.verifyEvents), r.verifyTime.Seconds(), r.verifyCPU.cores(), machineNote(r.verifyCPU)), "≥ 200,000", verdict(vrate >= 200000))
 
 	section("Baselines, same run, same bytes")
 	row("raw: NDJSON lines appended to a file, 4 MiB buffer, fsync per 1,000 lines",
