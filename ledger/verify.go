@@ -142,6 +142,8 @@ type Verifier struct {
 	r, s           *Tree // recomputed tree; tree of stored hashes once they differ
 	broken         bool  // a seq is missing: no later root can be recomputed
 	lastGood       uint64
+	lastOutside    uint64      // the largest size a remembered or witnessed checkpoint vouched for
+	rejected       int         // checkpoints that failed verification
 	mismatches     []*mismatch // all rows whose stored hash differs (capped)
 	pending        []*mismatch // those not yet classified
 	tileMisses     []tileMiss
@@ -193,6 +195,7 @@ func (v *Verifier) Checkpoints(in []CheckpointInput) {
 				kind = KindBadSignature
 			}
 			v.add(-1, -1, kind, "%s checkpoint of size %s: %v", c.Source, size, err)
+			v.rejected++
 			continue
 		}
 		v.cps = append(v.cps, cpCheck{Checkpoint: *cp, source: c.Source})
@@ -307,7 +310,7 @@ func (v *Verifier) compare() {
 
 func (v *Verifier) check(c *cpCheck) {
 	rootR := v.r.Root()
-	from := int64(v.lastGood)
+	outside := c.source == "remembered" || c.source == "witnessed"
 	switch {
 	case rootR == c.Root:
 		for _, m := range v.pending {
@@ -316,23 +319,26 @@ func (v *Verifier) check(c *cpCheck) {
 		for _, t := range v.tileMisses {
 			v.add(t.first, t.end, KindTile, "stored tile (level %d, index %d) does not match the hashes of the events it covers; the events match the signed checkpoint of size %d", t.level, t.index, c.Size)
 		}
-		v.lastGood = c.Size
+		v.matched(c, outside)
+		return
 	case v.s != nil && v.s.Root() == c.Root:
 		for _, m := range v.pending {
 			m.kind, m.msg = KindModified, fmt.Sprintf("event %s: its leaf fields (id, seq, received_at, type, key id or body commitment) changed after they were committed", m.rec.ID)
 		}
-		v.lastGood = c.Size
-	default:
-		for _, m := range v.pending {
-			m.kind, m.msg = KindModified, fmt.Sprintf("event %s: its leaf fields changed after they were committed", m.rec.ID)
-		}
-		if len(v.pending) > 0 || v.explained {
-			break
-		}
-		kind := KindModified
+		v.matched(c, outside)
+		return
+	}
+	// Neither tree matches. Rows already found wrong explain it; so does
+	// damage found at an earlier checkpoint of this window (it stays open:
+	// no later root can match while it is there).
+	for _, m := range v.pending {
+		m.kind, m.msg = KindModified, fmt.Sprintf("event %s: its leaf fields changed after they were committed", m.rec.ID)
+	}
+	if len(v.pending) == 0 && !v.explained {
+		kind, from := KindModified, int64(v.lastGood)
 		what := fmt.Sprintf("the events do not match the signed %s checkpoint of size %d", c.source, c.Size)
-		if c.source == "remembered" || c.source == "witnessed" {
-			kind = KindRewritten
+		if outside {
+			kind, from = KindRewritten, int64(v.lastOutside)
 			what = fmt.Sprintf("the ledger's history differs from the %s checkpoint of size %d: it was rewritten after that checkpoint was signed", c.source, c.Size)
 		}
 		if len(v.tileMisses) > 0 {
@@ -342,9 +348,16 @@ func (v *Verifier) check(c *cpCheck) {
 		} else {
 			v.add(from, int64(c.Size)-1, kind, "%s", what)
 		}
-		v.explained = true
-		v.pending, v.tileMisses = nil, nil
-		return
+	}
+	v.explained = true
+	v.pending, v.tileMisses = nil, nil
+}
+
+// matched closes a window whose tree matched a checkpoint.
+func (v *Verifier) matched(c *cpCheck, outside bool) {
+	v.lastGood = c.Size
+	if outside {
+		v.lastOutside = c.Size
 	}
 	v.pending, v.tileMisses = nil, nil
 	v.explained = false
@@ -374,6 +387,8 @@ func (v *Verifier) Finish(treeSize int64) *Report {
 	rolledBack := v.latest != nil && treeSize >= 0 && uint64(treeSize) > v.latest.Size && uint64(treeSize) <= have
 	if rolledBack {
 		v.add(-1, -1, KindRolledBack, "the latest checkpoint (size %d) is older than the tree it should sign (size %d)", v.latest.Size, treeSize)
+	} else if have > v.maxClaimed && v.rejected > 0 {
+		v.add(int64(v.maxClaimed), v.next-1, KindInserted, "%d event(s) at the end are covered by no valid checkpoint (the largest valid one has size %d; the checkpoints rejected above may have covered them)", have-v.maxClaimed, v.maxClaimed)
 	} else if have > v.maxClaimed {
 		v.add(int64(v.maxClaimed), v.next-1, KindInserted, "%d event(s) at the end are covered by no signed checkpoint (the largest has size %d)", have-v.maxClaimed, v.maxClaimed)
 	}
