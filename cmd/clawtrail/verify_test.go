@@ -85,7 +85,7 @@ func TestIngestReceipt(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	var res struct {
-		CheckpointSize int64            `json:"checkpoint_size"`
+		CheckpointSize int64           `json:"checkpoint_size"`
 		Receipt        httpapi.Receipt `json:"receipt"`
 	}
 	json.Unmarshal([]byte(body), &res)
