@@ -82,6 +82,16 @@ func uintParam(r *http.Request, name string, required bool) (uint64, error) {
 	return n, nil
 }
 
+// uintPair reads two integer parameters, the first required when req.
+func uintPair(r *http.Request, first string, req bool, second string) (uint64, uint64, error) {
+	a, err := uintParam(r, first, req)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := uintParam(r, second, false)
+	return a, b, err
+}
+
 // InclusionResponse is GET /v1/proof/inclusion's answer.
 type InclusionResponse struct {
 	Seq      int64    `json:"seq"`
@@ -96,11 +106,7 @@ type InclusionResponse struct {
 // the latest checkpoint's).
 func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
-	seq, err := uintParam(r, "seq", true)
-	var size uint64
-	if err == nil {
-		size, err = uintParam(r, "size", false)
-	}
+	seq, size, err := uintPair(r, "seq", true, "size")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -126,11 +132,7 @@ type ConsistencyResponse struct {
 // the latest checkpoint's size).
 func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
-	from, err := uintParam(r, "from", true)
-	var to uint64
-	if err == nil {
-		to, err = uintParam(r, "to", false)
-	}
+	from, to, err := uintPair(r, "from", true, "to")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -206,11 +208,7 @@ func (s *Server) handleRotateSigning(w http.ResponseWriter, r *http.Request) {
 // to the latest checkpoint's size.
 func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
-	from, err := uintParam(r, "from", false)
-	var to uint64
-	if err == nil {
-		to, err = uintParam(r, "to", false)
-	}
+	from, to, err := uintPair(r, "from", false, "to")
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -26,7 +26,7 @@ func openStore(t *testing.T, dir string) *Store {
 	return s
 }
 
-func decode(t *testing.T, ndjson string) []clawtrail.Pending {
+func decode(t testing.TB, ndjson string) []clawtrail.Pending {
 	t.Helper()
 	d := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
 	p, err := d.Decode([]byte(ndjson), true)

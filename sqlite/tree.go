@@ -536,6 +536,25 @@ func readCheckpoints(ctx context.Context, db queryer, tid int64) ([]StoredCheckp
 	return out, rows.Err()
 }
 
+// SigningKeysIn reads the key history of the ledger in a data directory,
+// without a server.
+func SigningKeysIn(ctx context.Context, dir string) ([]ledger.KeyInfo, error) {
+	path := filepath.Join(dir, "ledger.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: no ledger in %s", clawtrail.ErrNotFound, dir)
+	}
+	db, err := sql.Open("sqlite", dsn(path, "query_only(1)", "busy_timeout(5000)"))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	keys, err := readSigningKeys(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("read the key history of %s: %w", dir, err)
+	}
+	return keys, nil
+}
+
 // SigningKeys returns the key history, oldest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]ledger.KeyInfo, error) {
 	return readSigningKeys(ctx, s.reader)

@@ -7,10 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/clawtrail/clawtrail"
-	"github.com/clawtrail/clawtrail/ingest"
 
 	"github.com/clawtrail/clawtrail/ledger"
 	"golang.org/x/mod/sumdb/tlog"
@@ -25,7 +21,7 @@ func appendN(t testing.TB, s *Store, tenant string, n, per int) {
 			fmt.Fprintf(&b, `{"type":"tool_call","tool":"exec","session_id":"s%d","arguments":{"cmd":"echo %d"}}`+"\n", done%7, done)
 			done++
 		}
-		if _, err := s.Append(context.Background(), tenant, "k1", decodeTB(t, b.String())); err != nil {
+		if _, err := s.Append(context.Background(), tenant, "k1", decode(t, b.String())); err != nil {
 			t.Fatalf("Append: %v", err)
 		}
 	}
@@ -140,16 +136,6 @@ func TestTreeProofsMatchTlog(t *testing.T) {
 	if !rep.OK() || rep.Size != 700 {
 		t.Fatalf("clean ledger: %+v", rep)
 	}
-}
-
-func decodeTB(t testing.TB, ndjson string) []clawtrail.Pending {
-	t.Helper()
-	d := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
-	p, err := d.Decode([]byte(ndjson), true)
-	if err != nil {
-		t.Fatalf("Decode: %v", err)
-	}
-	return p
 }
 
 // A ledger written by schema version 1 (no trees) is migrated in place:

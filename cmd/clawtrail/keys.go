@@ -1,20 +1,15 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/clawtrail/clawtrail/ledger"
+	"github.com/clawtrail/clawtrail/sqlite"
 	"github.com/spf13/cobra"
-	_ "modernc.org/sqlite"
 )
 
 func newKeysCmd(e env) *cobra.Command {
@@ -37,7 +32,7 @@ With --all it prints every key of the rotation history with its validity.`,
 			var keys []ledger.KeyInfo
 			var err error
 			if cf.data != "" {
-				keys, err = keysOfDir(cmd.Context(), cf.data)
+				keys, err = sqlite.SigningKeysIn(cmd.Context(), cf.data)
 			} else {
 				var c *httpapi.Client
 				c, err = cf.client(e)
@@ -73,39 +68,6 @@ With --all it prints every key of the rotation history with its validity.`,
 	return cmd
 }
 
-// keysOfDir reads the key history of a data directory (no server needed).
-func keysOfDir(ctx context.Context, dir string) ([]ledger.KeyInfo, error) {
-	path := filepath.Join(dir, "ledger.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, usagef("no ledger in %s", dir)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT vkey, valid_from, valid_to FROM signing_keys ORDER BY valid_from`)
-	if err != nil {
-		return nil, fmt.Errorf("read the key history of %s: %w", dir, err)
-	}
-	defer rows.Close()
-	var out []ledger.KeyInfo
-	for rows.Next() {
-		var k ledger.KeyInfo
-		var from int64
-		var to sql.NullInt64
-		if err := rows.Scan(&k.VKey, &from, &to); err != nil {
-			return nil, err
-		}
-		k.ValidFrom = unixNano(from)
-		if to.Valid {
-			k.ValidTo = unixNano(to.Int64)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
-}
-
 func newRotateSigningCmd(e env) *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{
@@ -136,8 +98,6 @@ func newRotateSigningCmd(e env) *cobra.Command {
 	cf.register(cmd)
 	return cmd
 }
-
-func unixNano(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 func decodeJSON(resp *http.Response, v any) error {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {

@@ -371,14 +371,7 @@ type memory struct {
 }
 
 func newMemory(e env, server string, off bool) *memory {
-	base := e.getenv("CLAWTRAIL_CONFIG_DIR")
-	if base == "" {
-		if x := e.getenv("XDG_CONFIG_HOME"); x != "" {
-			base = filepath.Join(x, "clawtrail")
-		} else if h := e.getenv("HOME"); h != "" {
-			base = filepath.Join(h, ".config", "clawtrail")
-		}
-	}
+	base := configDir(e)
 	if base == "" {
 		off = true
 	}

@@ -141,7 +141,9 @@ func newWitness(e env, wf *witnessFlags, nameSet bool) (*witness, error) {
 	return w, nil
 }
 
-// configDir is the user's clawtrail config directory ("" when unknown).
+// configDir is the user's clawtrail configuration directory (client memory
+// of checkpoints, witness state): $CLAWTRAIL_CONFIG_DIR, else
+// $XDG_CONFIG_HOME/clawtrail, else ~/.config/clawtrail; "" when none.
 func configDir(e env) string {
 	if d := e.getenv("CLAWTRAIL_CONFIG_DIR"); d != "" {
 		return d
