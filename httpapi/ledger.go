@@ -258,7 +258,15 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// The latest checkpoint, or with witnessed=true the newest one a
+	// witness cosigned (the events after it are left out).
 	note, err := s.store.Checkpoint(r.Context(), c.tenant)
+	if r.URL.Query().Get("witnessed") == "true" {
+		note, err = s.store.WitnessedCheckpoint(r.Context(), c.tenant)
+		if err == nil && note == nil {
+			err = fmt.Errorf("%w: no checkpoint of this tenant has a witness cosignature yet", clawtrail.ErrNotFound)
+		}
+	}
 	var size uint64
 	if err == nil {
 		size, err = CheckpointSize(note)

@@ -106,21 +106,22 @@ func VerifyBundle(r io.Reader, pinned *Keyring) (*Report, error) {
 	if err := strictUnmarshal(sc.Bytes(), &h); err != nil || h.Format != BundleFormat {
 		return nil, fmt.Errorf("%w: line 1 is not a %s header", ErrMalformed, BundleFormat)
 	}
-	keys := pinned
 	rep := &Report{Tenant: h.Tenant, Origin: h.Origin, Findings: []Finding{}}
 	add := func(seq int64, kind, format string, args ...any) {
 		rep.Findings = append(rep.Findings, Finding{Tenant: h.Tenant, Seq: seq, SeqEnd: seq, Kind: kind, Message: fmt.Sprintf(format, args...)})
 	}
-	if keys == nil || keys.Len() == 0 {
-		keys = &Keyring{}
+	keys := &Keyring{}
+	if pinned != nil {
+		keys.log = pinned.log
+		keys.witnesses, keys.witVKeys = pinned.witnesses, pinned.witVKeys
+	}
+	if keys.Len() == 0 {
 		for _, k := range h.SigningKeys {
 			if err := keys.AddLogKey(k.VKey); err != nil {
 				add(-1, KindForged, "the bundle's signing key is malformed: %v", err)
 			}
 		}
 		rep.Notes = append(rep.Notes, "trusting the public key inside the bundle; pin the log's key with --public-key to rule out a forged bundle")
-	} else if pinned != nil {
-		keys.witnesses, keys.witVKeys = pinned.witnesses, pinned.witVKeys
 	}
 	cp, err := OpenCheckpoint([]byte(h.Checkpoint), h.Origin, keys)
 	if err != nil {
@@ -133,8 +134,8 @@ func VerifyBundle(r io.Reader, pinned *Keyring) (*Report, error) {
 		rep.Checkpoints = 1
 		rep.Size = cp.Size
 		rep.Root = b64(cp.Root[:])
-		if pinned != nil && pinned.Witnesses() > 0 && len(pinned.WitnessedBy(cp)) == 0 {
-			add(-1, KindWitness, "the bundle's checkpoint carries no cosignature from a required witness")
+		if keys.Witnesses() > 0 && len(keys.WitnessedBy(cp)) == 0 {
+			add(-1, KindWitness, "the bundle's checkpoint carries no cosignature from a required witness (export it with --witnessed)")
 		}
 	}
 	seen := map[int64]bool{}

@@ -138,7 +138,7 @@ func newExportCmd(e env) *cobra.Command {
 	var cf clientFlags
 	var ff filterFlags
 	var format, output string
-	var bundle bool
+	var bundle, witnessed bool
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Export events (oldest first), streaming, as json, jsonl or csv, or as an evidence bundle",
@@ -160,6 +160,9 @@ func newExportCmd(e env) *cobra.Command {
 				if cmd.Flags().Changed("format") {
 					return usagef("--bundle has its own format; drop --format")
 				}
+				if witnessed {
+					params.Set("witnessed", "true")
+				}
 				return export(cmd.Context(), c, "/v1/bundle", params, output, e)
 			}
 			params.Set("format", format)
@@ -169,6 +172,7 @@ func newExportCmd(e env) *cobra.Command {
 	cf.register(cmd)
 	ff.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "jsonl", "json, jsonl or csv")
+	cmd.Flags().BoolVar(&witnessed, "witnessed", false, "with --bundle: prove the events against the newest checkpoint a witness cosigned (events after it are left out)")
 	cmd.Flags().BoolVar(&bundle, "bundle", false, "write an evidence bundle: the events with their inclusion proofs, the signed checkpoint and the public keys (check it with clawtrail verify --bundle FILE)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (- for stdout)")
 	return cmd

@@ -150,6 +150,20 @@ func TestWitnessCosignsAndVerifyRequiresIt(t *testing.T) {
 	if code != 1 || !strings.Contains(e, "--public-key") {
 		t.Fatalf("witness with the wrong log key: exit %d, stderr %q", code, e)
 	}
+	// A bundle proven against the witnessed checkpoint carries the
+	// cosignature; one against a later, uncosigned checkpoint does not.
+	ts.do("POST", "/v1/events", `{"type":"prompt","content":"after the witness"}`)
+	bundle := filepath.Join(t.TempDir(), "b.jsonl")
+	if out, e, code = ts.cli("", "logs", "export", "--bundle", "--witnessed", "--output", bundle); code != 0 {
+		t.Fatalf("export --bundle --witnessed: %d %s%s", code, out, e)
+	}
+	if out, e, code = ts.cli("", "verify", "--bundle", bundle, "--public-key", logKey, "--witness-key", wkey); code != 0 || !strings.Contains(out, "7 events") {
+		t.Fatalf("verify a witnessed bundle: %d %s%s", code, out, e)
+	}
+	ts.cli("", "logs", "export", "--bundle", "--output", bundle)
+	if out, e, code = ts.cli("", "verify", "--bundle", bundle, "--public-key", logKey, "--witness-key", wkey); code != 1 || !strings.Contains(out, "witness") {
+		t.Fatalf("verify an unwitnessed bundle with a required witness: %d %s%s", code, out, e)
+	}
 }
 
 func TestVerifyWitnessRequiredWithoutCosignature(t *testing.T) {
