@@ -213,15 +213,18 @@ func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if to == 0 {
-		note, err := s.store.Checkpoint(r.Context(), c.tenant)
-		if err == nil {
-			to, err = CheckpointSize(note)
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
+	// to defaults to, and may not pass, the latest checkpoint's size.
+	note, err := s.store.Checkpoint(r.Context(), c.tenant)
+	var size uint64
+	if err == nil {
+		size, err = CheckpointSize(note)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if to == 0 || to > size {
+		to = size
 	}
 	w.Header().Set("Content-Type", ledger.StreamContentType)
 	bw := bufio.NewWriterSize(w, 256<<10)
@@ -232,9 +235,10 @@ func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		// The stream is cut short; the verifier reports it truncated.
+		// Abort the connection: the client must see a broken transfer,
+		// not a clean but short stream it would report as truncated.
 		s.log.Error("ledger stream failed", "err", err)
-		return
+		panic(http.ErrAbortHandler)
 	}
 	bw.Flush()
 }
@@ -317,9 +321,10 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		err = flush()
 	}
 	if err != nil {
-		// No end line: verify reports the bundle truncated.
+		// Abort the connection: the client sees a broken transfer (and a
+		// bundle without its end line would not verify).
 		s.log.Error("bundle failed mid-stream", "err", err)
-		return
+		panic(http.ErrAbortHandler)
 	}
 	bw.Close()
 }

@@ -113,7 +113,7 @@ func VerifyBundle(r io.Reader, pinned *Keyring) (*Report, error) {
 	keys := &Keyring{}
 	if pinned != nil {
 		keys.log = pinned.log
-		keys.witnesses, keys.witVKeys = pinned.witnesses, pinned.witVKeys
+		keys.witnesses, keys.witVKeys, keys.Quorum = pinned.witnesses, pinned.witVKeys, pinned.Quorum
 	}
 	if keys.Len() == 0 {
 		for _, k := range h.SigningKeys {
@@ -134,8 +134,10 @@ func VerifyBundle(r io.Reader, pinned *Keyring) (*Report, error) {
 		rep.Checkpoints = 1
 		rep.Size = cp.Size
 		rep.Root = b64(cp.Root[:])
-		if keys.Witnesses() > 0 && len(keys.WitnessedBy(cp)) == 0 {
-			add(-1, KindWitness, "the bundle's checkpoint carries no cosignature from a required witness (export it with --witnessed)")
+		if need := keys.WitnessQuorum(); need > 0 {
+			if got := len(keys.WitnessedBy(cp)); got < need {
+				add(-1, KindWitness, "the bundle's checkpoint carries %d of the %d required witness cosignatures (export it with --witnessed)", got, need)
+			}
 		}
 	}
 	seen := map[int64]bool{}

@@ -112,6 +112,19 @@ func OpenCheckpoint(raw []byte, origin string, keys *Keyring) (*Checkpoint, erro
 			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 	}
+	// A witness's cosignature is not the log's signature: at least one
+	// signature must be by a trusted log key.
+	logSigned := false
+	for _, sig := range n.Sigs {
+		for _, v := range keys.log {
+			if sig.Name == v.Name() && sig.Hash == v.KeyHash() {
+				logSigned = true
+			}
+		}
+	}
+	if !logSigned {
+		return nil, fmt.Errorf("%w: no signature by a trusted log key (only %s)", ErrUntrusted, sigNames(n.Sigs))
+	}
 	var c log.Checkpoint
 	rest, err := c.Unmarshal([]byte(n.Text))
 	if err != nil {
@@ -127,6 +140,14 @@ func OpenCheckpoint(raw []byte, origin string, keys *Keyring) (*Checkpoint, erro
 		return nil, fmt.Errorf("%w: origin %q, want %q", ErrMalformed, c.Origin, origin)
 	}
 	return &Checkpoint{Origin: c.Origin, Size: c.Size, Root: [32]byte(c.Hash), Note: raw, Sigs: n.Sigs}, nil
+}
+
+func sigNames(sigs []note.Signature) string {
+	var names []string
+	for _, s := range sigs {
+		names = append(names, fmt.Sprintf("%s (key %08x)", s.Name, s.Hash))
+	}
+	return strings.Join(names, ", ")
 }
 
 func signerNames(n *note.Note) string {
@@ -152,6 +173,17 @@ type Keyring struct {
 	log       []note.Verifier
 	witnesses []note.Verifier
 	witVKeys  []string
+	// Quorum is how many witness cosignatures a checkpoint needs when
+	// witnesses are required (0: all of the witness keys).
+	Quorum int
+}
+
+// WitnessQuorum is the number of witness cosignatures required.
+func (k *Keyring) WitnessQuorum() int {
+	if k.Quorum > 0 {
+		return k.Quorum
+	}
+	return len(k.witnesses)
 }
 
 // NewKeyring parses trusted log verifier keys.
@@ -185,6 +217,11 @@ func (k *Keyring) AddWitnessKey(vkey string) error {
 	v, err := fnote.NewVerifierForCosignatureV1(strings.TrimSpace(vkey))
 	if err != nil {
 		return fmt.Errorf("witness key %q: %v", abbreviate(vkey), err)
+	}
+	for _, have := range k.witnesses {
+		if have.Name() == v.Name() && have.KeyHash() == v.KeyHash() {
+			return nil
+		}
 	}
 	k.witnesses = append(k.witnesses, v)
 	k.witVKeys = append(k.witVKeys, vkey)

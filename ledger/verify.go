@@ -130,6 +130,10 @@ type tileMiss struct {
 // against its checkpoints and stored tiles. Feed it with Add in seq order,
 // then call Finish. It is not safe for concurrent use.
 type Verifier struct {
+	// AllowDeleted says whether the deletion of a body at seq is accounted
+	// for (a retention or erasure tombstone); nil: no deletion is.
+	AllowDeleted func(seq int64) bool
+
 	tenant, origin string
 	keys           *Keyring
 	rep            Report
@@ -247,6 +251,9 @@ func (v *Verifier) Add(rec *Record) {
 	}
 	if rec.Body == nil && rec.Salt == nil {
 		v.rep.Pruned++
+		if v.AllowDeleted == nil || !v.AllowDeleted(rec.Seq) {
+			v.add(rec.Seq, rec.Seq, KindModified, "event %s: its body and salt were deleted and no tombstone accounts for it (the leaf and the tree are intact)", rec.ID)
+		}
 	}
 	rh := rec.Computed
 	stored := rh

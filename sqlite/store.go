@@ -46,6 +46,9 @@ type Config struct {
 	// CheckpointInterval: the history keeps at most one checkpoint per
 	// interval per tenant (every commit is signed regardless).
 	CheckpointInterval time.Duration
+	// WitnessKeys, when set, are the only witnesses whose cosignatures the
+	// log accepts (each verified before it is stored).
+	WitnessKeys []string
 }
 
 // Defaults for Config.

@@ -77,6 +77,12 @@ func (s *Store) loadSigner(ctx context.Context) error {
 	}
 	s.logName = logName
 	s.signer = signer
+	wk, _ := ledger.NewKeyring()
+	for _, w := range s.cfg.WitnessKeys {
+		if err := wk.AddWitnessKey(w); err != nil {
+			return err
+		}
+	}
 	return s.recordSigningKey(ctx, s.writer, signer.VKey())
 }
 
@@ -197,6 +203,23 @@ func (s *Store) loadTrees(ctx context.Context, migrated bool) error {
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	// The tree state must be the one the latest checkpoint signed: a state
+	// edited behind clawtrail's back (with events to match) would otherwise
+	// be signed over by the next commit or a key rotation.
+	keys, err := s.historyKeyring(ctx, s.writer)
+	if err != nil {
+		return err
+	}
+	for tid, st := range trees {
+		name, ok := names[tid]
+		if !ok {
+			return fmt.Errorf("the ledger holds a Merkle tree for a tenant (id %d) the tenants table lacks: it was changed outside clawtrail; run clawtrail verify --data %s", tid, s.cfg.Dir)
+		}
+		cp, err := ledger.OpenCheckpoint(st.checkpoint, s.Origin(name), keys)
+		if err != nil || cp.Size != st.tree.Size() || cp.Root != st.tree.Root() {
+			return fmt.Errorf("the tree state of tenant %q is not the one its latest checkpoint signed (%v): the ledger was changed outside clawtrail; run clawtrail verify --data %s", name, err, s.cfg.Dir)
+		}
 	}
 	s.trees = trees
 	for tid, head := range heads {
@@ -536,6 +559,21 @@ func readCheckpoints(ctx context.Context, db queryer, tid int64) ([]StoredCheckp
 	return out, rows.Err()
 }
 
+// historyKeyring trusts every key of the signing key history.
+func (s *Store) historyKeyring(ctx context.Context, db queryer) (*ledger.Keyring, error) {
+	ks, err := readSigningKeys(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	keys, _ := ledger.NewKeyring()
+	for _, k := range ks {
+		if err := keys.AddLogKey(k.VKey); err != nil {
+			return nil, fmt.Errorf("signing key history: %w", err)
+		}
+	}
+	return keys, nil
+}
+
 // SigningKeysIn reads the key history of the ledger in a data directory,
 // without a server.
 func SigningKeysIn(ctx context.Context, dir string) ([]ledger.KeyInfo, error) {
@@ -611,46 +649,41 @@ func (s *Store) RotateSigningKey(ctx context.Context) (string, error) {
 	if err := s.recordSigningKey(ctx, tx, vkey); err != nil {
 		return "", err
 	}
-	// The tree states come from the table, inside this transaction: the
-	// sequencer may have committed a group it has not published yet.
-	s.mu.Lock()
-	names := map[int64]string{}
-	for n, tid := range s.tenants {
-		names[tid] = n
+	// The checkpoints to re-sign come from the table, inside this
+	// transaction (the sequencer may have committed a group it has not
+	// published yet), and what is re-signed is what the old key signed —
+	// never a tree state that no signature covers.
+	keys, err := s.historyKeyring(ctx, tx)
+	if err != nil {
+		return "", err
 	}
-	s.mu.Unlock()
 	type resignedCP struct {
 		size uint64
 		note []byte
 	}
 	resigned := map[int64]resignedCP{}
-	rows, err := tx.QueryContext(ctx, `SELECT tid, size, compact FROM trees`)
+	rows, err := tx.QueryContext(ctx, `SELECT r.tid, t.name, r.checkpoint FROM trees r JOIN tenants t ON t.tid = r.tid`)
 	if err != nil {
 		return "", err
 	}
 	for rows.Next() {
 		var tid int64
-		var size uint64
-		var compact []byte
-		if err := rows.Scan(&tid, &size, &compact); err != nil {
+		var name, old string
+		if err := rows.Scan(&tid, &name, &old); err != nil {
 			rows.Close()
 			return "", err
 		}
-		var hs [][]byte
-		for i := 0; i+32 <= len(compact); i += 32 {
-			hs = append(hs, compact[i:i+32])
+		cp, err := ledger.OpenCheckpoint([]byte(old), ledger.Origin(s.logName, name), keys)
+		if err != nil {
+			rows.Close()
+			return "", fmt.Errorf("tenant %q: its latest checkpoint does not verify (%v); run clawtrail verify before rotating", name, err)
 		}
-		t, err := ledger.LoadTree(size, hs)
+		note, err := signer.Sign(cp.Origin, cp.Size, cp.Root)
 		if err != nil {
 			rows.Close()
 			return "", err
 		}
-		note, err := signer.Sign(ledger.Origin(s.logName, names[tid]), size, t.Root())
-		if err != nil {
-			rows.Close()
-			return "", err
-		}
-		resigned[tid] = resignedCP{size, note}
+		resigned[tid] = resignedCP{cp.Size, note}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

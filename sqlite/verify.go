@@ -103,7 +103,7 @@ func (s *Store) ReadLedger(ctx context.Context, tenant string, from, to int64, f
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var ferr error
-	err := scan(ctx, []queryer{s.reader, s.reader}, nil, to-from, func(lo, hi int64) (string, []any) {
+	err := scan(ctx, []queryer{s.reader, s.reader}, nil, to-from, scanChunk, func(lo, hi int64) (string, []any) {
 		return `SELECT tid, ` + leafColumns + ` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, []any{tid, from + lo, from + hi}
 	}, false, func(_ int64, rec *ledger.Record) {
 		if ferr == nil {
@@ -186,7 +186,13 @@ func indexCoverage(ctx context.Context, ix queryer, tid, ledgerSize int64) (Cove
 			return c, err
 		}
 		c.Indexed++
-		if seq < 0 || seq >= ledgerSize || seen[seq/64]&(1<<(seq%64)) != 0 {
+		if seq >= ledgerSize {
+			// Committed after the ledger snapshot this check is against
+			// (the index is read in a later one), or a stray entry that
+			// shows nothing: bodies come from the ledger.
+			continue
+		}
+		if seq < 0 || seen[seq/64]&(1<<(seq%64)) != 0 {
 			note(&c.Extra, 1, seq)
 			continue
 		}
@@ -348,10 +354,14 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 			return
 		}
 		for _, r := range ordered {
-			var size int64
-			if err := cdb.QueryRowContext(ctx, `SELECT coalesce(max(seq)+1, 0) FROM events WHERE tid=?`, r.tid).Scan(&size); err != nil {
-				covErrs[r.tid] = err
-				continue
+			// The ledger's size is its tree's (rows past it are reported
+			// as inserted by the verifier, not sized into a bitmap).
+			size := r.treeSize
+			if size < 0 {
+				if err := cdb.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE tid=?`, r.tid).Scan(&size); err != nil {
+					covErrs[r.tid] = err
+					continue
+				}
 			}
 			covs[r.tid], covErrs[r.tid] = indexCoverage(ctx, ix, r.tid, size)
 		}
@@ -365,37 +375,72 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 			opts.Progress(done, total)
 		}
 	}
+	orphans := map[int64]int64{} // events of tids with no tenant row
 	dispatch := func(tid int64, rec *ledger.Record) {
 		if r := runs[tid]; r != nil {
 			r.order.add(rec)
+		} else {
+			orphans[tid]++
 		}
 		count()
 	}
+	// Chunks of a key range are read in parallel; a key range far sparser
+	// than its row count (an edited seq or rowid of 2^62, say) is read in
+	// one ordered query instead, so no edit can make the scan crawl over
+	// empty chunks.
+	var end, rows int64
+	var sel scanRange
 	if opts.Tenant != "" {
 		tid := ordered[0].tid
-		var end int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq)+1, 0) FROM events WHERE tid=?`, tid).Scan(&end); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq)+1, 0), count(*) FROM events WHERE tid=?`, tid).Scan(&end, &rows); err != nil {
 			return nil, err
 		}
-		err = scanLedger(ctx, readers, names, end, func(lo, hi int64) (string, []any) {
+		sel = func(lo, hi int64) (string, []any) {
 			return `SELECT tid, ` + leafColumns + ` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, []any{tid, lo, hi}
-		}, dispatch)
+		}
 	} else {
 		// The whole table in commit (rowid) order: the cheapest way
 		// through it; rows after the snapshot's last one are not read.
-		var end int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(g)+1, 0) FROM events`).Scan(&end); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(g)+1, 0), count(*) FROM events`).Scan(&end, &rows); err != nil {
 			return nil, err
 		}
-		err = scanLedger(ctx, readers, names, end, func(lo, hi int64) (string, []any) {
+		sel = func(lo, hi int64) (string, []any) {
 			return `SELECT tid, ` + leafColumns + ` FROM events WHERE g>=? AND g<? ORDER BY g`, []any{lo, hi}
-		}, dispatch)
+		}
 	}
+	chunk := int64(scanChunk)
+	if end > 2*rows+1_000_000 {
+		readers, chunk = readers[:1], max(end, 1)
+	}
+	err = scan(ctx, readers, names, end, chunk, sel, true, dispatch)
 	<-covDone
 	if err != nil {
 		return nil, fmt.Errorf("read the ledger: %w", err)
 	}
 	var reports []*ledger.Report
+	// Tenants the ledger holds that the tenants table lacks, and tenants
+	// verified before that are gone: a deleted tenant row must not hide a
+	// whole log.
+	if opts.Tenant == "" {
+		lost, err := treesWithoutTenant(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		for tid := range orphans {
+			lost[tid] = true
+		}
+		for tid := range lost {
+			name := fmt.Sprintf("(tenant id %d)", tid)
+			reports = append(reports, &ledger.Report{Tenant: name, Events: orphans[tid], Findings: []ledger.Finding{{Tenant: name, Seq: -1, SeqEnd: -1, Kind: ledger.KindMissing,
+				Message: fmt.Sprintf("%d event(s) and a Merkle tree belong to a tenant whose row is gone from the tenants table: the tenant was hidden outside clawtrail", orphans[tid])}}})
+		}
+		for name, note := range opts.Remembered {
+			if !hasTenant(tenants, name) {
+				reports = append(reports, &ledger.Report{Tenant: name, Findings: []ledger.Finding{{Tenant: name, Seq: -1, SeqEnd: -1, Kind: ledger.KindRolledBack,
+					Message: fmt.Sprintf("this tenant was verified before (%s) but the ledger no longer holds it", firstLine(note))}}})
+			}
+		}
+	}
 	for _, r := range ordered {
 		r.order.flush()
 		switch cov, err := covs[r.tid], covErrs[r.tid]; {
@@ -548,16 +593,15 @@ func openIndexReader(dir string) (*sql.DB, error) {
 // whole table, seqs for one tenant.
 type scanRange func(lo, hi int64) (query string, args []any)
 
-// scanLedger reads the records of [0, end) in chunks, one reader goroutine
+// scanChunk is how many keys one read of scan covers.
+const scanChunk = 2048
+
+// scan reads the records of [0, end) in chunks, one reader goroutine
 // per connection taking chunks in turn, each also hashing what it read
 // (body commitment and leaf), and calls fn with every record in order. On
 // two cores the readers and the caller's tree work share the machine; the
 // SQLite scan (~5 µs a row through modernc) is what bounds it.
-func scanLedger(ctx context.Context, dbs []queryer, names map[int64]string, end int64, sel scanRange, fn func(tid int64, rec *ledger.Record)) error {
-	return scan(ctx, dbs, names, end, sel, true, fn)
-}
-
-func scan(ctx context.Context, dbs []queryer, names map[int64]string, end int64, sel scanRange, hash bool, fn func(tid int64, rec *ledger.Record)) error {
+func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk int64, sel scanRange, hash bool, fn func(tid int64, rec *ledger.Record)) error {
 	type row struct {
 		tid int64
 		rec ledger.Record
@@ -566,7 +610,6 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end int64,
 		rows []row
 		err  error
 	}
-	const chunk = 2048
 	w := len(dbs)
 	outs := make([]chan batch, w)
 	ctx, cancel := context.WithCancel(ctx)
@@ -577,7 +620,7 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end int64,
 			defer close(outs[i])
 			var buf []byte
 			for lo := int64(i) * chunk; lo < end; lo += int64(w) * chunk {
-				b := batch{rows: make([]row, 0, chunk)}
+				b := batch{rows: make([]row, 0, min(chunk, scanChunk))}
 				b.err = func() error {
 					q, args := sel(lo, min(lo+chunk, end))
 					rows, err := dbs[i].QueryContext(ctx, q, args...)
@@ -611,6 +654,16 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end int64,
 							buf = r.rec.Prehash(names[r.tid], buf)
 						}
 						b.rows = append(b.rows, r)
+						if w == 1 && len(b.rows) == scanChunk {
+							// One reader over one long range: hand over
+							// batches as they fill, in bounded memory.
+							select {
+							case outs[i] <- b:
+							case <-ctx.Done():
+								return ctx.Err()
+							}
+							b = batch{rows: make([]row, 0, scanChunk)}
+						}
 					}
 					return rows.Err()
 				}()
@@ -624,6 +677,17 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end int64,
 				}
 			}
 		}(i)
+	}
+	if w == 1 {
+		for b := range outs[0] {
+			if b.err != nil {
+				return b.err
+			}
+			for i := range b.rows {
+				fn(b.rows[i].tid, &b.rows[i].rec)
+			}
+		}
+		return ctx.Err()
 	}
 	for c := int64(0); c*chunk < end; c++ {
 		b, ok := <-outs[c%int64(w)]
@@ -697,3 +761,37 @@ func (o *reorderer) drain(all bool) {
 }
 
 func (o *reorderer) flush() { o.drain(true) }
+
+func treesWithoutTenant(ctx context.Context, db queryer) (map[int64]bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT tid FROM trees WHERE tid NOT IN (SELECT tid FROM tenants)`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var tid int64
+		if err := rows.Scan(&tid); err != nil {
+			return nil, err
+		}
+		out[tid] = true
+	}
+	return out, rows.Err()
+}
+
+func hasTenant(ts []tenantRow, name string) bool {
+	for _, t := range ts {
+		if t.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(note []byte) string {
+	lines := strings.SplitN(string(note), "\n", 3)
+	if len(lines) >= 2 {
+		return "checkpoint of size " + lines[1]
+	}
+	return "a checkpoint"
+}

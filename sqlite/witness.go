@@ -94,17 +94,18 @@ func CosignatureLines(note []byte, logName string) []string {
 // the cosignatures are served with it. It returns how many cosignature
 // lines were stored.
 //
-// The witness signatures are not verified here (the log knows no witness
-// keys); verifiers check them against the witness keys they trust.
+// Unless the operator names the witnesses it accepts (Config.WitnessKeys,
+// serve --witness-keys), the witness signatures are not verified here (the
+// log knows no witness keys); verifiers check them against the witness keys
+// they trust. A line stored is never replaced.
 func (s *Store) AddCosignature(ctx context.Context, tenant string, note []byte) (int, error) {
-	ks, err := readSigningKeys(ctx, s.reader)
+	keys, err := s.historyKeyring(ctx, s.reader)
 	if err != nil {
 		return 0, err
 	}
-	keys, _ := ledger.NewKeyring()
-	for _, k := range ks {
-		if err := keys.AddLogKey(k.VKey); err != nil {
-			return 0, fmt.Errorf("key history: %w", err)
+	for _, w := range s.cfg.WitnessKeys {
+		if err := keys.AddWitnessKey(w); err != nil {
+			return 0, err
 		}
 	}
 	cp, err := ledger.OpenCheckpoint(note, s.Origin(tenant), keys)
@@ -132,8 +133,12 @@ func (s *Store) AddCosignature(ctx context.Context, tenant string, note []byte) 
 		hash uint32
 	}
 	logSig := map[nameHash]bool{}
+	verified := map[nameHash]bool{}
 	for _, sig := range cp.Sigs {
-		logSig[nameHash{sig.Name, sig.Hash}] = true
+		verified[nameHash{sig.Name, sig.Hash}] = true
+		if sig.Name == s.logName {
+			logSig[nameHash{sig.Name, sig.Hash}] = true
+		}
 	}
 	var logLines strings.Builder
 	witness := map[nameHash]string{}
@@ -146,6 +151,10 @@ func (s *Store) AddCosignature(ctx context.Context, tenant string, note []byte) 
 			continue
 		case l.name == s.logName:
 			return 0, &clawtrail.InvalidError{Message: fmt.Sprintf("a signature line is named after this log (%s) but no key of its history made it (key hash %08x)", l.name, l.hash)}
+		case len(s.cfg.WitnessKeys) > 0 && !verified[nh]:
+			// The operator named the witnesses this log accepts: a line
+			// by anyone else, or one that does not verify, is refused.
+			return 0, &clawtrail.InvalidError{Message: fmt.Sprintf("the cosignature by %s (key %08x) is not by a witness this log accepts (serve --witness-keys) or does not verify", l.name, l.hash)}
 		}
 		if _, dup := witness[nh]; !dup {
 			order = append(order, nh)
@@ -197,7 +206,9 @@ func (s *Store) AddCosignature(ctx context.Context, tenant string, note []byte) 
 		return 0, err
 	}
 	for _, nh := range order {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO cosignatures(tid, size, name, key_hash, line, created_at) VALUES (?,?,?,?,?,?)`,
+		// A line stored before is never replaced: nobody can overwrite a
+		// witness's cosignature with another line under its name.
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO cosignatures(tid, size, name, key_hash, line, created_at) VALUES (?,?,?,?,?,?)`,
 			tid, int64(cp.Size), nh.name, int64(nh.hash), witness[nh], now); err != nil {
 			return 0, err
 		}

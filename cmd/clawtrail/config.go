@@ -30,6 +30,7 @@ type serveConfig struct {
 	SigningKeyFile  string        `yaml:"signing_key_file" flag:"signing-key-file" env:"CLAWTRAIL_SIGNING_KEY_FILE"`
 	LogHost         string        `yaml:"log_host" flag:"log-host" env:"CLAWTRAIL_LOG_HOST"`
 	CheckpointEvery time.Duration `yaml:"checkpoint_interval" flag:"checkpoint-interval" env:"CLAWTRAIL_CHECKPOINT_INTERVAL"`
+	WitnessKeys     string        `yaml:"witness_keys" flag:"witness-keys" env:"CLAWTRAIL_WITNESS_KEYS"`
 }
 
 // Defaults for serveConfig.
@@ -60,6 +61,7 @@ func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
 	fs.Duration("shutdown-timeout", d.ShutdownTimeout, "how long to drain requests on SIGINT/SIGTERM")
 	fs.String("signing-key-file", "", "checkpoint signing key (a note private key) to use instead of DATA/signing.key, which is created at first start")
 	fs.String("log-host", "", "host part of the log's name, <host>/clawtrail, when the ledger is created (default the host name)")
+	fs.String("witness-keys", "", "accept cosignatures only from these witnesses (comma-separated public keys, as clawtrail witness prints them), each verified before it is stored")
 	fs.Duration("checkpoint-interval", d.CheckpointEvery, "keep at most one checkpoint per interval in each tenant's history (every commit is signed regardless)")
 }
 

@@ -49,7 +49,13 @@ With --all it prints every key of the rotation history with its validity.`,
 				return fmt.Errorf("no signing key found")
 			}
 			if !all {
-				fmt.Fprintln(e.stdout, keys[len(keys)-1].VKey)
+				cur := keys[len(keys)-1]
+				for _, k := range keys {
+					if k.ValidTo.IsZero() {
+						cur = k // the key in use: its validity has no end
+					}
+				}
+				fmt.Fprintln(e.stdout, cur.VKey)
 				return nil
 			}
 			for _, k := range keys {

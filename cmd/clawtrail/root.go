@@ -34,6 +34,10 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errCheckFailed):
+		// First: a failed check must not hide behind another error joined
+		// to it (witness --once over several tenants).
+		return exitCheckFailed
 	case errors.As(err, &ue), errors.Is(err, clawtrail.ErrInvalid), errors.Is(err, clawtrail.ErrNotFound),
 		errors.Is(err, clawtrail.ErrConflict), errors.Is(err, clawtrail.ErrTooLarge):
 		return exitUsage
@@ -41,8 +45,6 @@ func exitCode(err error) int {
 		return exitUnreachable
 	case errors.Is(err, clawtrail.ErrUnauthorized), errors.Is(err, clawtrail.ErrForbidden):
 		return exitUnauthz
-	case errors.Is(err, errCheckFailed):
-		return exitCheckFailed
 	}
 	return exitUsage
 }

@@ -47,7 +47,7 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	metrics := httpapi.NewMetrics(prometheus.NewRegistry())
 	store, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Logger: log, Metrics: metrics.StoreHooks(),
 		SigningKeyFile: cfg.SigningKeyFile, ExternalSigningKey: cfg.SigningKeyFile != "",
-		Host: cfg.LogHost, CheckpointInterval: cfg.CheckpointEvery})
+		Host: cfg.LogHost, CheckpointInterval: cfg.CheckpointEvery, WitnessKeys: splitList(cfg.WitnessKeys)})
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", cfg.Data, err)
 	}
@@ -118,4 +118,15 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

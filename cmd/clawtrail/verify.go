@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/clawtrail/clawtrail/ledger"
 	"github.com/clawtrail/clawtrail/sqlite"
@@ -61,12 +63,16 @@ Exit status: 0 intact, 1 tampered, 2 usage or I/O error, 3 server unreachable, 4
 					return usagef("--witness-key: %v", err)
 				}
 			}
+			if vf.quorum < 0 {
+				return usagef("--witness-quorum must be 1 or more")
+			}
 			if vf.quorum == 0 {
-				vf.quorum = len(vf.witnessKeys)
+				vf.quorum = keys.Witnesses()
 			}
-			if vf.quorum > len(vf.witnessKeys) {
-				return usagef("--witness-quorum %d needs at least as many --witness-key", vf.quorum)
+			if vf.quorum > keys.Witnesses() {
+				return usagef("--witness-quorum %d needs at least as many different --witness-key", vf.quorum)
 			}
+			keys.Quorum = vf.quorum
 			var reports []*ledger.Report
 			switch {
 			case vf.bundle != "" && cf.data != "":
@@ -181,9 +187,12 @@ func verifyServer(ctx context.Context, e env, cf clientFlags, vf verifyFlags, ke
 	}
 	if vf.quorum > 0 {
 		w, err := getText(ctx, c, "/v1/checkpoint", "witnessed", "true")
-		if err != nil || len(w) == 0 {
+		switch {
+		case errors.Is(err, clawtrail.ErrNotFound) || err == nil && len(w) == 0:
 			v.Fail(ledger.Finding{Seq: -1, SeqEnd: -1, Kind: ledger.KindWitness, Message: "the server has no witnessed checkpoint"})
-		} else {
+		case err != nil:
+			return nil, err
+		default:
 			in = append(in, ledger.CheckpointInput{Note: w, Source: "witnessed"})
 			defer v.RequireWitnesses(w, vf.quorum)
 		}
@@ -195,7 +204,9 @@ func verifyServer(ctx context.Context, e env, cf clientFlags, vf verifyFlags, ke
 		return []*ledger.Report{v.Abandon("the events were not checked: the latest checkpoint is not trusted")}, nil
 	}
 	if remembered != nil {
-		checkRemembered(ctx, c, v, remembered, cur, hist.Origin, keys)
+		if err := checkRemembered(ctx, c, v, remembered, cur, hist.Origin, keys); err != nil {
+			return nil, err
+		}
 	}
 	bar := newBar(e.stderr)
 	resp, err := c.Do(ctx, http.MethodGet, "/v1/ledger", url.Values{"to": {strconv.FormatUint(cur.Size, 10)}}, nil, nil)
@@ -212,8 +223,8 @@ func verifyServer(ctx context.Context, e env, cf clientFlags, vf verifyFlags, ke
 			break
 		}
 		if err != nil {
-			v.Note("the ledger stream broke off: %v", err)
-			break
+			// A broken transfer is not evidence of tampering: no verdict.
+			return nil, fmt.Errorf("%w: the ledger stream broke off after %d events: %v", httpapi.ErrUnreachable, n, err)
 		}
 		v.Add(&rec)
 		if n++; n%4096 == 0 {
@@ -243,21 +254,22 @@ func verifyServer(ctx context.Context, e env, cf clientFlags, vf verifyFlags, ke
 }
 
 // checkRemembered demands a consistency proof from the remembered checkpoint
-// to the current one.
-func checkRemembered(ctx context.Context, c *httpapi.Client, v *ledger.Verifier, remembered []byte, cur *ledger.Checkpoint, origin string, keys *ledger.Keyring) {
+// to the current one. A server that cannot be asked is an error (no
+// verdict), one whose proof fails is a finding.
+func checkRemembered(ctx context.Context, c *httpapi.Client, v *ledger.Verifier, remembered []byte, cur *ledger.Checkpoint, origin string, keys *ledger.Keyring) error {
 	old, err := ledger.OpenCheckpoint(remembered, origin, keys)
 	if err != nil || old.Size > cur.Size {
-		return // reported by the verifier (forged, or rolled back)
+		return nil // reported by the verifier (forged, or rolled back)
 	}
 	var p httpapi.ConsistencyResponse
 	params := url.Values{"from": {strconv.FormatUint(old.Size, 10)}, "to": {strconv.FormatUint(cur.Size, 10)}}
 	if err := c.GetJSON(ctx, "/v1/proof/consistency", params, &p); err != nil {
-		v.Fail(ledger.Finding{Seq: -1, SeqEnd: -1, Kind: ledger.KindRewritten, Message: fmt.Sprintf("the server gave no consistency proof from the remembered checkpoint of size %d: %v", old.Size, err)})
-		return
+		return fmt.Errorf("ask for a consistency proof from the remembered checkpoint (size %d): %w", old.Size, err)
 	}
 	if err := ledger.VerifyConsistency(old.Size, cur.Size, p.Hashes, old.Root[:], cur.Root[:]); err != nil {
 		v.Fail(ledger.Finding{Seq: -1, SeqEnd: -1, Kind: ledger.KindRewritten, Message: fmt.Sprintf("the current checkpoint (size %d) is not consistent with the one verified before (size %d): %v", cur.Size, old.Size, err)})
 	}
+	return nil
 }
 
 func tenantOfOrigin(origin string) string {
@@ -297,8 +309,12 @@ func printReports(w io.Writer, reports []*ledger.Report, format string) error {
 			if !r.OK() {
 				state = fmt.Sprintf("TAMPERED (%d problem(s))", len(r.Findings))
 			}
-			fmt.Fprintf(w, "tenant %s: %s events, tree size %s, %d checkpoint(s) checked: %s\n",
-				clean(r.Tenant), thousands(r.Events), thousands(int64(r.Size)), r.Checkpoints, state)
+			pruned := ""
+			if r.Pruned > 0 {
+				pruned = fmt.Sprintf(" (%s with deleted bodies)", thousands(r.Pruned))
+			}
+			fmt.Fprintf(w, "tenant %s: %s events%s, tree size %s, %d checkpoint(s) checked: %s\n",
+				clean(r.Tenant), thousands(r.Events), pruned, thousands(int64(r.Size)), r.Checkpoints, state)
 			if r.Root != "" && r.OK() {
 				fmt.Fprintf(w, "  root %s\n", r.Root)
 			}

@@ -72,6 +72,11 @@ func TestVerifyTour(t *testing.T) {
 		t.Fatalf("verify with another key: %s", out)
 	}
 	mustCLI(t, ts, 2, "verify", "--public-key", "not-a-key")
+	mustCLI(t, ts, 2, "verify", "--witness-quorum", "-1")
+	// The ledger stream stops at the tree, whatever to= asks.
+	if code, body := ts.do("GET", "/v1/ledger?to=9223372036854775807", ""); code != 200 || len(body) == 0 || len(body) > 1<<20 {
+		t.Fatalf("GET /v1/ledger?to=max: %d, %d bytes", code, len(body))
+	}
 	mustCLI(t, ts, 2, "verify", "--bundle", bundle, "--data", dir)
 }
 
