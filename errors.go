@@ -14,6 +14,7 @@ var (
 	ErrNotFound     = errors.New("not found")               // 404
 	ErrConflict     = errors.New("conflict")                // 409
 	ErrTooLarge     = errors.New("too large")               // 413
+	ErrRateLimited  = errors.New("rate limited")            // 429 + Retry-After, exit 3
 	ErrDiskFull     = errors.New("storage full")            // 507
 	ErrUnavailable  = errors.New("temporarily unavailable") // 503 + Retry-After
 	ErrClosed       = errors.New("store closed")            // 503

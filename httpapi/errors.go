@@ -36,6 +36,7 @@ var statusTable = []struct {
 	{clawtrail.ErrNotFound, http.StatusNotFound, "not_found"},
 	{clawtrail.ErrConflict, http.StatusConflict, "conflict"},
 	{clawtrail.ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
+	{clawtrail.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
 	{clawtrail.ErrDiskFull, http.StatusInsufficientStorage, "storage_full"},
 	{clawtrail.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{clawtrail.ErrClosed, http.StatusServiceUnavailable, "unavailable"},

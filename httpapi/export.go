@@ -57,6 +57,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 	ex.end(bw)
 	bw.Flush()
+	s.audit.access(r, callerOf(r.Context()), "export", r.URL.Query().Get("q"), int64(n))
 }
 
 type exporter interface {

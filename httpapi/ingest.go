@@ -48,6 +48,10 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if wait, ok := s.limits.allowIngest(c.key.ID, len(events)); !ok {
+		s.tooMany(w, r, "ingest", wait)
+		return
+	}
 	res, err := s.store.Append(r.Context(), tenant, c.key.ID, events)
 	if err != nil {
 		s.writeError(w, r, err)

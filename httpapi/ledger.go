@@ -229,11 +229,14 @@ func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", ledger.StreamContentType)
 	bw := bufio.NewWriterSize(w, 256<<10)
 	var buf []byte
+	var n int64
 	err = s.store.ReadLedger(r.Context(), c.tenant, int64(from), int64(to), func(rec *ledger.Record) error {
+		n++
 		buf = ledger.AppendRecord(buf[:0], rec)
 		_, err := bw.Write(buf)
 		return err
 	})
+	s.audit.access(r, c, "verify", fmt.Sprintf("seq %d to %d", from, to), n)
 	if err != nil {
 		// Abort the connection: the client must see a broken transfer,
 		// not a clean but short stream it would report as truncated.
@@ -291,7 +294,9 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var seqs []int64
+	var count int64
 	flush := func() error {
+		count += int64(len(seqs))
 		if len(seqs) == 0 {
 			return nil
 		}
@@ -327,6 +332,7 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	bw.Close()
+	s.audit.access(r, c, "bundle", q.Get("q"), count)
 }
 
 // Receipt is what ?wait=checkpoint adds to an ingest response: the signed

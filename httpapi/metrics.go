@@ -23,6 +23,8 @@ type Metrics struct {
 	rejected      *prometheus.CounterVec
 	searchSeconds prometheus.Histogram
 	tails         prometheus.Gauge
+	auditDropped  prometheus.Counter
+	rateLimited   *prometheus.CounterVec
 }
 
 // NewMetrics registers the series in reg (a new registry when nil).
@@ -43,8 +45,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		searchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clawtrail_search_seconds", Help: "Search latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		tails: prometheus.NewGauge(prometheus.GaugeOpts{Name: "clawtrail_tail_streams", Help: "Open tail streams."}),
+		auditDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_audit_records_dropped_total",
+			Help: "access and auth records that could not be stored (queue full, or the ledger refused them)."}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawtrail_requests_rate_limited_total", Help: "Requests answered 429, by kind."}, []string{"kind"}),
 	}
-	reg.MustRegister(m.ingested, m.duplicates, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails,
+	reg.MustRegister(m.ingested, m.duplicates, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails, m.auditDropped, m.rateLimited,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

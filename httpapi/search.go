@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"context"
 	"fmt"
 	"net/http"
@@ -105,11 +106,13 @@ func writeEvents(w http.ResponseWriter, extra string, events []sqlite.Stored, ne
 
 // readRequest parses a search-like request and honours its wait_seq.
 func (s *Server) readRequest(r *http.Request) (sqlite.SearchRequest, error) {
-	tenant := callerOf(r.Context()).tenant
+	c := callerOf(r.Context())
+	tenant := c.tenant
 	req, err := s.searchRequest(r, tenant)
 	if err != nil {
 		return req, err
 	}
+	req.HideServer = !c.seesServerRecords()
 	return req, s.waitIndexed(r, tenant)
 }
 
@@ -120,12 +123,15 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	page, err := s.store.Search(r.Context(), req)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	page, err := s.store.Search(ctx, req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.metrics.searchSeconds.Observe(time.Since(start).Seconds())
+	s.audit.access(r, callerOf(r.Context()), "search", r.URL.Query().Get("q"), int64(len(page.Events)))
 	writeEvents(w, "", page.Events, page.NextCursor)
 }
 
@@ -137,10 +143,19 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev, err := s.store.Get(r.Context(), c.tenant, id)
+	if err == nil && !c.seesServerRecords() {
+		var head struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(ev.Body, &head) != nil || clawtrail.ServerRecordType(head.Type) {
+			err = clawtrail.ErrNotFound // a reader may not see who else looked
+		}
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit.access(r, c, "get", "id:"+id, 1)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(append(ev.Body, '\n'))
 }
@@ -166,11 +181,14 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	list, err := s.store.Sessions(r.Context(), req)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	list, err := s.store.Sessions(ctx, req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit.access(r, callerOf(r.Context()), "sessions", r.URL.Query().Get("q"), int64(len(list)))
 	out := make([]SessionJSON, 0, len(list))
 	for _, ss := range list {
 		out = append(out, SessionJSON{ID: ss.ID, First: formatNS(ss.First), Last: formatNS(ss.Last),
@@ -199,11 +217,14 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.store.Session(r.Context(), c.tenant, id, limit, r.URL.Query().Get("cursor"))
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	page, err := s.store.Session(ctx, c.tenant, id, limit, r.URL.Query().Get("cursor"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit.access(r, c, "session", "session_id:"+id, int64(len(page.Events)))
 	writeEvents(w, `"session_id":`+string(strictjson.AppendString(nil, id))+`,`, page.Events, page.NextCursor)
 }
 

@@ -5,6 +5,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -31,6 +33,9 @@ type Store interface {
 	IndexLag() int64
 	Reindex(ctx context.Context) error
 	Authenticate(ctx context.Context, token string) (clawtrail.APIKey, error)
+	CreateKey(ctx context.Context, k clawtrail.APIKey) (clawtrail.APIKey, string, error)
+	ListKeys(ctx context.Context, tenant string) ([]sqlite.KeyInfo, error)
+	RevokeKey(ctx context.Context, tenant, id string) (clawtrail.APIKey, error)
 	LedgerStore
 }
 
@@ -46,6 +51,14 @@ type Config struct {
 	MaxWait time.Duration
 	// TailPoll is how often tail rechecks the ledger when idle.
 	TailHeartbeat time.Duration
+	// AuditFlush and AuthWindow pace the access/auth records (audit.go).
+	AuditFlush, AuthWindow time.Duration
+	// Per-key rate limits (0: unlimited): events ingested per second and
+	// read requests per second; bursts of one second are allowed.
+	IngestRate, QueryRate float64
+	// QueryTimeout bounds a read request's work (default 30 s; tail and
+	// exports are bounded by their clients instead).
+	QueryTimeout time.Duration
 }
 
 // Server serves the API.
@@ -59,11 +72,17 @@ type Server struct {
 	mux     *http.ServeMux
 	closing chan struct{} // closed by Close: long-lived streams end
 	once    sync.Once
+	audit   *auditor
+	limits  *limiter
 }
 
 // Close ends long-lived streams (tail), so that http.Server.Shutdown can
 // drain; register it with http.Server.RegisterOnShutdown.
 func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
+
+// Stop records the access and auth events still queued; call it after the
+// HTTP server has drained and before the store closes.
+func (s *Server) Stop() { s.audit.close() }
 
 // New returns a Server.
 func New(cfg Config) *Server {
@@ -89,6 +108,12 @@ func New(cfg Config) *Server {
 		dec: ingest.Decoder{Limits: cfg.Limits, Now: cfg.Now}, mux: http.NewServeMux(), closing: make(chan struct{})}
 	s.metrics = cfg.Metrics
 	s.metrics.watchStore(cfg.Store)
+	if cfg.QueryTimeout == 0 {
+		cfg.QueryTimeout = 30 * time.Second
+		s.cfg.QueryTimeout = cfg.QueryTimeout
+	}
+	s.audit = newAuditor(cfg.Store, cfg.Now, s.metrics, cfg.AuditFlush, cfg.AuthWindow)
+	s.limits = newLimiter(cfg.IngestRate, cfg.QueryRate, cfg.Now)
 	s.routes()
 	return s
 }
@@ -136,23 +161,47 @@ type caller struct {
 
 func callerOf(ctx context.Context) caller { return ctx.Value(ctxKey{}).(caller) }
 
+// seesServerRecords: auditors and admins read their tenant's access, auth
+// and config_change events; readers do not (SPEC §2).
+func (c caller) seesServerRecords() bool { return c.key.Role.Can(clawtrail.RoleAuditor) }
+
 // auth authenticates the request, checks the key's role, and resolves the
 // tenant: the key's own, or for the root key the one named by ?tenant=.
 func (s *Server) auth(need clawtrail.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.authenticate(r)
 		if err != nil {
+			// The tenant concerned is the key's when it is known (a revoked
+			// or expired key); the key id is recorded, never the secret.
+			reason := "unknown key"
+			switch msg := err.Error(); {
+			case errors.Is(err, errMissingKey):
+				reason = "missing key"
+			case strings.Contains(msg, "malformed"):
+				reason = "malformed key"
+			case strings.Contains(msg, "expired"):
+				reason = "expired key"
+			case strings.Contains(msg, "revoked"):
+				reason = "revoked key"
+			}
+			keyID := k.ID
+			if keyID == "" {
+				keyID, _, _ = clawtrail.SplitToken(bearer(r))
+			}
+			s.audit.authFailure(r, k.Tenant, keyID, reason)
 			s.writeError(w, r, err)
 			return
 		}
 		if !k.Role.Can(need) {
-			s.writeError(w, r, clawtrail.ErrForbidden)
+			s.audit.authFailure(r, k.Tenant, k.ID, fmt.Sprintf("role %s lacks %s", k.Role, need))
+			s.writeError(w, r, fmt.Errorf("%w: a %s key may not do this (it needs %s)", clawtrail.ErrForbidden, k.Role, need))
 			return
 		}
 		c := caller{key: k, tenant: k.Tenant}
 		if t := r.URL.Query().Get("tenant"); t != "" && t != k.Tenant {
 			if !k.Root {
-				s.writeError(w, r, clawtrail.ErrForbidden)
+				s.audit.authFailure(r, k.Tenant, k.ID, "names another tenant")
+				s.writeError(w, r, fmt.Errorf("%w: only the root key may name a tenant", clawtrail.ErrForbidden))
 				return
 			}
 			if !clawtrail.ValidTenant(t) {
@@ -161,8 +210,20 @@ func (s *Server) auth(need clawtrail.Role, h http.HandlerFunc) http.HandlerFunc 
 			}
 			c.tenant = t
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
+		if need != clawtrail.RoleIngest {
+			if wait, ok := s.limits.allowQuery(k.ID); !ok {
+				s.tooMany(w, r, "query", wait)
+				return
+			}
+		}
+		ctx := context.WithValue(r.Context(), ctxKey{}, c)
+		h(w, r.WithContext(ctx))
 	}
+}
+
+func bearer(r *http.Request) string {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(token)
 }
 
 func (s *Server) authenticate(r *http.Request) (clawtrail.APIKey, error) {
@@ -174,7 +235,7 @@ func (s *Server) authenticate(r *http.Request) (clawtrail.APIKey, error) {
 	return s.store.Authenticate(r.Context(), strings.TrimSpace(token))
 }
 
-var errMissingKey = &wrapped{clawtrail.ErrUnauthorized, "missing API key: send Authorization: Bearer <key>"}
+var errMissingKey error = &wrapped{clawtrail.ErrUnauthorized, "missing API key: send Authorization: Bearer <key>"}
 
 type wrapped struct {
 	err error

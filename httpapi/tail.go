@@ -50,12 +50,13 @@ func (s *Server) handleTail(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 	s.metrics.tails.Inc()
 	defer s.metrics.tails.Dec()
+	s.audit.access(r, c, "tail", r.URL.Query().Get("q"), 0)
 	s.tailLoop(w, flusher, r, c.tenant, q, after)
 }
 
 func (s *Server) tailLoop(w http.ResponseWriter, f http.Flusher, r *http.Request, tenant string, q *query.Query, after int64) {
 	ctx := r.Context()
-	hideServer := !q.NamesType()
+	hideServer := !q.NamesType() || !callerOf(r.Context()).seesServerRecords()
 	heartbeat := time.NewTicker(s.cfg.TailHeartbeat)
 	defer heartbeat.Stop()
 	for {

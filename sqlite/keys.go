@@ -61,16 +61,122 @@ func (s *Store) Authenticate(ctx context.Context, token string) (clawtrail.APIKe
 	}
 	k.Role = clawtrail.Role(role)
 	k.CreatedAt = time.Unix(0, created).UTC()
+	// A revoked or expired key is returned with the error: its tenant is
+	// where the failure is recorded.
 	if expires.Valid {
 		k.ExpiresAt = time.Unix(0, expires.Int64).UTC()
 		if !s.now().Before(k.ExpiresAt) {
-			return clawtrail.APIKey{}, fmt.Errorf("%w: key %s expired", clawtrail.ErrUnauthorized, k.ID)
+			return k, fmt.Errorf("%w: key %s expired", clawtrail.ErrUnauthorized, k.ID)
 		}
 	}
 	if revoked.Valid {
-		return clawtrail.APIKey{}, fmt.Errorf("%w: key %s revoked", clawtrail.ErrUnauthorized, k.ID)
+		k.RevokedAt = time.Unix(0, revoked.Int64).UTC()
+		return k, fmt.Errorf("%w: key %s revoked", clawtrail.ErrUnauthorized, k.ID)
 	}
+	s.touchKey(k.ID)
 	return k, nil
+}
+
+// KeyInfo is what keys list shows of a key: never its secret.
+type KeyInfo struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Tenant    string     `json:"tenant"`
+	Role      string     `json:"role"`
+	Root      bool       `json:"root,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	LastUsed  *time.Time `json:"last_used"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// ListKeys returns the keys of a tenant ("" : all), oldest first.
+func (s *Store) ListKeys(ctx context.Context, tenant string) ([]KeyInfo, error) {
+	s.flushKeyUse(ctx)
+	q := `SELECT id, name, tenant, role, root, created_at, last_used, expires_at, revoked_at FROM api_keys`
+	var args []any
+	if tenant != "" {
+		q += ` WHERE tenant = ?`
+		args = append(args, tenant)
+	}
+	rows, err := s.reader.QueryContext(ctx, q+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []KeyInfo{}
+	for rows.Next() {
+		var k KeyInfo
+		var created int64
+		var used, expires, revoked sql.NullInt64
+		if err := rows.Scan(&k.ID, &k.Name, &k.Tenant, &k.Role, &k.Root, &created, &used, &expires, &revoked); err != nil {
+			return nil, err
+		}
+		k.CreatedAt = time.Unix(0, created).UTC()
+		k.LastUsed, k.ExpiresAt, k.RevokedAt = nsTime(used), nsTime(expires), nsTime(revoked)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func nsTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := time.Unix(0, v.Int64).UTC()
+	return &t
+}
+
+// RevokeKey revokes a key of tenant ("" : any tenant, for the root key). A
+// key of another tenant is not found. Revoking twice is not an error.
+func (s *Store) RevokeKey(ctx context.Context, tenant, id string) (clawtrail.APIKey, error) {
+	var k clawtrail.APIKey
+	var role string
+	err := s.reader.QueryRowContext(ctx, `SELECT id, tenant, role, root, name FROM api_keys WHERE id = ?`, id).Scan(&k.ID, &k.Tenant, &role, &k.Root, &k.Name)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && tenant != "" && k.Tenant != tenant {
+		return k, fmt.Errorf("%w: no key %s", clawtrail.ErrNotFound, id)
+	}
+	if err != nil {
+		return k, err
+	}
+	k.Role = clawtrail.Role(role)
+	if k.Root {
+		return k, &clawtrail.InvalidError{Message: "the root key cannot be revoked through the API; replace DATA/admin.token by creating a new root key"}
+	}
+	_, err = s.writer.ExecContext(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, s.now().UnixNano(), id)
+	return k, err
+}
+
+// touchKey notes that a key was used; the times are written in the
+// background (flushKeyUse), at most once a minute per key.
+func (s *Store) touchKey(id string) {
+	now := s.now()
+	s.keyUseMu.Lock()
+	defer s.keyUseMu.Unlock()
+	if s.keyUse == nil {
+		s.keyUse = map[string]time.Time{}
+	}
+	if last, ok := s.keyUsed[id]; ok && now.Sub(last) < time.Minute {
+		return
+	}
+	s.keyUse[id] = now
+}
+
+// flushKeyUse writes the last-use times noted since the last flush.
+func (s *Store) flushKeyUse(ctx context.Context) {
+	s.keyUseMu.Lock()
+	use := s.keyUse
+	s.keyUse = nil
+	if s.keyUsed == nil {
+		s.keyUsed = map[string]time.Time{}
+	}
+	for id, t := range use {
+		s.keyUsed[id] = t
+	}
+	s.keyUseMu.Unlock()
+	for id, t := range use {
+		s.writer.ExecContext(ctx, `UPDATE api_keys SET last_used = ? WHERE id = ?`, t.UnixNano(), id)
+	}
 }
 
 // HasRootKey reports whether a root key was ever created.

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS api_keys(
   secret_hash BLOB NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  last_used INTEGER -- written at most once a minute per key
 );
 -- Tamper evidence (version 2). One RFC 6962 tree per tenant over the leaf
 -- hashes in events.leaf_hash (the tree's level 0, tlog tile level 0); all of

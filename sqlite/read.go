@@ -21,6 +21,10 @@ type SearchRequest struct {
 	Limit    int
 	Asc      bool   // oldest first
 	Cursor   string // from a previous page's NextCursor
+	// HideServer leaves out the server's own records (auth, access,
+	// config_change, tombstone) even when the query names a type: readers
+	// may not see who else looked.
+	HideServer bool
 }
 
 // Stored is one event as the ledger holds it.
@@ -177,7 +181,7 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 	}
 	sb.WriteString(" AND (" + plan.Where + ")")
 	args = append(args, plan.Args...)
-	if !q.NamesType() {
+	if !q.NamesType() || req.HideServer {
 		sb.WriteString(" AND e.type NOT IN (" + serverTypes + ")")
 	}
 	if req.From != 0 || req.To != 0 {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,10 @@ type Store struct {
 	logName string
 	signMu  sync.RWMutex // guards signer
 	signer  *ledger.Signer
+
+	keyUseMu sync.Mutex
+	keyUse   map[string]time.Time // key → last use, not yet written
+	keyUsed  map[string]time.Time // key → last use written
 }
 
 func dsn(path string, pragmas ...string) string {
@@ -134,6 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.index = ix
 	go s.sequence()
 	go ix.run()
+	go s.keyUseLoop()
 	return s, nil
 }
 
@@ -153,6 +159,10 @@ func (s *Store) openLedger(ctx context.Context) error {
 	migrated, err := s.checkLedgerVersion(ctx)
 	if err != nil {
 		return err
+	}
+	// api_keys.last_used came after the first ledgers were written.
+	if _, err := s.writer.ExecContext(ctx, `ALTER TABLE api_keys ADD COLUMN last_used INTEGER`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+		return fmt.Errorf("add api_keys.last_used: %w", err)
 	}
 	if err := s.loadSigner(ctx); err != nil {
 		return err
@@ -235,6 +245,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
+	s.flushKeyUse(context.Background())
 	s.index.close()
 	return s.closeDBs()
 }
@@ -250,6 +261,20 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, s.index.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// keyUseLoop writes the keys' last-use times every 30 seconds.
+func (s *Store) keyUseLoop() {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.flushKeyUse(context.Background())
+		case <-s.stop:
+			return
+		}
+	}
 }
 
 // tenantID returns the tid of a committed tenant.

@@ -41,7 +41,7 @@ func exitCode(err error) int {
 	case errors.As(err, &ue), errors.Is(err, clawtrail.ErrInvalid), errors.Is(err, clawtrail.ErrNotFound),
 		errors.Is(err, clawtrail.ErrConflict), errors.Is(err, clawtrail.ErrTooLarge):
 		return exitUsage
-	case errors.Is(err, httpapi.ErrUnreachable):
+	case errors.Is(err, httpapi.ErrUnreachable), errors.Is(err, clawtrail.ErrRateLimited):
 		return exitUnreachable
 	case errors.Is(err, clawtrail.ErrUnauthorized), errors.Is(err, clawtrail.ErrForbidden):
 		return exitUnauthz

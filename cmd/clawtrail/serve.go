@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
+	api.Stop() // the access and auth records still queued, before the store closes
 	return nil
 }
 
