@@ -199,6 +199,10 @@ func (s *Server) handleRotateSigning(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.audit.configChange(r.Context(), SystemTenant, callerOf(r.Context()).key, "signing key rotated", map[string]string{"vkey": vkey}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	s.log.Info("signing key rotated", "key_id", callerOf(r.Context()).key.ID)
 	writeJSON(w, http.StatusOK, map[string]string{"vkey": vkey})
 }

@@ -234,6 +234,10 @@ func (s *Server) handleReindex(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: reindex rebuilds every tenant's index and needs the root key", clawtrail.ErrForbidden))
 		return
 	}
+	if err := s.audit.configChange(r.Context(), SystemTenant, c.key, "reindex", map[string]string{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.store.Reindex(r.Context()); err != nil {
 		s.writeError(w, r, err)
 		return

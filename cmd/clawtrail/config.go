@@ -31,6 +31,10 @@ type serveConfig struct {
 	LogHost         string        `yaml:"log_host" flag:"log-host" env:"CLAWTRAIL_LOG_HOST"`
 	CheckpointEvery time.Duration `yaml:"checkpoint_interval" flag:"checkpoint-interval" env:"CLAWTRAIL_CHECKPOINT_INTERVAL"`
 	WitnessKeys     string        `yaml:"witness_keys" flag:"witness-keys" env:"CLAWTRAIL_WITNESS_KEYS"`
+	TLSClientCA     string        `yaml:"tls_client_ca" flag:"tls-client-ca" env:"CLAWTRAIL_TLS_CLIENT_CA"`
+	IngestRate      int           `yaml:"ingest_rate" flag:"ingest-rate" env:"CLAWTRAIL_INGEST_RATE"`
+	QueryRate       int           `yaml:"query_rate" flag:"query-rate" env:"CLAWTRAIL_QUERY_RATE"`
+	QueryTimeout    time.Duration `yaml:"query_timeout" flag:"query-timeout" env:"CLAWTRAIL_QUERY_TIMEOUT"`
 }
 
 // Defaults for serveConfig.
@@ -42,7 +46,7 @@ const (
 func defaultServeConfig() serveConfig {
 	return serveConfig{Data: DefaultData, Listen: DefaultListen, MaxEventBytes: 1 << 20,
 		MaxRequestBytes: 16 << 20, MaxClockSkew: 24 * time.Hour, LogLevel: "info", ShutdownTimeout: 30 * time.Second,
-		CheckpointEvery: time.Second}
+		CheckpointEvery: time.Second, IngestRate: 100000, QueryRate: 50, QueryTimeout: 30 * time.Second}
 }
 
 func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
@@ -61,6 +65,10 @@ func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
 	fs.Duration("shutdown-timeout", d.ShutdownTimeout, "how long to drain requests on SIGINT/SIGTERM")
 	fs.String("signing-key-file", "", "checkpoint signing key (a note private key) to use instead of DATA/signing.key, which is created at first start")
 	fs.String("log-host", "", "host part of the log's name, <host>/clawtrail, when the ledger is created (default the host name)")
+	fs.String("tls-client-ca", "", "require client certificates signed by this CA (PEM), in addition to API keys")
+	fs.Int("ingest-rate", d.IngestRate, "events per second one API key may ingest (0: unlimited); over it: 429 with Retry-After")
+	fs.Int("query-rate", d.QueryRate, "read requests per second one API key may make (0: unlimited); over it: 429 with Retry-After")
+	fs.Duration("query-timeout", d.QueryTimeout, "longest a search, sessions or session request may work")
 	fs.String("witness-keys", "", "accept cosignatures only from these witnesses (comma-separated public keys, as clawtrail witness prints them), each verified before it is stored")
 	fs.Duration("checkpoint-interval", d.CheckpointEvery, "keep at most one checkpoint per interval in each tenant's history (every commit is signed regardless)")
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,13 +58,33 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 		return err
 	}
 	api := httpapi.New(httpapi.Config{Store: store, Logger: log, Metrics: metrics, MetricsPublic: cfg.MetricsPublic,
-		Limits: ingest.Limits{MaxEventBytes: cfg.MaxEventBytes, MaxRequestBytes: cfg.MaxRequestBytes, MaxClockSkew: cfg.MaxClockSkew}})
+		Limits:     ingest.Limits{MaxEventBytes: cfg.MaxEventBytes, MaxRequestBytes: cfg.MaxRequestBytes, MaxClockSkew: cfg.MaxClockSkew},
+		IngestRate: float64(cfg.IngestRate), QueryRate: float64(cfg.QueryRate), QueryTimeout: cfg.QueryTimeout})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if cfg.TLSCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.TLSClientCA != "" {
+			// Client-certificate auth: a client must present a certificate
+			// this CA signed, in addition to its API key.
+			pem, err := os.ReadFile(cfg.TLSClientCA)
+			if err != nil {
+				return usagef("--tls-client-ca: %v", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return usagef("--tls-client-ca %s holds no PEM certificate", cfg.TLSClientCA)
+			}
+			srv.TLSConfig.ClientCAs = pool
+			srv.TLSConfig.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	} else if cfg.TLSClientCA != "" {
+		return usagef("--tls-client-ca needs --tls-cert and --tls-key")
+	}
 	srv.RegisterOnShutdown(api.Close)
 	if cfg.Insecure && cfg.TLSCert == "" && !isLoopback(strings.Split(cfg.Listen, ":")[0]) {
 		log.Warn("listening without TLS on a non-loopback address: audit data and keys cross the network in clear", "listen", cfg.Listen)
