@@ -23,8 +23,9 @@ import (
 // group commit per flush, every AuditFlush), so a read never waits for an
 // fsync and a storm of bad requests cannot force one per request: the first
 // failure from a source (per tenant, reason and key) is recorded at the
-// next flush, repeats within the window (AuthWindow) fold into one event
-// with a count. A crash loses at most the queued records of one flush
+// next flush, repeats from that source (same tenant and reason) within the
+// window (AuthWindow) fold into one event with a count, whatever key ids they
+// present. A crash loses at most the queued records of one flush
 // interval. config_change events are appended synchronously: the change is
 // answered only once its record is durable.
 
@@ -58,12 +59,16 @@ type auditor struct {
 
 type qkey struct{ tenant, keyID string }
 
-type failKey struct{ tenant, source, reason, keyID string }
+// failKey is a failure bucket: repeats from one source, for one reason, in
+// one tenant fold into one record (whatever key ids they present).
+type failKey struct{ tenant, source, reason string }
 
 type failAgg struct {
 	repeats     int // failures after the first, not yet recorded
 	first, last time.Time
 	path        string
+	keyID       string         // the first failure's key id
+	keys        map[string]int // distinct key ids of the repeats (at most 100 kept)
 }
 
 func newAuditor(store Store, now func() time.Time, m *Metrics, flush, window time.Duration) *auditor {
@@ -142,7 +147,7 @@ func (a *auditor) authFailure(r *http.Request, tenant, keyID, reason string) {
 	if tenant == "" {
 		tenant = SystemTenant
 	}
-	k := failKey{tenant: tenant, source: sourceOf(r), reason: reason, keyID: keyID}
+	k := failKey{tenant: tenant, source: sourceOf(r), reason: reason}
 	now := a.now()
 	a.mu.Lock()
 	agg, seen := a.fails[k]
@@ -154,13 +159,19 @@ func (a *auditor) authFailure(r *http.Request, tenant, keyID, reason string) {
 	if seen {
 		agg.repeats++
 		agg.last = now
+		if keyID != "" && len(agg.keys) < 100 {
+			if agg.keys == nil {
+				agg.keys = map[string]int{}
+			}
+			agg.keys[keyID]++
+		}
 		a.mu.Unlock()
 		return
 	}
-	a.fails[k] = &failAgg{first: now, last: now, path: r.URL.Path}
+	a.fails[k] = &failAgg{first: now, last: now, path: r.URL.Path, keyID: keyID}
 	a.mu.Unlock()
 	a.enqueue(k.tenant, "", a.event(clawtrail.TypeAuth, "", k.reason, r.URL.Path, map[string]string{
-		"source": k.source, "key_id": k.keyID, "method": r.Method,
+		"source": k.source, "key_id": keyID, "method": r.Method,
 	}, map[string]int64{"count": 1}))
 }
 
@@ -200,9 +211,9 @@ func (a *auditor) flushNow(final bool) {
 		for k, agg := range a.fails {
 			if agg.repeats > 0 && a.queued < maxAuditQueue {
 				p := a.event(clawtrail.TypeAuth, "", k.reason, agg.path, map[string]string{
-					"source": k.source, "key_id": k.keyID,
+					"source": k.source, "key_id": agg.keyID,
 					"first_seen": agg.first.UTC().Format(time.RFC3339Nano), "last_seen": agg.last.UTC().Format(time.RFC3339Nano),
-				}, map[string]int64{"count": int64(agg.repeats)})
+				}, map[string]int64{"count": int64(agg.repeats), "distinct_key_ids": int64(len(agg.keys))})
 				q := qkey{k.tenant, ""}
 				a.queue[q] = append(a.queue[q], p)
 				a.queued++

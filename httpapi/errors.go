@@ -78,6 +78,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error.Message = "an event id was already stored with a different body; nothing of the request was stored"
 		body.Error.Details = []clawtrail.FieldError{{Line: conflict.Line, Field: "id", Message: fmt.Sprintf("%q was already stored with a different body", conflict.ID)}}
 	}
+	if status == http.StatusForbidden {
+		// A refusal inside a handler (another tenant's tenant_id, a root-only
+		// action): on record like the middleware's own refusals.
+		if c, ok := r.Context().Value(ctxKey{}).(caller); ok {
+			s.audit.authFailure(r, c.key.Tenant, c.key.ID, "forbidden: "+r.Method+" "+r.URL.Path)
+		}
+	}
 	switch status {
 	case http.StatusInternalServerError:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -89,6 +89,13 @@ func (s *Server) tailLoop(w http.ResponseWriter, f http.Flusher, r *http.Request
 			return
 		case <-wait:
 		case <-heartbeat.C:
+			// A key revoked (or expired) while its tail is open stops
+			// receiving at the next heartbeat.
+			if _, err := s.store.Authenticate(ctx, bearer(r)); err != nil {
+				fmt.Fprint(w, "event: error\ndata: the key is no longer valid\n\n")
+				f.Flush()
+				return
+			}
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
 			}
