@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/redact"
 	"github.com/clawtrail/clawtrail/strictjson"
 	"github.com/oklog/ulid/v2"
 )
@@ -131,6 +132,9 @@ func (a *auditor) enqueue(tenant, keyID string, p clawtrail.Pending) {
 // time range, and how many events it was given.
 func (a *auditor) access(r *http.Request, c caller, action, query string, count int64) {
 	q := r.URL.Query()
+	// The query text is what a reader typed: it can hold the very secret
+	// they were looking for. It is redacted before it is stored.
+	query, _ = redact.Secrets(query)
 	user := c.key.Name
 	if user == "" {
 		user = "key:" + c.key.ID

@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/clawtrail/clawtrail/ledger"
@@ -194,5 +196,23 @@ func TestRotateSigning(t *testing.T) {
 	ts.cli("", "verify", "--data", dir)
 	if _, _, code := ts.cli("", "verify", "--data", dir); code != 0 {
 		t.Fatal("verify --data after rotation failed")
+	}
+}
+
+// A search for a secret leaves an access record that does not hold it.
+func TestAccessQueryRedacted(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	secret := "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123"
+	ts.do("GET", "/v1/events?q="+url.QueryEscape(`"`+secret+`"`), "")
+	var body string
+	for i := 0; i < 50; i++ {
+		_, body = ts.do("GET", "/v1/events?wait_seq=latest&q=type:access", "")
+		if strings.Contains(body, "REDACTED") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(body, secret) || !strings.Contains(body, "[REDACTED:anthropic_key]") {
+		t.Fatalf("access records: %s", body)
 	}
 }
