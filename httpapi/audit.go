@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/redact"
@@ -133,13 +134,15 @@ func (a *auditor) enqueue(tenant, keyID string, p clawtrail.Pending) {
 func (a *auditor) access(r *http.Request, c caller, action, query string, count int64) {
 	q := r.URL.Query()
 	// The query text is what a reader typed: it can hold the very secret
-	// they were looking for. It is redacted before it is stored.
-	query, _ = redact.Secrets(query)
+	// they were looking for. It is cut to a bounded length (a reader must
+	// not be able to fill the ledger through its own access records) and
+	// redacted before it is stored.
+	query, _ = redact.Secrets(clip(query))
 	user := c.key.Name
 	if user == "" {
 		user = "key:" + c.key.ID
 	}
-	a.enqueue(c.tenant, c.key.ID, a.event(clawtrail.TypeAccess, user, action, r.URL.Path, map[string]string{
+	a.enqueue(c.tenant, c.key.ID, a.event(clawtrail.TypeAccess, user, action, clip(r.URL.Path), map[string]string{
 		"action": action, "query": query, "from": q.Get("from"), "to": q.Get("to"),
 		"role": string(c.key.Role), "source": sourceOf(r), "key_name": c.key.Name,
 	}, map[string]int64{"result_count": count}))
@@ -172,15 +175,17 @@ func (a *auditor) authFailure(r *http.Request, tenant, keyID, reason string) {
 		a.mu.Unlock()
 		return
 	}
-	a.fails[k] = &failAgg{first: now, last: now, path: r.URL.Path, keyID: keyID}
+	a.fails[k] = &failAgg{first: now, last: now, path: clip(r.URL.Path), keyID: keyID}
 	a.mu.Unlock()
-	a.enqueue(k.tenant, "", a.event(clawtrail.TypeAuth, "", k.reason, r.URL.Path, map[string]string{
+	a.enqueue(k.tenant, "", a.event(clawtrail.TypeAuth, "", k.reason, clip(r.URL.Path), map[string]string{
 		"source": k.source, "key_id": keyID, "method": r.Method,
 	}, map[string]int64{"count": 1}))
 }
 
-// configChange records a change durably, before it is answered.
+// configChange records a change durably, before it is answered. It is
+// not cut short by the client going away.
 func (a *auditor) configChange(ctx context.Context, tenant string, by clawtrail.APIKey, action string, attrs map[string]string) error {
+	ctx = context.WithoutCancel(ctx)
 	user := by.Name
 	if user == "" {
 		user = "key:" + by.ID
@@ -213,6 +218,9 @@ func (a *auditor) flushNow(final bool) {
 	a.mu.Lock()
 	if final || !now.Before(a.winEnd) {
 		for k, agg := range a.fails {
+			if agg.repeats > 0 && a.queued >= maxAuditQueue {
+				a.m.auditDropped.Inc()
+			}
 			if agg.repeats > 0 && a.queued < maxAuditQueue {
 				p := a.event(clawtrail.TypeAuth, "", k.reason, agg.path, map[string]string{
 					"source": k.source, "key_id": agg.keyID,
@@ -230,12 +238,14 @@ func (a *auditor) flushNow(final bool) {
 	a.queue = map[qkey][]clawtrail.Pending{}
 	a.queued = 0
 	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	for k, events := range queue {
 		keyID := k.keyID
 		if keyID == "" {
 			keyID = "server"
 		}
-		if _, err := a.store.Append(context.Background(), k.tenant, keyID, events); err != nil {
+		if _, err := a.store.Append(ctx, k.tenant, keyID, events); err != nil {
 			a.m.auditDropped.Add(float64(len(events)))
 		}
 	}
@@ -252,4 +262,19 @@ func (a *auditor) close() {
 	a.mu.Unlock()
 	close(a.stop)
 	<-a.done
+}
+
+// maxRecorded bounds a path or query text copied into a record.
+const maxRecorded = 1024
+
+// clip cuts s to maxRecorded bytes (on a rune boundary), marking the cut.
+func clip(s string) string {
+	if len(s) <= maxRecorded {
+		return s
+	}
+	i := maxRecorded
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…[cut]"
 }

@@ -44,6 +44,9 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	ex.begin(bw)
 	n := 0
+	// On record however the export ends: a client that aborts after
+	// reading 30,000 events has read them.
+	defer func() { s.audit.access(r, callerOf(r.Context()), "export", r.URL.Query().Get("q"), int64(n)) }()
 	err = s.store.Export(r.Context(), req, func(st sqlite.Stored) error {
 		n++
 		return ex.event(bw, st.Body)
@@ -57,7 +60,6 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 	ex.end(bw)
 	bw.Flush()
-	s.audit.access(r, callerOf(r.Context()), "export", r.URL.Query().Get("q"), int64(n))
 }
 
 type exporter interface {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,7 +42,6 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		tenant = c.tenant
 	}
 	if tenant != c.tenant && !c.key.Root {
-		s.audit.authFailure(r, c.key.Tenant, c.key.ID, "creates a key of another tenant")
 		s.writeError(w, r, fmt.Errorf("%w: an admin key creates keys of its own tenant only", clawtrail.ErrForbidden))
 		return
 	}
@@ -71,7 +71,9 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.audit.configChange(r.Context(), tenant, c.key, "key created", map[string]string{
 		"key_id": k.ID, "key_name": k.Name, "role": string(k.Role), "expires_at": exp}); err != nil {
-		s.store.RevokeKey(r.Context(), "", k.ID)
+		if _, rerr := s.store.RevokeKey(context.WithoutCancel(r.Context()), "", k.ID); rerr != nil {
+			s.log.Error("a key whose creation could not be recorded could not be revoked either", "key_id", k.ID, "err", rerr)
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -114,7 +116,11 @@ type KeysResponse struct {
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
 	tenant := c.tenant
-	if c.key.Root && r.URL.Query().Get("all") == "true" {
+	if r.URL.Query().Get("all") == "true" {
+		if !c.key.Root {
+			s.writeError(w, r, fmt.Errorf("%w: only the root key lists every tenant's keys", clawtrail.ErrForbidden))
+			return
+		}
 		tenant = ""
 	}
 	keys, err := s.store.ListKeys(r.Context(), tenant)

@@ -299,6 +299,7 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 	}
 	var seqs []int64
 	var count int64
+	defer func() { s.audit.access(r, c, "bundle", q.Get("q"), count) }()
 	flush := func() error {
 		count += int64(len(seqs))
 		if len(seqs) == 0 {
@@ -336,7 +337,6 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	bw.Close()
-	s.audit.access(r, c, "bundle", q.Get("q"), count)
 }
 
 // Receipt is what ?wait=checkpoint adds to an ingest response: the signed

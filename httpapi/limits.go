@@ -49,14 +49,15 @@ func (l *limiter) take(name string, rate, n float64) (time.Duration, bool) {
 	}
 	b.tokens = math.Min(rate, b.tokens+rate*now.Sub(b.last).Seconds())
 	b.last = now
-	if n > rate {
-		n = rate // a request larger than one second's worth waits for a full bucket
-	}
-	if b.tokens >= n {
+	// A request larger than one second's worth needs a full bucket and then
+	// leaves it in debt: the next requests wait until the debt is repaid,
+	// so large batches cannot beat the rate.
+	need := math.Min(n, rate)
+	if b.tokens >= need {
 		b.tokens -= n
 		return 0, true
 	}
-	return time.Duration((n - b.tokens) / rate * float64(time.Second)), false
+	return time.Duration((need - b.tokens) / rate * float64(time.Second)), false
 }
 
 func (l *limiter) allowQuery(key string) (time.Duration, bool) {

@@ -204,6 +204,10 @@ func formatNS(ns int64) string {
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
 	id := r.PathValue("id")
+	if len(id) > 256 {
+		s.writeError(w, r, &clawtrail.InvalidError{Message: "a session id is at most 256 bytes"})
+		return
+	}
 	limit := MaxLimit
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)

@@ -189,7 +189,11 @@ func (s *Server) auth(need clawtrail.Role, h http.HandlerFunc) http.HandlerFunc 
 			}
 			keyID := k.ID
 			if keyID == "" {
-				keyID, _, _ = clawtrail.SplitToken(bearer(r))
+				// The id the token names, only if it is well formed: a
+				// mistyped token must not put its secret into a record.
+				if id, _, ok := clawtrail.SplitToken(bearer(r)); ok && isHexID(id) {
+					keyID = id
+				}
 			}
 			s.audit.authFailure(r, k.Tenant, keyID, reason)
 			s.writeError(w, r, err)
@@ -222,6 +226,18 @@ func (s *Server) auth(need clawtrail.Role, h http.HandlerFunc) http.HandlerFunc 
 		ctx := context.WithValue(r.Context(), ctxKey{}, c)
 		h(w, r.WithContext(ctx))
 	}
+}
+
+func isHexID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func bearer(r *http.Request) string {

@@ -59,7 +59,18 @@ func (s *Server) tailLoop(w http.ResponseWriter, f http.Flusher, r *http.Request
 	hideServer := !q.NamesType() || !callerOf(r.Context()).seesServerRecords()
 	heartbeat := time.NewTicker(s.cfg.TailHeartbeat)
 	defer heartbeat.Stop()
+	checked := s.now()
 	for {
+		// A key revoked (or expired) while its tail is open stops
+		// receiving within a heartbeat interval, caught up or not.
+		if s.now().Sub(checked) >= s.cfg.TailHeartbeat {
+			if _, err := s.store.Authenticate(ctx, bearer(r)); err != nil {
+				fmt.Fprint(w, "event: error\ndata: the key is no longer valid\n\n")
+				f.Flush()
+				return
+			}
+			checked = s.now()
+		}
 		wait := s.store.WaitCommit()
 		events, next, err := s.store.ReadAfter(ctx, tenant, after, 500)
 		if err != nil {
@@ -89,13 +100,6 @@ func (s *Server) tailLoop(w http.ResponseWriter, f http.Flusher, r *http.Request
 			return
 		case <-wait:
 		case <-heartbeat.C:
-			// A key revoked (or expired) while its tail is open stops
-			// receiving at the next heartbeat.
-			if _, err := s.store.Authenticate(ctx, bearer(r)); err != nil {
-				fmt.Fprint(w, "event: error\ndata: the key is no longer valid\n\n")
-				f.Flush()
-				return
-			}
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
 			}

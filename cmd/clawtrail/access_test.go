@@ -308,7 +308,7 @@ func TestIsolationMatrix(t *testing.T) {
 		{method: "GET", path: "/v1/index/coverage", need: "auditor", ok: 200},
 		{method: "GET", path: "/v1/bundle", need: "auditor", ok: 200},
 		{method: "GET", path: "/v1/keys", need: "admin", ok: 200},
-		{method: "GET", path: "/v1/keys?all=true", need: "admin", ok: 200},
+		{method: "GET", path: "/v1/keys?all=true", need: "admin", ok: 403}, // root only
 		{method: "DELETE", path: "/v1/keys/" + beta["reader"].id, need: "admin", ok: 404, twin: [2]string{beta["reader"].id, "00000000deadbeef"}},
 		{method: "POST", path: "/v1/events", body: `{"type":"prompt","content":"ACME-MATRIX"}`, need: "ingest", ok: 200},
 		{method: "POST", path: "/v1/events", body: `{"type":"prompt","tenant_id":"beta","content":"into beta"}`, need: "ingest", ok: 403, twin: [2]string{"beta", "zeta"}},

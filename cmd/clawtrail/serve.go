@@ -103,6 +103,7 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	}
 	select {
 	case err := <-errc:
+		api.Stop()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
