@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/ledger"
 	"github.com/clawtrail/clawtrail/sqlite"
-	"github.com/transparency-dev/formats/log"
 )
 
 // LedgerStore is what the tamper-evidence endpoints need of a store.
@@ -31,20 +29,6 @@ type LedgerStore interface {
 	Origin(tenant string) string
 	AddCosignature(ctx context.Context, tenant string, note []byte) (int, error)
 	WitnessedCheckpoint(ctx context.Context, tenant string) ([]byte, error)
-}
-
-// CheckpointSize reads the size of a checkpoint note without verifying it
-// (the server's own, freshly read).
-func CheckpointSize(note []byte) (uint64, error) {
-	text, _, ok := bytes.Cut(note, []byte("\n\n"))
-	if !ok {
-		return 0, fmt.Errorf("%w: not a signed note", ledger.ErrMalformed)
-	}
-	var c log.Checkpoint
-	if _, err := c.Unmarshal(append(text, '\n')); err != nil {
-		return 0, fmt.Errorf("%w: %v", ledger.ErrMalformed, err)
-	}
-	return c.Size, nil
 }
 
 // handleCheckpoint is GET /v1/checkpoint: the latest signed checkpoint, with
@@ -221,7 +205,7 @@ func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
 	note, err := s.store.Checkpoint(r.Context(), c.tenant)
 	var size uint64
 	if err == nil {
-		size, err = CheckpointSize(note)
+		size, err = ledger.NoteSize(note)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -280,7 +264,7 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 	}
 	var size uint64
 	if err == nil {
-		size, err = CheckpointSize(note)
+		size, err = ledger.NoteSize(note)
 	}
 	var keys []ledger.KeyInfo
 	if err == nil {

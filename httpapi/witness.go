@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clawtrail/clawtrail/ledger"
 	"io"
 	"net/http"
 
@@ -67,7 +68,7 @@ func (s *Server) handleWitnessedCheckpoint(w http.ResponseWriter, r *http.Reques
 // checkpoint is never larger than the latest, so it is the latest's size
 // or nothing applies.
 func (s *Server) withCosignatures(ctx context.Context, tenant string, latest []byte) []byte {
-	size, err := CheckpointSize(latest)
+	size, err := ledger.NoteSize(latest)
 	if err != nil {
 		return latest
 	}
@@ -79,7 +80,7 @@ func (s *Server) withCosignatures(ctx context.Context, tenant string, latest []b
 	if wit == nil {
 		return latest
 	}
-	if ws, err := CheckpointSize(wit); err != nil || ws != size {
+	if ws, err := ledger.NoteSize(wit); err != nil || ws != size {
 		return latest
 	}
 	out := append([]byte(nil), latest...)

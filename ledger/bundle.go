@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -113,7 +114,7 @@ func VerifyBundle(r io.Reader, pinned *Keyring) (*Report, error) {
 	keys := &Keyring{}
 	if pinned != nil {
 		keys.log = pinned.log
-		keys.witnesses, keys.witVKeys, keys.Quorum = pinned.witnesses, pinned.witVKeys, pinned.Quorum
+		keys.witnesses, keys.Quorum = pinned.witnesses, pinned.Quorum
 	}
 	if keys.Len() == 0 {
 		for _, k := range h.SigningKeys {
@@ -126,7 +127,7 @@ func VerifyBundle(r io.Reader, pinned *Keyring) (*Report, error) {
 	cp, err := OpenCheckpoint([]byte(h.Checkpoint), h.Origin, keys)
 	if err != nil {
 		kind := KindForged
-		if isBadSig(err) {
+		if errors.Is(err, ErrBadSignature) {
 			kind = KindBadSignature
 		}
 		add(-1, kind, "the bundle's checkpoint: %v", err)

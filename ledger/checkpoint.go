@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -52,9 +55,18 @@ func NewSigner(skey string) (*Signer, error) {
 	return &Signer{s: s, vkey: vkey}, nil
 }
 
-// VerifierKey derives the public key of a private note key.
+// VerifierKey derives the public key ("name+hash+base64(0x01‖pub)") of an
+// Ed25519 private note key ("PRIVATE+KEY+name+hash+base64(0x01‖seed)").
 func VerifierKey(skey string) (string, error) {
-	return vkeyOf(strings.TrimSpace(skey))
+	parts := strings.SplitN(strings.TrimSpace(skey), "+", 5)
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("signing key: not a PRIVATE+KEY note key")
+	}
+	key, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(key) != 1+ed25519.SeedSize || key[0] != 1 {
+		return "", errors.New("signing key: not an Ed25519 note key")
+	}
+	return note.NewEd25519VerifierKey(parts[2], ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey))
 }
 
 // Name is the key's name (the log name).
@@ -67,6 +79,21 @@ func (s *Signer) VKey() string { return s.vkey }
 func (s *Signer) Sign(origin string, size uint64, root [32]byte) ([]byte, error) {
 	text := log.Checkpoint{Origin: origin, Size: size, Hash: root[:]}.Marshal()
 	return note.Sign(&note.Note{Text: string(text)}, s.s)
+}
+
+// NoteSize reads the tree size of a checkpoint note without verifying its
+// signatures (for messages about a note that failed verification, and for
+// a server's own, freshly read checkpoint).
+func NoteSize(raw []byte) (uint64, error) {
+	text, _, ok := bytes.Cut(raw, []byte("\n\n"))
+	if !ok {
+		return 0, fmt.Errorf("%w: not a signed note", ErrMalformed)
+	}
+	var c log.Checkpoint
+	if _, err := c.Unmarshal(raw[:len(text)+1]); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return c.Size, nil
 }
 
 // Checkpoint is a parsed checkpoint.
@@ -172,7 +199,6 @@ type KeyInfo struct {
 type Keyring struct {
 	log       []note.Verifier
 	witnesses []note.Verifier
-	witVKeys  []string
 	// Quorum is how many witness cosignatures a checkpoint needs when
 	// witnesses are required (0: all of the witness keys).
 	Quorum int
@@ -224,7 +250,6 @@ func (k *Keyring) AddWitnessKey(vkey string) error {
 		}
 	}
 	k.witnesses = append(k.witnesses, v)
-	k.witVKeys = append(k.witVKeys, vkey)
 	return nil
 }
 
@@ -269,15 +294,3 @@ func abbreviate(s string) string {
 	}
 	return s
 }
-
-// vkeyOf derives "name+hash+base64(0x01‖pub)" from a private key string.
-func vkeyOf(skey string) (string, error) {
-	// The private key string is PRIVATE+KEY+name+hash+base64(0x01‖seed).
-	parts := strings.SplitN(skey, "+", 5)
-	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
-		return "", errors.New("signing key: not a PRIVATE+KEY note key")
-	}
-	return deriveVKey(parts[2], parts[4])
-}
-
-func isBadSig(err error) bool { return errors.Is(err, ErrBadSignature) }

@@ -210,12 +210,17 @@ func TestVerifierCleanAndDamaged(t *testing.T) {
 	if rep := run(func(i int, r *Record) bool { return i < 590 }, cp); !has(rep, KindTruncated, 595) {
 		t.Fatalf("truncated: %s", findings(rep))
 	}
-	if rep := run(func(i int, r *Record) bool {
+	// Rows 7 and 8 swapped: each row keeps its content and stored leaf hash
+	// but sits at the other's seq (the store reads them in seq order).
+	rep := run(func(i int, r *Record) bool {
 		if i == 7 || i == 8 {
-			r.Seq = 15 - r.Seq // 7 ↔ 8, leaf hashes travel with the rows
+			o := 15 - i
+			*r = Record{Seq: int64(i), ID: l.leaves[o].ID, ReceivedAt: l.leaves[o].ReceivedAt, Type: "prompt", KeyID: "k",
+				BodyCommit: l.leaves[o].BodyCommit, LeafHash: l.hashes[o], Salt: l.salts[o], Body: l.bodies[o]}
 		}
 		return true
-	}, cp); !has(rep, KindMissing, 7) && !has(rep, KindReordered, 7) {
+	}, cp)
+	if !has(rep, KindReordered, 7) || !has(rep, KindReordered, 8) || has(rep, KindModified, -1) {
 		t.Fatalf("reordered: %s", findings(rep))
 	}
 }

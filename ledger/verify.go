@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	"github.com/transparency-dev/formats/log"
 )
 
 // Kinds of damage verify reports (docs/ledger.md, "Verification").
@@ -188,11 +186,8 @@ func (v *Verifier) Checkpoints(in []CheckpointInput) {
 		cp, err := OpenCheckpoint(c.Note, v.origin, v.keys)
 		if err != nil {
 			size := "?"
-			var unsigned log.Checkpoint
-			if text, _, ok := bytes.Cut(c.Note, []byte("\n\n")); ok {
-				if _, err := unsigned.Unmarshal(append(text, '\n')); err == nil {
-					size = fmt.Sprint(unsigned.Size)
-				}
+			if n, err := NoteSize(c.Note); err == nil {
+				size = fmt.Sprint(n)
 			}
 			kind := KindForged
 			if errors.Is(err, ErrBadSignature) {

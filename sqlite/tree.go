@@ -561,17 +561,22 @@ func readCheckpoints(ctx context.Context, db queryer, tid int64) ([]StoredCheckp
 
 // historyKeyring trusts every key of the signing key history.
 func (s *Store) historyKeyring(ctx context.Context, db queryer) (*ledger.Keyring, error) {
+	keys, _ := ledger.NewKeyring()
+	return keys, trustHistory(ctx, db, keys)
+}
+
+// trustHistory adds every key of the signing key history to keys.
+func trustHistory(ctx context.Context, db queryer, keys *ledger.Keyring) error {
 	ks, err := readSigningKeys(ctx, db)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	keys, _ := ledger.NewKeyring()
 	for _, k := range ks {
 		if err := keys.AddLogKey(k.VKey); err != nil {
-			return nil, fmt.Errorf("signing key history: %w", err)
+			return fmt.Errorf("signing key history: %w", err)
 		}
 	}
-	return keys, nil
+	return nil
 }
 
 // SigningKeysIn reads the key history of the ledger in a data directory,

@@ -118,24 +118,6 @@ func (s *Store) ReadLedger(ctx context.Context, tenant string, from, to int64, f
 	return err
 }
 
-func readRecords(ctx context.Context, db queryer, tid, from, to int64, fn func(*ledger.Record) error) error {
-	rows, err := db.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, tid, from, to)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var rec ledger.Record
-	for rows.Next() {
-		if err := scanRecord(rows, &rec); err != nil {
-			return err
-		}
-		if err := fn(&rec); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // Coverage says how the search index covers a tenant's ledger.
 type Coverage struct {
 	LedgerSize int64   `json:"ledger_size"`
@@ -277,20 +259,13 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 	keys := opts.Keys
 	var keyNotes []string
 	if keys == nil || keys.Len() == 0 {
-		ks, err := readSigningKeys(ctx, tx)
-		if err != nil {
-			return nil, err
+		if keys == nil {
+			keys, _ = ledger.NewKeyring()
 		}
-		trusted, _ := ledger.NewKeyring()
-		if keys != nil {
-			trusted = keys // keeps its witness keys
+		// (keys may carry witness keys: they stay.)
+		if err := trustHistory(ctx, tx, keys); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		for _, k := range ks {
-			if err := trusted.AddLogKey(k.VKey); err != nil {
-				return nil, fmt.Errorf("key history in %s: %w", path, err)
-			}
-		}
-		keys = trusted
 		keyNotes = append(keyNotes, "trusting the signing keys found in the data directory; pin the log's key with --public-key to detect an operator who re-signed a rewritten ledger")
 	}
 	tenants, err := listTenants(ctx, tx, opts.Tenant)
