@@ -41,6 +41,7 @@ type options struct {
 	reps       int
 	paced      time.Duration
 	ids        string
+	encrypt    bool
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 50, "repetitions of each query (-quick: 10)")
 	flag.StringVar(&o.ids, "ids", "ulid", "client event ids: ulid (time-ordered, as the SDK makes them) or random (UUIDv4)")
 	flag.DurationVar(&o.paced, "paced", 20*time.Second, "duration of the paced phase at 5,000 events/s (-quick: 5s)")
+	flag.BoolVar(&o.encrypt, "encrypt", false, "encryption at rest on (a random master key): bodies sealed, blind index")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -165,7 +167,7 @@ func run(ctx context.Context, o options) error {
 
 	// clawtrail.
 	dataDir := filepath.Join(dir, "clawtrail-data")
-	srv, err := startServer(ctx, dataDir)
+	srv, err := startServer(ctx, dataDir, o.encrypt)
 	if err != nil {
 		return err
 	}

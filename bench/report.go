@@ -103,6 +103,11 @@ func (r *report) markdown() string {
 	row("file system of the data", r.mach.fs)
 	row("Go", r.mach.goVer)
 	row("date", r.mach.date)
+	enc := "off (bodies in clear)"
+	if r.o.encrypt {
+		enc = "on (-encrypt: bodies AES-256-GCM, blind index)"
+	}
+	row("encryption at rest", enc)
 	row("clawtrail commit", "`"+r.mach.commit+"`")
 	ids := "time-ordered ULIDs (as the SDK makes them)"
 	if r.o.ids == "random" {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/clawtrail/clawtrail/ingest"
 	"github.com/clawtrail/clawtrail/sqlite"
@@ -67,12 +68,17 @@ func (l *commitLog) take(on bool) (secs []float64, events []int) {
 	return
 }
 
-func startServer(ctx context.Context, dir string) (*server, error) {
+func startServer(ctx context.Context, dir string, encrypt bool) (*server, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := &server{dir: dir}
 	metrics := httpapi.NewMetrics(nil)
 	hooks := metrics.StoreHooks()
-	store, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log, Metrics: sqlite.Metrics{
+	var master *crypt.Key
+	if encrypt {
+		k := crypt.NewKey()
+		master = &k
+	}
+	store, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log, MasterKey: master, Metrics: sqlite.Metrics{
 		CommitSeconds: func(sec float64, n int) {
 			s.commits.add(sec, n)
 			hooks.CommitSeconds(sec, n)

@@ -52,6 +52,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, r, "ingest", wait)
 		return
 	}
+	// Redaction runs before anything is stored or hashed (the idempotency
+	// hash is of what the client sent, computed by the decoder).
+	red, err := s.redactor(r.Context(), tenant)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for i := range events {
+		red.Event(events[i].Event)
+	}
 	res, err := s.store.Append(r.Context(), tenant, c.key.ID, events)
 	if err != nil {
 		s.writeError(w, r, err)

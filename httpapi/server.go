@@ -37,6 +37,7 @@ type Store interface {
 	ListKeys(ctx context.Context, tenant string) ([]sqlite.KeyInfo, error)
 	RevokeKey(ctx context.Context, tenant, id string) (clawtrail.APIKey, error)
 	LedgerStore
+	ProtectStore
 }
 
 // Config configures a Server.
@@ -59,6 +60,8 @@ type Config struct {
 	// QueryTimeout bounds a read request's work (default 30 s; tail and
 	// exports are bounded by their clients instead).
 	QueryTimeout time.Duration
+	// Redaction: the rules applied to every event before it is stored.
+	Redaction Redaction
 }
 
 // Server serves the API.
@@ -74,6 +77,7 @@ type Server struct {
 	once    sync.Once
 	audit   *auditor
 	limits  *limiter
+	reds    redactors
 }
 
 // Close ends long-lived streams (tail), so that http.Server.Shutdown can
@@ -148,6 +152,15 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/bundle", s.auth(clawtrail.RoleAuditor, s.handleBundle))
 	s.mux.HandleFunc("GET /v1/signing-keys", s.handleSigningKeys)
 	s.mux.HandleFunc("POST /v1/admin/rotate-signing", s.auth(clawtrail.RoleAdmin, s.handleRotateSigning))
+	s.mux.HandleFunc("GET /v1/retention", s.auth(clawtrail.RoleAuditor, s.handleGetRetention))
+	s.mux.HandleFunc("PUT /v1/retention", s.auth(clawtrail.RoleAdmin, s.handleSetRetention))
+	s.mux.HandleFunc("POST /v1/retention/run", s.auth(clawtrail.RoleAdmin, s.handleRunRetention))
+	s.mux.HandleFunc("POST /v1/holds", s.auth(clawtrail.RoleAdmin, s.handleAddHold))
+	s.mux.HandleFunc("GET /v1/holds", s.auth(clawtrail.RoleAuditor, s.handleListHolds))
+	s.mux.HandleFunc("DELETE /v1/holds/{id}", s.auth(clawtrail.RoleAdmin, s.handleReleaseHold))
+	s.mux.HandleFunc("POST /v1/erase", s.auth(clawtrail.RoleAdmin, s.handleErase))
+	s.mux.HandleFunc("GET /v1/subjects/export", s.auth(clawtrail.RoleAdmin, s.handleSubjectExport))
+	s.mux.HandleFunc("POST /v1/hash", s.auth(clawtrail.RoleAuditor, s.handleHash))
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {

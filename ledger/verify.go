@@ -57,6 +57,11 @@ type Record struct {
 	LeafHash   []byte // stored hash; nil when the source has none
 	Salt       []byte // nil once deleted
 	Body       []byte // nil once deleted
+	// Sealed: the body is stored encrypted and the reader has no key to
+	// open it; its commitment cannot be checked (the leaf and tree still
+	// are). Erased: the body's data key was destroyed (crypto-shredding);
+	// it counts as deleted.
+	Sealed, Erased bool
 
 	// Filled by Prehash (which may run on other goroutines); Add computes
 	// them itself when Hashed is false.
@@ -68,7 +73,7 @@ type Record struct {
 // Prehash computes the record's body check and leaf hash for tenant. It is
 // the costly part of Add and may run concurrently for different records.
 func (rec *Record) Prehash(tenant string, buf []byte) []byte {
-	rec.CommitOK = rec.Body == nil && rec.Salt == nil ||
+	rec.CommitOK = rec.Sealed || rec.Body == nil && rec.Salt == nil ||
 		rec.Body != nil && rec.Salt != nil && BodyCommit(rec.Salt, rec.Body) == rec.BodyCommit
 	l := Leaf{Tenant: tenant, ID: rec.ID, Seq: uint64(rec.Seq), ReceivedAt: rec.ReceivedAt,
 		Type: rec.Type, KeyID: rec.KeyID, BodyCommit: rec.BodyCommit}
@@ -93,9 +98,10 @@ type Report struct {
 	Tenant      string    `json:"tenant"`
 	Origin      string    `json:"origin"`
 	Events      int64     `json:"events"`
-	Pruned      int64     `json:"pruned"` // events whose body was deleted
-	Size        uint64    `json:"size"`   // leaves recomputed
-	Root        string    `json:"root"`   // base64 root of the recomputed tree
+	Pruned      int64     `json:"pruned"`           // events whose body was deleted
+	Sealed      int64     `json:"sealed,omitempty"` // encrypted bodies not opened (no master key): commitments unchecked
+	Size        uint64    `json:"size"`             // leaves recomputed
+	Root        string    `json:"root"`             // base64 root of the recomputed tree
 	Checkpoints int       `json:"checkpoints"`
 	Findings    []Finding `json:"findings"`
 	// Checkpoint is the latest checkpoint checked (the one to remember).
@@ -128,9 +134,9 @@ type tileMiss struct {
 // against its checkpoints and stored tiles. Feed it with Add in seq order,
 // then call Finish. It is not safe for concurrent use.
 type Verifier struct {
-	// AllowDeleted says whether the deletion of a body at seq is accounted
-	// for (a retention or erasure tombstone); nil: no deletion is.
-	AllowDeleted func(seq int64) bool
+	// Deletions says which deleted bodies tombstones account for (nil:
+	// none is); its own findings are added by Finish.
+	Deletions *Deletions
 
 	tenant, origin string
 	keys           *Keyring
@@ -244,10 +250,12 @@ func (v *Verifier) Add(rec *Record) {
 		v.add(rec.Seq, rec.Seq, KindModified, "event %s: its body does not match its commitment", rec.ID)
 		v.explained = true
 	}
-	if rec.Body == nil && rec.Salt == nil {
+	if rec.Sealed {
+		v.rep.Sealed++
+	} else if rec.Body == nil && rec.Salt == nil {
 		v.rep.Pruned++
-		if v.AllowDeleted == nil || !v.AllowDeleted(rec.Seq) {
-			v.add(rec.Seq, rec.Seq, KindModified, "event %s: its body and salt were deleted and no tombstone accounts for it (the leaf and the tree are intact)", rec.ID)
+		if !v.Deletions.Allowed(rec.Seq, rec.ReceivedAt) {
+			v.add(rec.Seq, rec.Seq, KindDeleted, "event %s: its body was deleted and no tombstone allowed it (the leaf and the tree are intact)", rec.ID)
 		}
 	}
 	rh := rec.Computed
@@ -375,6 +383,11 @@ func (v *Verifier) Abandon(reason string) *Report {
 // Finish completes the report. treeSize is the tree size the store records
 // for the tenant, or -1 when the source has none.
 func (v *Verifier) Finish(treeSize int64) *Report {
+	if v.Deletions != nil {
+		for _, f := range v.Deletions.Findings() {
+			v.Fail(f)
+		}
+	}
 	have := uint64(v.next)
 	if v.maxClaimed > have {
 		v.add(v.next, int64(v.maxClaimed)-1, KindTruncated, "%d event(s) covered by a signed checkpoint of size %d are gone from the end of the ledger", v.maxClaimed-have, v.maxClaimed)

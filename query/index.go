@@ -68,6 +68,9 @@ func FVRows(e *clawtrail.Event) []FVRow {
 	b.tree("result", e.Result)
 	b.tree("usage", e.Usage)
 	b.tree("attributes", e.Attributes)
+	for _, r := range e.Redactions {
+		b.text("redactions", r.Fingerprint) // clawtrail hash: where did a secret leak?
+	}
 	return b.rows
 }
 

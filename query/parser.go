@@ -396,3 +396,18 @@ func parseTime(s string) (int64, bool) {
 	}
 	return tm.UnixNano(), true
 }
+
+// Quote returns s as a quoted value of the query language: a field term
+// "field:" + Quote(s) matches s exactly, whatever characters it holds.
+func Quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		if r == '"' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -73,13 +73,27 @@ func TenantToken(tid int64) string { return "§t" + strconv.FormatInt(tid, 10) }
 // value is a parameter; no user text is formatted into Where. The error is
 // nil for every query Parse accepts.
 func (q *Query) SQLite(tid int64, tenant string) (Plan, error) {
-	return q.compile(tid, tenant, true), nil
+	return q.compile(tid, tenant, true, nil), nil
+}
+
+// Blinder maps an indexed value of a field (field "" for a word of full
+// text; a column's name for a text column; the fv path otherwise) to its
+// form in a blind index.
+type Blinder func(field, value string) string
+
+// SQLiteBlind compiles q for a blind index: one whose text columns, fv
+// values and words were written through blind (keyed hashes, so the index
+// holds no plaintext). Equality and words are exact; what a keyed hash
+// cannot answer — a wildcard prefix, a numeric comparison outside usage.* —
+// compiles to a superset (Exact false) that Match then decides.
+func (q *Query) SQLiteBlind(tid int64, tenant string, blind Blinder) (Plan, error) {
+	return q.compile(tid, tenant, true, blind), nil
 }
 
 // compile compiles q; without driving, FTS is empty and every full-text
 // term is tested in Where.
-func (q *Query) compile(tid int64, tenant string, driving bool) Plan {
-	c := &compiler{tid: tid, tenant: tenant, exact: true}
+func (q *Query) compile(tid int64, tenant string, driving bool, blind Blinder) Plan {
+	c := &compiler{tid: tid, tenant: tenant, exact: true, blind: blind}
 	var drive []*textNode
 	rest := q.root
 	if driving {
@@ -131,6 +145,14 @@ type compiler struct {
 	args    []any
 	negated bool // under an odd number of NOTs
 	exact   bool // false once a phrase is compiled to a superset
+	blind   Blinder
+}
+
+// superset compiles a term the index cannot decide: true (or, under NOT,
+// false), leaving it to Match.
+func (c *compiler) superset() {
+	c.exact = false
+	c.constant(!c.negated)
 }
 
 func (c *compiler) sql(s string, args ...any) {
@@ -162,6 +184,10 @@ func (c *compiler) expr(n node) {
 // exclude events, it becomes false (a subset, whose negation is again a
 // superset); Match then decides.
 func (c *compiler) text(n *textNode) {
+	if c.blind != nil && n.prefix {
+		c.superset() // a prefix of a word has no keyed hash
+		return
+	}
 	if len(n.toks) > 1 {
 		c.exact = false
 		if c.negated {
@@ -186,6 +212,10 @@ func (c *compiler) join(kids []node, sep string) {
 func (c *compiler) term(t *termNode) {
 	switch t.f.kind {
 	case kindString:
+		if c.blind != nil {
+			c.blindColumn(t)
+			return
+		}
 		c.column("e."+t.f.col, t)
 	case kindTenant:
 		c.constant(t.matchString(c.tenant))
@@ -194,7 +224,52 @@ func (c *compiler) term(t *termNode) {
 	case kindTime:
 		c.sql("e."+t.f.col+compareSQL(t.op)+"?", t.ns)
 	case kindText, kindTree:
+		if c.blind != nil {
+			c.blindFV(t)
+			return
+		}
 		c.fv(t)
+	}
+}
+
+// blindColumn compiles a term on a blinded text column (type, id and key_id
+// stay in clear).
+func (c *compiler) blindColumn(t *termNode) {
+	col := t.f.col
+	if col == "type" || col == "id" || col == "key_id" {
+		c.column("e."+col, t)
+		return
+	}
+	switch t.op {
+	case opEq:
+		c.sql("e."+col+" IS ?", c.blind(col, t.val))
+	case opExists:
+		c.sql("e." + col + " IS NOT NULL")
+	default:
+		c.superset()
+	}
+}
+
+// blindFV compiles a term on a blinded fv field.
+func (c *compiler) blindFV(t *termNode) {
+	f := t.f.name
+	if t.dotted {
+		f += "." + t.path
+	}
+	switch {
+	case t.op == opEq:
+		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ?", c.tid, f)
+		if t.f.kind == kindTree && t.isNum && strings.HasPrefix(f, "usage.") {
+			c.sql(" AND (v = ? OR n = ?))", c.blind(f, IndexValue(t.val)), t.num)
+			return
+		}
+		c.sql(" AND v = ?)", c.blind(f, IndexValue(t.val)))
+	case t.op == opExists:
+		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ?)", c.tid, f)
+	case t.op != opPrefix && strings.HasPrefix(f, "usage."):
+		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, f, t.num)
+	default:
+		c.superset()
 	}
 }
 
@@ -310,6 +385,13 @@ func (c *compiler) ftsMatch(texts []*textNode) string {
 			c.exact = false
 		}
 		for i, tok := range t.toks {
+			if c.blind != nil {
+				if t.prefix && i == len(t.toks)-1 {
+					c.exact = false // the last word's prefix: Match decides
+					continue
+				}
+				tok = c.blind("", tok)
+			}
 			b.WriteString(` AND "`)
 			b.WriteString(strings.ReplaceAll(tok, `"`, `""`))
 			b.WriteString(`"`)

@@ -157,7 +157,7 @@ func (d *differ) check(query string) bool {
 		if !driving.Exact {
 			d.inexact++
 		}
-		for _, p := range []Plan{driving, q.compile(tid, tenant, false)} {
+		for _, p := range []Plan{driving, q.compile(tid, tenant, false, nil)} {
 			if !d.same(query, tenant, p, want) {
 				return false
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/ledger"
 )
 
@@ -31,9 +32,15 @@ type appendReq struct {
 	keyID  string
 	tid    int64 // set by the sequencer
 	events []clawtrail.Pending
-	res    AppendResult
-	err    error
-	done   chan struct{}
+	keys   []dataKey // with encryption: the data key of each event
+	// pre, when set, runs in the request's savepoint before its events are
+	// stored (retention, erasure, holds change state and fill in their
+	// event); an error fails the request alone. post runs after the commit.
+	pre  func(ctx context.Context, g *groupTx, r *appendReq) error
+	post func()
+	res  AppendResult
+	err  error
+	done chan struct{}
 }
 
 // Append stores the events of one request atomically for tenant, submitted
@@ -130,12 +137,17 @@ type groupTx struct {
 	salts    []byte
 	buf      []byte
 	args     []any
+	// keys made in this transaction, published after the commit
+	newTenants map[int64]*TenantKeys
+	newData    map[subjectRef]dataKey
 }
 
 // insertChunk is how many events one multi-row INSERT carries.
 const insertChunk = 32
 
-const insertColumns = `INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, req_hash, salt, body) VALUES `
+const insertColumns = `INSERT INTO events(tid, seq, id, received_at, type, key_id, body_commit, leaf_hash, req_hash, salt, body, dk) VALUES `
+
+const rowParams = "(?,?,?,?,?,?,?,?,?,?,?,?)"
 
 // errHasStoredIDs sends a request from the multi-row path to the
 // event-by-event one: one of its ids was stored before.
@@ -155,9 +167,18 @@ func (s *Store) commitGroup(group []*appendReq) {
 		s.cfg.Metrics.CommitSeconds(time.Since(start).Seconds(), total)
 	}
 	for _, r := range group {
+		if r.post != nil && r.err == nil {
+			r.post()
+		}
 		close(r.done)
 	}
 }
+
+// refusal is an error of one request's pre step: the request is rolled
+// back to its savepoint and answered with err; the group commits.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
 
 // classify maps storage errors to the sentinels callers act on.
 func classify(err error) error {
@@ -218,6 +239,7 @@ func (s *Store) publish(g *groupTx) {
 	for tid, st := range g.states {
 		s.trees[tid] = st
 	}
+	s.keys.publish(g)
 	for _, r := range g.group {
 		if st := s.trees[r.tid]; st != nil && r.err == nil {
 			r.res.Checkpoint, r.res.CheckpointSize = st.checkpoint, int64(st.tree.Size())
@@ -230,7 +252,7 @@ func (s *Store) publish(g *groupTx) {
 
 func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 	var err error
-	if g.insEvent, err = g.tx.PrepareContext(ctx, insertColumns+`(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(tid, id) DO NOTHING`); err != nil {
+	if g.insEvent, err = g.tx.PrepareContext(ctx, insertColumns+rowParams+` ON CONFLICT(tid, id) DO NOTHING`); err != nil {
 		return 0, err
 	}
 	if g.getID, err = g.tx.PrepareContext(ctx, `SELECT req_hash FROM events WHERE tid=? AND id=?`); err != nil {
@@ -243,10 +265,21 @@ func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 			return 0, err
 		}
 		r.tid = tid
+		// Data keys are made before the request's savepoint: a request
+		// rolled back must not take a key other events already use.
+		if err := g.ensureKeys(ctx, tid, r); err != nil {
+			return 0, err
+		}
 		if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("SAVEPOINT r%d", i)); err != nil {
 			return 0, err
 		}
-		rerr := g.applyChunks(ctx, tid, r)
+		var rerr error
+		if r.pre != nil {
+			rerr = r.pre(ctx, g, r)
+		}
+		if rerr == nil {
+			rerr = g.applyChunks(ctx, tid, r)
+		}
 		if errors.Is(rerr, errHasStoredIDs) {
 			if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("ROLLBACK TO r%d", i)); err != nil {
 				return 0, err
@@ -254,11 +287,15 @@ func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 			rerr = g.applyRequest(ctx, tid, r)
 		}
 		var conflict *clawtrail.ConflictError
-		if errors.As(rerr, &conflict) {
+		var refused *refusal
+		if errors.As(rerr, &conflict) || errors.As(rerr, &refused) {
 			if _, err := g.tx.ExecContext(ctx, fmt.Sprintf("ROLLBACK TO r%d", i)); err != nil {
 				return 0, err
 			}
 			r.res, r.err = AppendResult{}, rerr
+			if refused != nil {
+				r.err = refused.err
+			}
 		} else if rerr != nil {
 			return 0, rerr
 		} else {
@@ -289,6 +326,15 @@ func (g *groupTx) tid(ctx context.Context, name string) (int64, error) {
 	}
 	g.tenants[name] = tid
 	g.heads[tid] = 0
+	secret := crypt.NewKey()
+	stored, wrapped := g.s.keys.sealSecret(name, secret)
+	if _, err := g.tx.ExecContext(ctx, `INSERT INTO tenant_keys(tid, secret, wrapped, created_at) VALUES (?,?,?,?)`, tid, stored, wrapped, g.now); err != nil {
+		return 0, err
+	}
+	if g.newTenants == nil {
+		g.newTenants = map[int64]*TenantKeys{}
+	}
+	g.newTenants[tid] = deriveTenant(secret)
 	return tid, nil
 }
 
@@ -369,7 +415,7 @@ func (g *groupTx) applyChunks(ctx context.Context, tid int64, r *appendReq) erro
 		part := r.events[off:min(off+insertChunk, len(r.events))]
 		g.args = g.args[:0]
 		for i := range part {
-			g.args = g.row(g.args, tid, seq+int64(i), &part[i])
+			g.args = g.row(g.args, tid, seq+int64(i), &part[i], r.key(off+i))
 		}
 		st, err := g.multiStmt(ctx, len(part))
 		if err != nil {
@@ -396,7 +442,7 @@ func (g *groupTx) multiStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
 	if st, ok := g.multi[rows]; ok {
 		return st, nil
 	}
-	q := insertColumns + "(?,?,?,?,?,?,?,?,?,?,?)" + strings.Repeat(",(?,?,?,?,?,?,?,?,?,?,?)", rows-1) + " ON CONFLICT(tid, id) DO NOTHING"
+	q := insertColumns + rowParams + strings.Repeat(","+rowParams, rows-1) + " ON CONFLICT(tid, id) DO NOTHING"
 	st, err := g.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -416,7 +462,7 @@ func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) err
 	r.res = AppendResult{FirstSeq: -1, LastSeq: -1}
 	for i := range r.events {
 		p := &r.events[i]
-		stored, err := g.insert(ctx, tid, seq, p)
+		stored, err := g.insert(ctx, tid, seq, p, r.key(i))
 		if err != nil {
 			return err // on a conflict the caller rolls back to the savepoint
 		}
@@ -437,7 +483,7 @@ func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) err
 
 // row assigns the event its seq and received_at, computes its body, salt,
 // body commitment and leaf hash, and appends the 11 column values.
-func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending) []any {
+func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKey) []any {
 	e := p.Event
 	e.Seq = seq
 	e.ReceivedAt = time.Unix(0, g.now).UTC()
@@ -448,8 +494,17 @@ func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending) []any {
 	g.buf = leaf.Append(g.buf[:0])
 	lh := ledger.LeafHash(g.buf)
 	g.addLeaf(tid, e.TenantID, seq, lh)
+	var dk any
+	if k.key != nil {
+		// Sealed: salt ‖ body under the subject's data key; the salt
+		// column stays empty, so the commitment cannot be tested without
+		// the key either.
+		plain := append(append(make([]byte, 0, len(salt)+len(body)), salt...), body...)
+		body = k.key.Seal(make([]byte, 0, len(plain)+crypt.Overhead), plain, bodyAD(e.TenantID, e.ID))
+		salt, dk = nil, k.id
+	}
 	return append(args, tid, seq, e.ID, g.now, e.Type, e.KeyID,
-		leaf.BodyCommit[:], lh[:], p.ReqHash[:], salt, body)
+		leaf.BodyCommit[:], lh[:], p.ReqHash[:], salt, body, dk)
 }
 
 // salt returns 32 fresh random bytes, drawn from the OS in blocks.
@@ -466,8 +521,8 @@ func (g *groupTx) salt() []byte {
 // insert stores the event at seq. It returns false for a duplicate (an
 // event with that id is stored with the same request hash) and a
 // ConflictError when it is stored with another.
-func (g *groupTx) insert(ctx context.Context, tid, seq int64, p *clawtrail.Pending) (bool, error) {
-	g.args = g.row(g.args[:0], tid, seq, p)
+func (g *groupTx) insert(ctx context.Context, tid, seq int64, p *clawtrail.Pending, k dataKey) (bool, error) {
+	g.args = g.row(g.args[:0], tid, seq, p, k)
 	res, err := g.insEvent.ExecContext(ctx, g.args...)
 	if err != nil {
 		return false, err

@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/ledger"
 	"github.com/clawtrail/clawtrail/query"
+	"github.com/clawtrail/clawtrail/strictjson"
 )
 
 // indexSchema extends the query package's search schema with the indexer's
@@ -23,6 +26,8 @@ CREATE INDEX IF NOT EXISTS ev_tid_k ON ev(tid, k);
 CREATE INDEX IF NOT EXISTS ev_tid_seq ON ev(tid, seq);
 CREATE TABLE IF NOT EXISTS ix_state(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ix_tenants(tid INTEGER PRIMARY KEY, next_seq INTEGER NOT NULL);
+-- seq ranges whose events a tombstone removed from the index (retention, erasure)
+CREATE TABLE IF NOT EXISTS ix_gone(tid INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY(tid, lo)) WITHOUT ROWID;
 -- Merge FTS5 segments less eagerly than the default (4): fewer merges while
 -- indexing, a few more segments per query (full-text queries stay ~ms).
 INSERT INTO fts(fts, rank) VALUES ('automerge', 8);
@@ -49,15 +54,15 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 4
+const IndexSchemaVersion = 5
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
-	if err := checkIndexVersion(ctx, path, s.log); err != nil {
+	if err := checkIndexVersion(ctx, path, s.log, s.Encrypted()); err != nil {
 		return nil, err
 	}
 	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(NORMAL)",
-		"busy_timeout(10000)", "cache_size(-131072)")+"&_txlock=immediate")
+		"busy_timeout(10000)", "cache_size(-131072)", "secure_delete(1)", "temp_store(2)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -68,12 +73,12 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 		db.Close()
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO ix_state(name, value) VALUES ('schema', ?)`, IndexSchemaVersion); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO ix_state(name, value) VALUES ('schema', ?), ('blind', ?)`, IndexSchemaVersion, s.Encrypted()); err != nil {
 		db.Close()
 		return nil, err
 	}
 	ix.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
-		"query_only(1)", "cache_size(-65536)"))
+		"query_only(1)", "cache_size(-65536)", "temp_store(2)"))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -180,8 +185,10 @@ func (ix *indexer) yield(took time.Duration) {
 type prepared struct {
 	g, tid, seq int64
 	e           *clawtrail.Event
+	hasErr      bool
 	text        string
 	fv          []query.FVRow
+	gone        [][2]int64 // a tombstone: the seq ranges to remove from the index
 }
 
 // feed reads and decodes the ledger ahead of the writer in small chunks,
@@ -265,8 +272,78 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 			continue
 		}
 		out[i].e, out[i].text, out[i].fv = e, query.IndexText(r.tid, e), query.FVRows(e)
+		out[i].hasErr = e.Status == "error" || e.Error != ""
+		if e.Type == clawtrail.TypeTombstone {
+			out[i].gone = tombstoneRanges(e)
+		}
+		if ix.s.Encrypted() {
+			if tk := ix.s.keys.tenant(r.tid); tk != nil {
+				blindPrepared(tk, &out[i])
+			}
+		}
 	}
 	return out
+}
+
+// tombstoneRanges returns the seq ranges a tombstone event deleted.
+func tombstoneRanges(e *clawtrail.Event) [][2]int64 {
+	if e.Attributes == nil {
+		return nil
+	}
+	v, ok := e.Attributes.Get("deleted")
+	if !ok || v.Kind != strictjson.String {
+		return nil
+	}
+	r, _ := ledger.ParseRanges(v.Str)
+	return r
+}
+
+// blindPrepared replaces every value and word a prepared event would put in
+// the index with its blind form (keyed hashes under the tenant's index
+// key): with encryption on, no plaintext word is written to index.db. Kept
+// in clear: tenant, seq, id, key id, type, timestamps, the numeric columns
+// (duration_ms, tokens_used, status_code, bytes) and usage.* numbers.
+func blindPrepared(tk *TenantKeys, p *prepared) {
+	c := *p.e
+	blindCols(tk, &c)
+	p.e = &c
+	words := strings.Fields(p.text)
+	for i, w := range words {
+		if i > 0 { // words[0] is the tenant token
+			words[i] = tk.Blind("", w)
+		}
+	}
+	p.text = strings.Join(words, " ")
+	for i := range p.fv {
+		r := &p.fv[i]
+		r.V = tk.Blind(r.F, r.V)
+		if !strings.HasPrefix(r.F, "usage.") {
+			r.N = nil
+		}
+	}
+}
+
+// blindCols blinds the text columns of ev, each under its column name.
+func blindCols(tk *TenantKeys, e *clawtrail.Event) {
+	for _, c := range BlindColumns(e) {
+		if *c.v != "" {
+			*c.v = tk.Blind(c.name, *c.v)
+		}
+	}
+}
+
+type colRef struct {
+	name string
+	v    *string
+}
+
+// BlindColumns lists the ev text columns that are blinded, by name.
+func BlindColumns(e *clawtrail.Event) []colRef {
+	return []colRef{{"session_id", &e.SessionID}, {"user_id", &e.UserID}, {"agent_id", &e.AgentID},
+		{"channel", &e.Channel}, {"trace_id", &e.TraceID}, {"span_id", &e.SpanID}, {"parent_id", &e.ParentID},
+		{"tool", &e.Tool}, {"status", &e.Status}, {"model", &e.Model}, {"destination", &e.Destination},
+		{"method", &e.Method}, {"endpoint", &e.Endpoint}, {"operation", &e.Operation}, {"path", &e.Path},
+		{"decision", &e.Decision}, {"approver", &e.Approver}}
 }
 
 // apply writes a batch and publishes the progress.
@@ -274,6 +351,12 @@ func (ix *indexer) apply(batch []prepared) error {
 	next, err := ix.write(batch)
 	if err != nil {
 		return err
+	}
+	for _, p := range batch {
+		if len(p.gone) > 0 {
+			ix.purge()
+			break
+		}
 	}
 	ix.mu.Lock()
 	ix.cursor = batch[len(batch)-1].g
@@ -296,7 +379,8 @@ type ledgerRow struct {
 }
 
 func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
-	rows, err := ix.s.reader.Query(`SELECT g, tid, seq, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, min(feedChunk, ix.s.cfg.IndexBatch))
+	ctx := context.Background()
+	rows, err := ix.s.reader.QueryContext(ctx, `SELECT g, tid, seq, id, dk, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, min(feedChunk, ix.s.cfg.IndexBatch))
 	if err != nil {
 		return nil, err
 	}
@@ -304,8 +388,14 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 	var out []ledgerRow
 	for rows.Next() {
 		var r ledgerRow
-		if err := rows.Scan(&r.g, &r.tid, &r.seq, &r.body); err != nil {
+		var id string
+		var dk sql.NullInt64
+		if err := rows.Scan(&r.g, &r.tid, &r.seq, &id, &dk, &r.body); err != nil {
 			return nil, err
+		}
+		if r.body, err = ix.s.open(ctx, r.tid, id, dk, r.body); err != nil {
+			ix.s.log.Error("indexer: event body does not open; run clawtrail verify", "tid", r.tid, "seq", r.seq, "err", err)
+			r.body = nil
 		}
 		out = append(out, r)
 	}
@@ -349,6 +439,9 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 		}
 		if err := it.add(ctx, p); err != nil {
 			return nil, fmt.Errorf("index seq %d: %w", p.seq, err)
+		}
+		if err := it.remove(ctx, p.tid, p.gone); err != nil {
+			return nil, fmt.Errorf("index tombstone seq %d: %w", p.seq, err)
 		}
 	}
 	for tid, n := range next {
@@ -410,7 +503,7 @@ func nullInt(p *int64) any {
 
 func (it *indexTx) add(ctx context.Context, p *prepared) error {
 	tid := p.tid
-	k, err := it.insertEv(ctx, tid, p.e)
+	k, err := it.insertEv(ctx, tid, p.e, p.hasErr)
 	if err != nil {
 		return err
 	}
@@ -435,15 +528,11 @@ func (it *indexTx) add(ctx context.Context, p *prepared) error {
 // tries the first key of the event's microsecond — free in the usual case,
 // so no lookup is needed even for out-of-order timestamps — and else the
 // next free key after it.
-func (it *indexTx) insertEv(ctx context.Context, tid int64, e *clawtrail.Event) (int64, error) {
+func (it *indexTx) insertEv(ctx context.Context, tid int64, e *clawtrail.Event, hasErr bool) (int64, error) {
 	base := (e.Timestamp.UnixNano() / 1000) * kPerMicro
 	var dur any
 	if e.DurationMS != nil {
 		dur = *e.DurationMS
-	}
-	hasErr := 0
-	if e.Status == "error" || e.Error != "" {
-		hasErr = 1
 	}
 	for k := base; ; {
 		res, err := it.insEv.ExecContext(ctx, k, tid, e.Seq, e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(),
@@ -466,7 +555,7 @@ func (it *indexTx) insertEv(ctx context.Context, tid int64, e *clawtrail.Event) 
 
 // checkIndexVersion deletes an index.db written with another schema version
 // (or unreadable), so that it is rebuilt from the ledger.
-func checkIndexVersion(ctx context.Context, path string, log *slog.Logger) error {
+func checkIndexVersion(ctx context.Context, path string, log *slog.Logger, blind bool) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -474,13 +563,16 @@ func checkIndexVersion(ctx context.Context, path string, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	var v int64
+	var v, b int64
 	err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'schema'`).Scan(&v)
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'blind'`).Scan(&b)
+	}
 	db.Close()
-	if err == nil && v == IndexSchemaVersion {
+	if err == nil && v == IndexSchemaVersion && (b == 1) == blind {
 		return nil
 	}
-	log.Warn("rebuilding the search index from the ledger", "reason", fmt.Sprintf("index schema %d, want %d (%v)", v, IndexSchemaVersion, err))
+	log.Warn("rebuilding the search index from the ledger", "reason", fmt.Sprintf("index schema %d, want %d; blind %d, want %v (%v)", v, IndexSchemaVersion, b, blind, err))
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove old search index: %w", err)
@@ -497,7 +589,7 @@ func (ix *indexer) clear() error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state WHERE name = 'cursor'`, `DELETE FROM ix_tenants`} {
+	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state WHERE name = 'cursor'`, `DELETE FROM ix_tenants`, `DELETE FROM ix_gone`} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
@@ -574,4 +666,59 @@ func (s *Store) IndexLag() int64 {
 		lag += max(0, n-s.index.next[tid])
 	}
 	return lag
+}
+
+// remove takes the events of a tombstone's seq ranges out of the index: ev
+// rows, FTS rows (by rowid; the table is contentless_delete) and fv rows
+// (one pass over the tenant's fv rows per tombstone: fv has no index by k),
+// and records the ranges in ix_gone so that coverage does not miss them.
+func (it *indexTx) remove(ctx context.Context, tid int64, gone [][2]int64) error {
+	if len(gone) == 0 {
+		return nil
+	}
+	tx := it.tx
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS gone_k(k INTEGER PRIMARY KEY)`); err != nil {
+		return err
+	}
+	defer tx.ExecContext(ctx, `DELETE FROM temp.gone_k`)
+	for _, r := range gone {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO temp.gone_k(k) SELECT k FROM ev WHERE tid=? AND seq BETWEEN ? AND ?`, tid, r[0], r[1]); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ix_gone(tid, lo, hi) VALUES (?,?,?)`, tid, r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	for _, stmt := range []string{
+		`DELETE FROM fts WHERE rowid IN (SELECT k FROM temp.gone_k)`,
+		`DELETE FROM fv WHERE tid=? AND k IN (SELECT k FROM temp.gone_k)`,
+		`DELETE FROM ev WHERE k IN (SELECT k FROM temp.gone_k) AND tid=?`,
+	} {
+		var args []any
+		if strings.Contains(stmt, "?") {
+			args = append(args, tid)
+		}
+		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// purge runs after the index removed deleted events: FTS5 keeps a deleted
+// row's words in its segments until they are merged, so the segments are
+// merged now ('optimize') when the index holds words in clear; then the WAL
+// is truncated. With secure_delete on, freed pages are zeroed. (A blind
+// index holds only keyed hashes: it skips the merge, which costs time in
+// proportion to the whole full-text index.)
+func (ix *indexer) purge() {
+	ctx := context.Background()
+	if !ix.s.Encrypted() {
+		if _, err := ix.db.ExecContext(ctx, `INSERT INTO fts(fts) VALUES ('optimize')`); err != nil {
+			ix.s.log.Error("indexer: merge the full-text index after a deletion", "err", err)
+		}
+	}
+	if _, err := ix.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		ix.s.log.Warn("indexer: WAL checkpoint after a deletion", "err", err)
+	}
 }

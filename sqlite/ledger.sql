@@ -88,3 +88,51 @@ CREATE TABLE IF NOT EXISTS signing_keys(
   valid_from INTEGER NOT NULL,
   valid_to INTEGER
 );
+-- Data protection (version 3). tenant_keys: one secret per tenant, sealed by
+-- the master key when there is one (wrapped = 1), else kept as is (the
+-- tenant's fingerprint and pseudonym keys derive from it). data_keys: one
+-- data key per data subject (subject = a keyed hash of user_id, or of "" for
+-- the tenant), wrapped by the tenant's wrapping key; wrapped is NULL once the
+-- key is destroyed (erasure). held = 1 for a key that re-keyed a subject's
+-- events under a legal hold.
+CREATE TABLE IF NOT EXISTS tenant_keys(
+  tid INTEGER PRIMARY KEY,
+  secret BLOB NOT NULL,
+  wrapped INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS data_keys(
+  id INTEGER PRIMARY KEY,
+  tid INTEGER NOT NULL,
+  subject BLOB NOT NULL,
+  held INTEGER NOT NULL DEFAULT 0,
+  wrapped BLOB,
+  created_at INTEGER NOT NULL,
+  destroyed_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS data_keys_subject ON data_keys(tid, subject);
+-- retention: each tenant's policy in force (the config_change event that set
+-- it is in the ledger at set_seq; verify reads the ledger, not this table).
+CREATE TABLE IF NOT EXISTS retention(
+  tid INTEGER PRIMARY KEY,
+  keep_ns INTEGER NOT NULL,
+  locked INTEGER NOT NULL,
+  set_seq INTEGER NOT NULL,
+  set_at INTEGER NOT NULL,
+  next_seq INTEGER NOT NULL DEFAULT 0 -- where the next retention run starts examining
+);
+-- holds: legal holds; what (query, reason, who) is sealed under the tenant's
+-- wrapping key when encryption is on, so no word of it sits in clear.
+CREATE TABLE IF NOT EXISTS holds(
+  id TEXT PRIMARY KEY,
+  tid INTEGER NOT NULL,
+  spec BLOB NOT NULL,
+  sealed INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_seq INTEGER NOT NULL,
+  released_at INTEGER,
+  released_seq INTEGER
+);
+-- verify and retention read a tenant's tombstones and configuration changes
+-- before its events.
+CREATE INDEX IF NOT EXISTS events_special ON events(tid, seq) WHERE type IN ('tombstone', 'config_change');

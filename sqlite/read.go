@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/query"
@@ -31,6 +32,9 @@ type SearchRequest struct {
 type Stored struct {
 	Seq  int64
 	Body []byte // the event's stored JSON (clawtrail.Event.AppendJSON)
+	// Deleted: the body is gone (retention, erasure); Body then holds what
+	// the leaf still says (id, seq, type, received_at) and status "deleted".
+	Deleted bool
 }
 
 // Page is one page of search results.
@@ -67,7 +71,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 	if !ok {
 		return Page{}, nil
 	}
-	q, plan, err := compile(req, tid)
+	q, plan, err := s.compile(req, tid)
 	if err != nil {
 		return Page{}, err
 	}
@@ -87,12 +91,18 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 	return page, err
 }
 
-func compile(req SearchRequest, tid int64) (*query.Query, query.Plan, error) {
+func (s *Store) compile(req SearchRequest, tid int64) (*query.Query, query.Plan, error) {
 	q := req.Query
 	if q == nil {
 		q, _ = query.Parse("")
 	}
-	plan, err := q.SQLite(tid, req.Tenant)
+	var plan query.Plan
+	var err error
+	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
+		plan, err = q.SQLiteBlind(tid, req.Tenant, tk.Blind)
+	} else {
+		plan, err = q.SQLite(tid, req.Tenant)
+	}
 	if err != nil {
 		return nil, plan, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
 	}
@@ -253,8 +263,8 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 		for _, k := range chunk {
 			args = append(args, k.seq)
 		}
-		q := `SELECT seq, body FROM events WHERE tid = ? AND seq IN (?` + strings.Repeat(",?", len(chunk)-1) + `) AND body IS NOT NULL`
-		if err := s.scanBodies(ctx, found, q, args...); err != nil {
+		q := `SELECT seq, id, dk, body FROM events WHERE tid = ? AND seq IN (?` + strings.Repeat(",?", len(chunk)-1) + `) AND body IS NOT NULL`
+		if err := s.scanBodies(ctx, tid, found, q, args...); err != nil {
 			return nil, err
 		}
 	}
@@ -267,7 +277,7 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 	return out, nil
 }
 
-func (s *Store) scanBodies(ctx context.Context, into map[int64][]byte, q string, args ...any) error {
+func (s *Store) scanBodies(ctx context.Context, tid int64, into map[int64][]byte, q string, args ...any) error {
 	rows, err := s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read ledger: %w", err)
@@ -275,11 +285,18 @@ func (s *Store) scanBodies(ctx context.Context, into map[int64][]byte, q string,
 	defer rows.Close()
 	for rows.Next() {
 		var seq int64
+		var id string
+		var dk sql.NullInt64
 		var body []byte
-		if err := rows.Scan(&seq, &body); err != nil {
+		if err := rows.Scan(&seq, &id, &dk, &body); err != nil {
 			return err
 		}
-		into[seq] = body
+		if body, err = s.open(ctx, tid, id, dk, body); err != nil {
+			return err
+		}
+		if body != nil {
+			into[seq] = body
+		}
 	}
 	return rows.Err()
 }
@@ -291,11 +308,27 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (Stored, error) {
 		return Stored{}, clawtrail.ErrNotFound
 	}
 	var st Stored
-	err := s.reader.QueryRowContext(ctx, `SELECT seq, body FROM events WHERE tid = ? AND id = ? AND body IS NOT NULL`, tid, id).Scan(&st.Seq, &st.Body)
+	var dk sql.NullInt64
+	var received int64
+	var typ string
+	err := s.reader.QueryRowContext(ctx, `SELECT seq, dk, body, received_at, type FROM events WHERE tid = ? AND id = ?`, tid, id).Scan(&st.Seq, &dk, &st.Body, &received, &typ)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Stored{}, clawtrail.ErrNotFound
 	}
-	return st, err
+	if err != nil {
+		return Stored{}, err
+	}
+	if st.Body, err = s.open(ctx, tid, id, dk, st.Body); err != nil {
+		return Stored{}, err
+	}
+	if st.Body == nil {
+		// Deleted by retention or erased: what the leaf still says.
+		e := clawtrail.Event{ID: id, Seq: st.Seq, TenantID: tenant, Type: typ, ReceivedAt: time.Unix(0, received).UTC(),
+			Status: "deleted", Reason: "the body of this event was deleted (retention or erasure); its tombstone says why"}
+		st.Body = e.AppendJSON(nil)
+		st.Deleted = true
+	}
+	return st, nil
 }
 
 // ReadAfter returns up to limit of the tenant's events with seq > after, in
@@ -308,14 +341,19 @@ func (s *Store) ReadAfter(ctx context.Context, tenant string, after int64, limit
 	if !ok {
 		return nil, next, nil
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT seq, body FROM events WHERE tid = ? AND seq > ? ORDER BY seq LIMIT ?`, tid, after, limit)
+	rows, err := s.reader.QueryContext(ctx, `SELECT seq, id, dk, body FROM events WHERE tid = ? AND seq > ? ORDER BY seq LIMIT ?`, tid, after, limit)
 	if err != nil {
 		return nil, next, fmt.Errorf("read ledger: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var st Stored
-		if err := rows.Scan(&st.Seq, &st.Body); err != nil {
+		var id string
+		var dk sql.NullInt64
+		if err := rows.Scan(&st.Seq, &id, &dk, &st.Body); err != nil {
+			return nil, next, err
+		}
+		if st.Body, err = s.open(ctx, tid, id, dk, st.Body); err != nil {
 			return nil, next, err
 		}
 		next = st.Seq

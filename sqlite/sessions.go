@@ -27,11 +27,13 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	if !ok {
 		return nil, nil
 	}
-	q, plan, err := compile(req, tid)
+	q, plan, err := s.compile(req, tid)
 	if err != nil {
 		return nil, err
 	}
-	if !plan.Exact {
+	// A blind index holds keyed hashes of session ids and tools: the
+	// summaries are built from the bodies instead.
+	if !plan.Exact || s.Encrypted() {
 		return s.sessionsFiltered(ctx, req)
 	}
 	var sb strings.Builder
@@ -108,7 +110,11 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 	if !ok {
 		return Page{}, nil
 	}
-	args := []any{tid, sessionID}
+	key := sessionID
+	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
+		key = tk.Blind("session_id", sessionID)
+	}
+	args := []any{tid, key}
 	where := ""
 	if cursor != "" {
 		k, err := decodeCursor(cursor, true)

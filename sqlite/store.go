@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/ledger"
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
@@ -50,6 +51,10 @@ type Config struct {
 	// WitnessKeys, when set, are the only witnesses whose cosignatures the
 	// log accepts (each verified before it is stored).
 	WitnessKeys []string
+	// MasterKey turns on encryption at rest (nil: bodies are stored in
+	// clear). Once a data directory holds encrypted data, it opens only
+	// with the same key.
+	MasterKey *crypt.Key
 }
 
 // Defaults for Config.
@@ -90,6 +95,11 @@ type Store struct {
 	signMu  sync.RWMutex // guards signer
 	signer  *ledger.Signer
 
+	keys *keyring // tenant and data keys (docs/data-protection.md)
+	// plainEvents: bodies stored in clear (before encryption was on).
+	plainEvents int64
+	unlock      func() // releases the data directory lock
+
 	keyUseMu sync.Mutex
 	keyUse   map[string]time.Time // key → last use, not yet written
 	keyUsed  map[string]time.Time // key → last use written
@@ -124,16 +134,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now,
+	unlock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, unlock: unlock,
 		queue: make(chan *appendReq, 1024), stop: make(chan struct{}), done: make(chan struct{}),
-		tenants: map[string]int64{}, heads: map[int64]int64{}, commitC: make(chan struct{})}
+		tenants: map[string]int64{}, heads: map[int64]int64{}, commitC: make(chan struct{}),
+		keys: newKeyring(cfg.MasterKey)}
 	if err := s.openLedger(ctx); err != nil {
 		s.closeDBs()
+		unlock()
 		return nil, err
 	}
 	ix, err := openIndexer(ctx, s)
 	if err != nil {
 		s.closeDBs()
+		unlock()
 		return nil, err
 	}
 	s.index = ix
@@ -146,8 +163,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) openLedger(ctx context.Context) error {
 	path := filepath.Join(s.cfg.Dir, "ledger.db")
 	var err error
+	// secure_delete: freed pages (deleted bodies, destroyed keys) are
+	// zeroed, not left in the file; temp_store: no temporary files.
 	s.writer, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)",
-		"busy_timeout(10000)", "cache_size(-65536)", "foreign_keys(0)")+"&_txlock=immediate")
+		"busy_timeout(10000)", "cache_size(-65536)", "foreign_keys(0)", "secure_delete(1)", "temp_store(2)")+"&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -160,15 +179,21 @@ func (s *Store) openLedger(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// api_keys.last_used came after the first ledgers were written.
-	if _, err := s.writer.ExecContext(ctx, `ALTER TABLE api_keys ADD COLUMN last_used INTEGER`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
-		return fmt.Errorf("add api_keys.last_used: %w", err)
+	// api_keys.last_used and events.dk (the data key of an encrypted
+	// body) came after the first ledgers were written.
+	for _, col := range []string{"api_keys ADD COLUMN last_used INTEGER", "events ADD COLUMN dk INTEGER"} {
+		if _, err := s.writer.ExecContext(ctx, `ALTER TABLE `+col); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			return fmt.Errorf("alter table %s: %w", col, err)
+		}
 	}
 	if err := s.loadSigner(ctx); err != nil {
 		return err
 	}
+	if err := s.loadKeys(ctx); err != nil {
+		return err
+	}
 	s.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
-		"query_only(1)", "cache_size(-32768)"))
+		"query_only(1)", "cache_size(-32768)", "temp_store(2)"))
 	if err != nil {
 		return err
 	}
@@ -207,8 +232,10 @@ func (s *Store) loadHeads(ctx context.Context) error {
 
 // LedgerSchemaVersion names the layout of ledger.db. The ledger is the
 // source of truth: a newer version is refused, an older one is migrated in
-// place (1 → 2 adds the Merkle tree tables, built from the stored leaves).
-const LedgerSchemaVersion = "2"
+// place (1 → 2 adds the Merkle tree tables, built from the stored leaves;
+// 2 → 3 the data-protection tables and events.dk, which older binaries
+// would not know to decrypt with).
+const LedgerSchemaVersion = "3"
 
 // checkLedgerVersion reports whether the ledger was just migrated from
 // version 1.
@@ -223,12 +250,12 @@ func (s *Store) checkLedgerVersion(ctx context.Context) (bool, error) {
 	switch v {
 	case LedgerSchemaVersion:
 		return false, nil
-	case "1":
+	case "1", "2":
 		// The schema script created the new tables; the trees are built
 		// after the heads are loaded.
 		_, err := s.writer.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'schema_version'`, LedgerSchemaVersion)
-		s.log.Info("migrating the ledger from schema version 1 to 2 (Merkle trees)")
-		return true, err
+		s.log.Info("migrating the ledger to schema version "+LedgerSchemaVersion, "from", v)
+		return v == "1", err
 	}
 	return false, fmt.Errorf("the ledger in %s has schema version %s; this clawtrail reads version %s", s.cfg.Dir, v, LedgerSchemaVersion)
 }
@@ -247,7 +274,9 @@ func (s *Store) Close() error {
 	<-s.done
 	s.flushKeyUse(context.Background())
 	s.index.close()
-	return s.closeDBs()
+	err := s.closeDBs()
+	s.unlock()
+	return err
 }
 
 func (s *Store) closeDBs() error {

@@ -799,9 +799,8 @@ func TestTamper(t *testing.T) {
 
 	t.Run("DeletedBodies", func(t *testing.T) {
 		// Body and salt cleared together leave the leaf and the tree
-		// intact, but no tombstone accounts for the deletion (retention
-		// and erasure, which write them, are not built yet): modified,
-		// and counted. Clearing only one of them is modified too.
+		// intact, but no tombstone accounts for the deletion: deleted, and
+		// counted. Clearing only one of them is modified.
 		l := newTamperLedger(t, 0)
 		l.exec(t, fmt.Sprintf(`UPDATE events SET body=NULL, salt=NULL WHERE tid=%d AND seq=10`, l.acme),
 			fmt.Sprintf(`UPDATE events SET body=NULL WHERE tid=%d AND seq=11`, l.acme))
@@ -809,9 +808,9 @@ func TestTamper(t *testing.T) {
 		if rep.Pruned != 1 {
 			t.Fatalf("pruned %d, want 1", rep.Pruned)
 		}
-		wantFinding(t, rep, ledger.KindModified, 10)
+		wantFinding(t, rep, ledger.KindDeleted, 10)
 		wantFinding(t, rep, ledger.KindModified, 11)
-		wantOnly(t, rep, ledger.KindModified)
+		wantOnly(t, rep, ledger.KindModified, ledger.KindDeleted)
 	})
 
 	t.Run("SwapAcrossCheckpoint", func(t *testing.T) {

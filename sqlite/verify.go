@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/ledger"
 )
 
@@ -25,15 +26,29 @@ type LeafProof struct {
 	Proof [][]byte
 }
 
-const leafColumns = `seq, id, received_at, type, key_id, body_commit, leaf_hash, salt, body`
+const leafColumns = `seq, id, received_at, type, key_id, body_commit, leaf_hash, salt, body, dk`
 
-func scanRecord(rows *sql.Rows, rec *ledger.Record) error {
+// opener opens a record's sealed body (nil: bodies are in clear).
+type opener func(tid int64, dk int64, rec *ledger.Record) error
+
+func scanRecord(rows *sql.Rows, rec *ledger.Record, tid int64, open opener) error {
 	var bc []byte
-	if err := rows.Scan(&rec.Seq, &rec.ID, &rec.ReceivedAt, &rec.Type, &rec.KeyID, &bc, &rec.LeafHash, &rec.Salt, &rec.Body); err != nil {
+	var dk sql.NullInt64
+	if err := rows.Scan(&rec.Seq, &rec.ID, &rec.ReceivedAt, &rec.Type, &rec.KeyID, &bc, &rec.LeafHash, &rec.Salt, &rec.Body, &dk); err != nil {
 		return err
 	}
 	fixRecord(rec, bc)
+	if dk.Valid && open != nil {
+		return open(tid, dk.Int64, rec)
+	}
 	return nil
+}
+
+// opener returns the store's opener of sealed records.
+func (s *Store) opener(ctx context.Context) opener {
+	return func(tid int64, dk int64, rec *ledger.Record) error {
+		return s.keys.openRecord(ctx, s.reader, tid, s.keys.tenantName(tid), dk, rec)
+	}
 }
 
 // fixRecord sets the commitment from its column and makes damaged hash
@@ -72,7 +87,7 @@ func (s *Store) LeafProofs(ctx context.Context, tenant string, seqs []int64, siz
 		var rec ledger.Record
 		found := rows.Next()
 		if found {
-			err = scanRecord(rows, &rec)
+			err = scanRecord(rows, &rec, tid, s.opener(ctx))
 		}
 		rows.Close()
 		if err != nil {
@@ -105,7 +120,7 @@ func (s *Store) ReadLedger(ctx context.Context, tenant string, from, to int64, f
 	var ferr error
 	err := scan(ctx, []queryer{s.reader, s.reader}, nil, to-from, scanChunk, func(lo, hi int64) (string, []any) {
 		return `SELECT tid, ` + leafColumns + ` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, []any{tid, from + lo, from + hi}
-	}, false, func(_ int64, rec *ledger.Record) {
+	}, false, s.opener(ctx), func(_ int64, rec *ledger.Record) {
 		if ferr == nil {
 			if ferr = fn(rec); ferr != nil {
 				cancel() // the client went away: stop reading
@@ -184,6 +199,24 @@ func indexCoverage(ctx context.Context, ix queryer, tid, ledgerSize int64) (Cove
 	if err := rows.Err(); err != nil {
 		return c, err
 	}
+	// Events a tombstone took out of the index are accounted for.
+	gone, err := ix.QueryContext(ctx, `SELECT lo, hi FROM ix_gone WHERE tid=?`, tid)
+	if err != nil {
+		return c, err
+	}
+	defer gone.Close()
+	for gone.Next() {
+		var lo, hi int64
+		if err := gone.Scan(&lo, &hi); err != nil {
+			return c, err
+		}
+		for m := max(lo, 0); m <= hi && m < ledgerSize; m++ {
+			seen[m/64] |= 1 << (m % 64)
+		}
+	}
+	if err := gone.Err(); err != nil {
+		return c, err
+	}
 	for m := int64(0); m < min(max(reach, next), ledgerSize); m++ {
 		if seen[m/64]&(1<<(m%64)) == 0 {
 			note(&c.Missing, 0, m)
@@ -222,6 +255,9 @@ type VerifyOptions struct {
 	Remembered map[string][]byte
 	// Progress, when set, is told how many events were checked of a total.
 	Progress func(done, total int64)
+	// MasterKey opens encrypted bodies; without it their commitments are
+	// not checked (the leaves and the tree are).
+	MasterKey *crypt.Key
 }
 
 // VerifyDir verifies the ledger in a data directory without a server: it
@@ -272,6 +308,25 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 	if err != nil {
 		return nil, err
 	}
+	// Sealed bodies are opened with the master key when it is given; else
+	// their commitments are left unchecked (and said so).
+	cdb, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)"))
+	if err != nil {
+		return nil, err
+	}
+	defer cdb.Close()
+	kr := newKeyring(opts.MasterKey)
+	if opts.MasterKey != nil {
+		if _, err := checkMaster(ctx, cdb, opts.MasterKey, dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := kr.load(ctx, cdb, false, 0); err != nil && opts.MasterKey != nil {
+		return nil, err
+	}
+	open := func(tid int64, dk int64, rec *ledger.Record) error {
+		return kr.openRecord(ctx, cdb, tid, kr.tenantName(tid), dk, rec)
+	}
 	var total, done int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM trees`).Scan(&total); err != nil {
 		return nil, err
@@ -286,12 +341,7 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 		readers = append(readers, rtx)
 	}
 	// The index coverage check runs beside the scan, on its own
-	// connection, in a snapshot of its own.
-	cdb, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)"))
-	if err != nil {
-		return nil, err
-	}
-	defer cdb.Close()
+	// connection (cdb), in a snapshot of its own.
 	ix, ixErr := openIndexReader(dir)
 	if ix != nil {
 		defer ix.Close()
@@ -312,6 +362,9 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 		}
 		treeSize, err := loadVerifyInputs(ctx, tx, v, t.tid, opts, t.name)
 		if err != nil {
+			return nil, err
+		}
+		if v.Deletions, err = readDeletions(ctx, tx, t.tid, open); err != nil {
 			return nil, err
 		}
 		r := &tenantRun{tenantRow: t, v: v, treeSize: treeSize}
@@ -387,7 +440,7 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 	if end > 2*rows+1_000_000 {
 		readers, chunk = readers[:1], max(end, 1)
 	}
-	err = scan(ctx, readers, names, end, chunk, sel, true, dispatch)
+	err = scan(ctx, readers, names, end, chunk, sel, true, open, dispatch)
 	<-covDone
 	if err != nil {
 		return nil, fmt.Errorf("read the ledger: %w", err)
@@ -576,7 +629,7 @@ const scanChunk = 2048
 // (body commitment and leaf), and calls fn with every record in order. On
 // two cores the readers and the caller's tree work share the machine; the
 // SQLite scan (~5 µs a row through modernc) is what bounds it.
-func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk int64, sel scanRange, hash bool, fn func(tid int64, rec *ledger.Record)) error {
+func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk int64, sel scanRange, hash bool, open opener, fn func(tid int64, rec *ledger.Record)) error {
 	type row struct {
 		tid int64
 		rec ledger.Record
@@ -607,6 +660,7 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk
 					// one arena per chunk: a few allocations per chunk
 					// instead of four per row.
 					var bc, lh, salt, body sql.RawBytes
+					var dk sql.NullInt64
 					var arena []byte
 					keep := func(raw sql.RawBytes) []byte {
 						if raw == nil {
@@ -620,11 +674,16 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk
 					}
 					for rows.Next() {
 						var r row
-						if err := rows.Scan(&r.tid, &r.rec.Seq, &r.rec.ID, &r.rec.ReceivedAt, &r.rec.Type, &r.rec.KeyID, &bc, &lh, &salt, &body); err != nil {
+						if err := rows.Scan(&r.tid, &r.rec.Seq, &r.rec.ID, &r.rec.ReceivedAt, &r.rec.Type, &r.rec.KeyID, &bc, &lh, &salt, &body, &dk); err != nil {
 							return err
 						}
 						r.rec.LeafHash, r.rec.Salt, r.rec.Body = keep(lh), keep(salt), keep(body)
 						fixRecord(&r.rec, bc)
+						if dk.Valid && open != nil {
+							if err := open(r.tid, dk.Int64, &r.rec); err != nil {
+								return err
+							}
+						}
 						if hash {
 							buf = r.rec.Prehash(names[r.tid], buf)
 						}
@@ -769,4 +828,52 @@ func firstLine(note []byte) string {
 		return "checkpoint of size " + lines[1]
 	}
 	return "a checkpoint"
+}
+
+// readDeletions reads a tenant's tombstones and configuration changes (a
+// partial index holds them) for the verifier's deletion checks.
+func readDeletions(ctx context.Context, db queryer, tid int64, open opener) (*ledger.Deletions, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND type IN ('tombstone', 'config_change') ORDER BY seq`, tid)
+	if err != nil {
+		return nil, fmt.Errorf("read tombstones: %w", err)
+	}
+	defer rows.Close()
+	var recs []*ledger.Record
+	for rows.Next() {
+		rec := &ledger.Record{}
+		if err := scanRecord(rows, rec, tid, open); err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return ledger.NewDeletions(recs), nil
+}
+
+// ReadSpecial calls fn with a tenant's tombstones and config changes below
+// seq to, in seq order: what a verifier needs before the events to judge
+// deletions (ledger.NewDeletions).
+func (s *Store) ReadSpecial(ctx context.Context, tenant string, to int64, fn func(*ledger.Record) error) error {
+	tid, ok := s.tenantID(tenant)
+	if !ok {
+		return nil
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND type IN ('tombstone', 'config_change') AND seq < ? ORDER BY seq`, tid, to)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	open := s.opener(ctx)
+	for rows.Next() {
+		var rec ledger.Record
+		if err := scanRecord(rows, &rec, tid, open); err != nil {
+			return err
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

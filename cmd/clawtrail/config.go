@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/pflag"
 )
@@ -35,6 +36,10 @@ type serveConfig struct {
 	IngestRate      int           `yaml:"ingest_rate" flag:"ingest-rate" env:"CLAWTRAIL_INGEST_RATE"`
 	QueryRate       int           `yaml:"query_rate" flag:"query-rate" env:"CLAWTRAIL_QUERY_RATE"`
 	QueryTimeout    time.Duration `yaml:"query_timeout" flag:"query-timeout" env:"CLAWTRAIL_QUERY_TIMEOUT"`
+	MasterKeyFile   string        `yaml:"master_key_file" flag:"master-key-file" env:"CLAWTRAIL_MASTER_KEY_FILE"`
+	RetentionEvery  time.Duration `yaml:"retention_interval" flag:"retention-interval" env:"CLAWTRAIL_RETENTION_INTERVAL"`
+	// Redaction rules (YAML only): default and per tenant.
+	Redaction httpapi.Redaction `yaml:"redaction"`
 }
 
 // Defaults for serveConfig.
@@ -46,7 +51,8 @@ const (
 func defaultServeConfig() serveConfig {
 	return serveConfig{Data: DefaultData, Listen: DefaultListen, MaxEventBytes: 1 << 20,
 		MaxRequestBytes: 16 << 20, MaxClockSkew: 24 * time.Hour, LogLevel: "info", ShutdownTimeout: 30 * time.Second,
-		CheckpointEvery: time.Second, IngestRate: 100000, QueryRate: 50, QueryTimeout: 30 * time.Second}
+		CheckpointEvery: time.Second, IngestRate: 100000, QueryRate: 50, QueryTimeout: 30 * time.Second,
+		RetentionEvery: time.Hour}
 }
 
 func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
@@ -71,6 +77,8 @@ func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
 	fs.Duration("query-timeout", d.QueryTimeout, "longest a search, sessions or session request may work")
 	fs.String("witness-keys", "", "accept cosignatures only from these witnesses (comma-separated public keys, as clawtrail witness prints them), each verified before it is stored")
 	fs.Duration("checkpoint-interval", d.CheckpointEvery, "keep at most one checkpoint per interval in each tenant's history (every commit is signed regardless)")
+	fs.String("master-key-file", "", "encrypt event bodies at rest under this master key (32 bytes, base64 or hex; make one with: openssl rand -base64 32)")
+	fs.Duration("retention-interval", d.RetentionEvery, "how often the retention job applies the tenants' policies (0: only clawtrail retention run)")
 }
 
 // load fills c: defaults, then the file, then the environment, then the
@@ -137,6 +145,9 @@ func (c *serveConfig) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return usagef("--tls-cert and --tls-key go together")
+	}
+	if err := c.Redaction.Validate(); err != nil {
+		return usagef("%v", err)
 	}
 	if c.TLSCert == "" && !c.Insecure && !isLoopback(host) {
 		return usagef("listening on %s without TLS would expose audit data in clear; give --tls-cert and --tls-key, or --insecure", c.Listen)

@@ -18,7 +18,7 @@ import (
 
 func newKeysCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "API keys (create, list, revoke) and the checkpoint signing keys (public, rotate-signing)"}
-	cmd.AddCommand(newKeysCreateCmd(e), newKeysListCmd(e), newKeysRevokeCmd(e), newKeysPublicCmd(e), newRotateSigningCmd(e))
+	cmd.AddCommand(newKeysCreateCmd(e), newKeysListCmd(e), newKeysRevokeCmd(e), newKeysPublicCmd(e), newRotateSigningCmd(e), newRotateMasterCmd(e))
 	return cmd
 }
 
@@ -32,7 +32,7 @@ func newKeysCreateCmd(e env) *cobra.Command {
   ingest   write events only
   reader   search, export, tail, sessions
   auditor  reader + verify, proofs, bundles, and the tenant's access/auth/config_change records
-  admin    auditor + keys (and, later, retention, holds, erasure) for its tenant
+  admin    auditor + keys, retention, holds, erasure and subject exports for its tenant
 The key is printed alone on stdout and cannot be shown again; only its hash is stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

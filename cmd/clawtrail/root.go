@@ -87,6 +87,7 @@ func newRoot(e env) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err.Error()} })
-	root.AddCommand(newServeCmd(e), newIngestCmd(e), newLogsCmd(e), newReindexCmd(e), newVerifyCmd(e), newKeysCmd(e), newWitnessCmd(e))
+	root.AddCommand(newServeCmd(e), newIngestCmd(e), newLogsCmd(e), newReindexCmd(e), newVerifyCmd(e), newKeysCmd(e), newWitnessCmd(e),
+		newRetentionCmd(e), newHoldCmd(e), newSubjectCmd(e), newEraseCmd(e), newHashCmd(e))
 	return root
 }

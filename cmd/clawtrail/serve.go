@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/clawtrail/clawtrail/ingest"
 	"github.com/clawtrail/clawtrail/sqlite"
@@ -47,9 +48,18 @@ const AdminTokenFile = "admin.token"
 func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string)) error {
 	log := newLogger(e.stderr, cfg.LogLevel)
 	metrics := httpapi.NewMetrics(prometheus.NewRegistry())
+	var master *crypt.Key
+	if cfg.MasterKeyFile != "" {
+		k, err := crypt.LoadMasterKey(cfg.MasterKeyFile)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		master = &k
+	}
 	store, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Logger: log, Metrics: metrics.StoreHooks(),
 		SigningKeyFile: cfg.SigningKeyFile, ExternalSigningKey: cfg.SigningKeyFile != "",
-		Host: cfg.LogHost, CheckpointInterval: cfg.CheckpointEvery, WitnessKeys: splitList(cfg.WitnessKeys)})
+		Host: cfg.LogHost, CheckpointInterval: cfg.CheckpointEvery, WitnessKeys: splitList(cfg.WitnessKeys),
+		MasterKey: master})
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", cfg.Data, err)
 	}
@@ -59,7 +69,11 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	}
 	api := httpapi.New(httpapi.Config{Store: store, Logger: log, Metrics: metrics, MetricsPublic: cfg.MetricsPublic,
 		Limits:     ingest.Limits{MaxEventBytes: cfg.MaxEventBytes, MaxRequestBytes: cfg.MaxRequestBytes, MaxClockSkew: cfg.MaxClockSkew},
-		IngestRate: float64(cfg.IngestRate), QueryRate: float64(cfg.QueryRate), QueryTimeout: cfg.QueryTimeout})
+		IngestRate: float64(cfg.IngestRate), QueryRate: float64(cfg.QueryRate), QueryTimeout: cfg.QueryTimeout,
+		Redaction: cfg.Redaction})
+	if cfg.RetentionEvery > 0 {
+		go retentionLoop(ctx, store, cfg.RetentionEvery, log)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -153,4 +167,33 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// retentionLoop applies every tenant's retention policy at each interval
+// (and once shortly after start).
+func retentionLoop(ctx context.Context, store *sqlite.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTimer(min(every, time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tenants, err := store.RetentionTenants(ctx)
+		if err != nil {
+			log.Error("retention job", "err", err)
+		}
+		for _, tenant := range tenants {
+			run, err := store.RunRetention(ctx, tenant, sqlite.Actor{KeyID: "server", Name: "retention-job"})
+			if err != nil {
+				log.Error("retention job", "tenant", tenant, "err", err)
+				continue
+			}
+			if run.Deleted > 0 || run.Held > 0 {
+				log.Info("retention applied", "tenant", tenant, "deleted", run.Deleted, "held", run.Held, "tombstones", len(run.Tombstones))
+			}
+		}
+		t.Reset(every)
+	}
 }

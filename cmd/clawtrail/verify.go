@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/clawtrail/clawtrail/ledger"
 	"github.com/clawtrail/clawtrail/sqlite"
@@ -24,12 +25,13 @@ import (
 )
 
 type verifyFlags struct {
-	bundle      string
-	publicKeys  []string
-	witnessKeys []string
-	quorum      int
-	format      string
-	noMemory    bool
+	bundle        string
+	publicKeys    []string
+	witnessKeys   []string
+	quorum        int
+	format        string
+	noMemory      bool
+	masterKeyFile string
 }
 
 func newVerifyCmd(e env) *cobra.Command {
@@ -99,6 +101,7 @@ Exit status: 0 intact, 1 tampered, 2 usage or I/O error, 3 server unreachable, 4
 	fs.IntVar(&vf.quorum, "witness-quorum", 0, "how many of the --witness-key witnesses must have cosigned (default all)")
 	fs.StringVar(&vf.format, "format", "text", "text or json")
 	fs.BoolVar(&vf.noMemory, "no-memory", false, "neither read nor update the remembered checkpoints")
+	fs.StringVar(&vf.masterKeyFile, "master-key-file", "", "with --data: open encrypted bodies to check their commitments (default $CLAWTRAIL_MASTER_KEY_FILE; without it they are counted as sealed, the tree still checked)")
 	return cmd
 }
 
@@ -123,6 +126,16 @@ func verifyData(ctx context.Context, e env, cf clientFlags, vf verifyFlags, keys
 	}
 	mem := newMemory(e, "file://"+abs, vf.noMemory)
 	opts := sqlite.VerifyOptions{Tenant: cf.tenant, Keys: keys, Witnesses: vf.quorum, Remembered: map[string][]byte{}}
+	if mk := vf.masterKeyFile; mk != "" || e.getenv("CLAWTRAIL_MASTER_KEY_FILE") != "" {
+		if mk == "" {
+			mk = e.getenv("CLAWTRAIL_MASTER_KEY_FILE")
+		}
+		k, err := crypt.LoadMasterKey(mk)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		opts.MasterKey = &k
+	}
 	if cf.tenant != "" {
 		if note := mem.load(cf.tenant); note != nil {
 			opts.Remembered[cf.tenant] = note
@@ -208,6 +221,13 @@ func verifyServer(ctx context.Context, e env, cf clientFlags, vf verifyFlags, ke
 			return nil, err
 		}
 	}
+	// Tombstones and config changes first: they decide which deleted
+	// bodies were allowed.
+	special, err := readStream(ctx, c, url.Values{"to": {strconv.FormatUint(cur.Size, 10)}, "special": {"true"}})
+	if err != nil {
+		return nil, err
+	}
+	v.Deletions = ledger.NewDeletions(special)
 	bar := newBar(e.stderr)
 	resp, err := c.Do(ctx, http.MethodGet, "/v1/ledger", url.Values{"to": {strconv.FormatUint(cur.Size, 10)}}, nil, nil)
 	if err != nil {
@@ -311,7 +331,10 @@ func printReports(w io.Writer, reports []*ledger.Report, format string) error {
 			}
 			pruned := ""
 			if r.Pruned > 0 {
-				pruned = fmt.Sprintf(" (%s with deleted bodies)", thousands(r.Pruned))
+				pruned = fmt.Sprintf(" (%s with deleted bodies, each allowed by a tombstone unless listed below)", thousands(r.Pruned))
+			}
+			if r.Sealed > 0 {
+				pruned += fmt.Sprintf(" (%s encrypted bodies not opened: give --master-key-file to check them)", thousands(r.Sealed))
 			}
 			fmt.Fprintf(w, "tenant %s: %s events%s, tree size %s, %d checkpoint(s) checked: %s\n",
 				clean(r.Tenant), thousands(r.Events), pruned, thousands(int64(r.Size)), r.Checkpoints, state)
@@ -445,5 +468,27 @@ func (m *memory) save(tenant string, note []byte) {
 	tmp := m.path(tenant) + ".tmp"
 	if os.WriteFile(tmp, b, 0o600) == nil {
 		os.Rename(tmp, m.path(tenant))
+	}
+}
+
+// readStream reads a whole (small) ledger stream into records.
+func readStream(ctx context.Context, c *httpapi.Client, params url.Values) ([]*ledger.Record, error) {
+	resp, err := c.Do(ctx, http.MethodGet, "/v1/ledger", params, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sr := ledger.NewStreamReader(resp.Body)
+	var out []*ledger.Record
+	for {
+		rec := &ledger.Record{}
+		err := sr.Next(rec)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: the ledger stream broke off: %v", httpapi.ErrUnreachable, err)
+		}
+		out = append(out, rec)
 	}
 }
