@@ -40,6 +40,30 @@ func TestSealOpen(t *testing.T) {
 	}
 }
 
+func TestSealer(t *testing.T) {
+	k := NewKey()
+	s := k.NewSealer()
+	ad := []byte("ad")
+	a, b := s.Seal(nil, []byte("one"), ad), s.Seal(nil, []byte("two"), ad)
+	if bytes.Equal(a[12:NonceSize], b[12:NonceSize]) {
+		t.Fatal("a Sealer repeated a GCM nonce")
+	}
+	for _, m := range [][]byte{a, b} {
+		if _, err := k.Open(nil, m, ad); err != nil {
+			t.Fatalf("Key.Open of a Sealer's message: %v", err)
+		}
+	}
+	other := NewKey()
+	if _, err := other.Open(nil, a, ad); err == nil {
+		t.Fatal("another key opened it")
+	}
+	s.uses = sealerUses // the next message takes a new prefix
+	c := s.Seal(nil, []byte("three"), ad)
+	if bytes.Equal(a[:12], c[:12]) {
+		t.Fatal("the prefix was not renewed after sealerUses messages")
+	}
+}
+
 func TestWrapDerive(t *testing.T) {
 	master, tenant := NewKey(), NewKey()
 	w := master.Wrap(tenant, "tenant/acme")
@@ -91,5 +115,17 @@ func BenchmarkSeal1KiB(b *testing.B) {
 	b.SetBytes(1024)
 	for b.Loop() {
 		dst = k.Seal(dst[:0], msg, ad)
+	}
+}
+
+func BenchmarkSealer1KiB(b *testing.B) {
+	k := NewKey()
+	s := k.NewSealer()
+	msg := bytes.Repeat([]byte("x"), 1024)
+	ad := []byte("tenant\x00id")
+	var dst []byte
+	b.SetBytes(1024)
+	for b.Loop() {
+		dst = s.Seal(dst[:0], msg, ad)
 	}
 }

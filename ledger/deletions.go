@@ -78,6 +78,8 @@ func NewDeletions(recs []*Record) *Deletions {
 	var policies []policy
 	var holds []*holdSpan
 	byID := map[string]*holdSpan{}
+	var locked bool
+	var lockedKeep int64
 	const forever = int64(1<<63 - 1)
 	for _, rec := range recs {
 		if rec.Body == nil {
@@ -93,9 +95,19 @@ func NewDeletions(recs []*Record) *Deletions {
 			switch a["action"] {
 			case "retention.set":
 				keep, err := strconv.ParseInt(a["keep_ns"], 10, 64)
-				if err == nil {
-					policies = append(policies, policy{rec.Seq, keep})
+				if err != nil || keep <= 0 {
+					d.findings = append(d.findings, Finding{Seq: rec.Seq, SeqEnd: rec.Seq, Kind: KindDeleted,
+						Message: fmt.Sprintf("config change %s: unreadable retention policy %q", rec.ID, a["keep_ns"])})
+					continue
 				}
+				if locked && keep < lockedKeep {
+					d.findings = append(d.findings, Finding{Seq: rec.Seq, SeqEnd: rec.Seq, Kind: KindDeleted,
+						Message: fmt.Sprintf("config change %s: it shortened a locked retention policy (%d ns to %d ns)", rec.ID, lockedKeep, keep)})
+				}
+				if a["locked"] == "true" {
+					locked, lockedKeep = true, keep
+				}
+				policies = append(policies, policy{rec.Seq, keep})
 			case "hold.add":
 				h := &holdSpan{id: a["hold_id"], from: rec.Seq, to: forever, tenantWide: a["scope"] == "tenant"}
 				holds = append(holds, h)

@@ -49,6 +49,15 @@ func TestDeletions(t *testing.T) {
 			t.Errorf("%s: findings %v, want %d", c.name, d.Findings(), c.findings)
 		}
 	}
+	locked := mkSpecial(5, 0, "config_change", map[string]string{"action": "retention.set", "keep_ns": "86400000000000", "locked": "true"})
+	shorter := mkSpecial(6, 0, "config_change", map[string]string{"action": "retention.set", "keep_ns": "3600000000000", "locked": "true"})
+	longer := mkSpecial(7, 0, "config_change", map[string]string{"action": "retention.set", "keep_ns": "172800000000000", "locked": "true"})
+	if f := NewDeletions([]*Record{locked, longer}).Findings(); len(f) != 0 {
+		t.Errorf("lengthening a locked policy: %v", f)
+	}
+	if f := NewDeletions([]*Record{locked, shorter}).Findings(); len(f) != 1 || f[0].Seq != 6 {
+		t.Errorf("shortening a locked policy: %v", f)
+	}
 	var nilD *Deletions
 	if nilD.Allowed(0, 0) {
 		t.Error("no tombstones allow nothing")

@@ -237,7 +237,7 @@ func compilePattern(i int, p Pattern) (*detector, error) {
 	if g := re.SubexpIndex("secret"); g > 0 {
 		group = g
 	}
-	r := rule{re: re, group: group}
+	r := rule{re: re, plain: re, group: group}
 	if prefix, _ := re.LiteralPrefix(); prefix != "" {
 		// Anchored where the prefix occurs.
 		r.re, r.at, r.head = regexp.MustCompile(`^(?:`+p.Regex+`)`), lits(prefix), -1

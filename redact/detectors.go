@@ -36,7 +36,7 @@ const (
 	classPII             // personal data
 )
 
-// detector finds one kind of secret.
+// detector finds one kind of secret (or of personal data).
 type detector struct {
 	kind  string
 	desc  string
@@ -51,15 +51,18 @@ type detector struct {
 // where at says a match may start, on a window that holds any match that
 // starts there: head bytes, then as far as the bytes are in body (head -1:
 // the rest of the text). Go's regexp backtracker costs time in proportion
-// to its input, so the window is kept tight. group is the submatch that is the secret (0: the whole match). check,
+// to its input, so the window is kept tight.
+//
+// group is the submatch that is the secret (0: the whole match). check,
 // when set, vets a match: it gets the text, the submatch indexes (into the
 // whole text) and the secret's span, and returns the span to redact (it may
 // narrow it) or ok false.
 type rule struct {
-	re   *regexp.Regexp
-	at   finder
-	head int
-	body *charset
+	re    *regexp.Regexp // anchored
+	plain *regexp.Regexp // the same, unanchored: the fallback when the budget runs out
+	at    finder
+	head  int
+	body  *charset
 	// extent, when set, computes the window instead of head and body.
 	extent func(s string, pos int) int
 	// need, when set, is a byte every match holds: without it in the
@@ -114,8 +117,25 @@ func (r *rule) findAll(s string, det int, dst []cand) []cand {
 		return dst
 	}
 	cache := finderCache()
+	// Anchored tries cost their windows; a hostile text (-eyJ-eyJ-eyJ...)
+	// could make them cost the square of its length. Past a budget, the
+	// rest of the text gets one unanchored search, which Go's regexp runs
+	// in linear time.
+	budget := 8*len(s) + 4096
 	for pos := r.at.next(s, 0, &cache); pos >= 0; pos = r.at.next(s, pos, &cache) {
-		m := r.matchAt(s, pos)
+		if budget < 0 {
+			for _, m := range r.plain.FindAllStringSubmatchIndex(s[pos:], -1) {
+				for i := range m {
+					if m[i] >= 0 {
+						m[i] += pos
+					}
+				}
+				add(m)
+			}
+			break
+		}
+		m, cost := r.matchAt(s, pos)
+		budget -= cost
 		if m == nil {
 			pos++
 			continue
@@ -127,8 +147,8 @@ func (r *rule) findAll(s string, det int, dst []cand) []cand {
 }
 
 // matchAt runs the anchored regexp at s[pos:] and returns the submatch
-// indexes in s, or nil.
-func (r *rule) matchAt(s string, pos int) []int {
+// indexes in s, or nil, and the length of the window it looked at.
+func (r *rule) matchAt(s string, pos int) ([]int, int) {
 	end := len(s)
 	if r.extent != nil {
 		end = r.extent(s, pos)
@@ -141,7 +161,7 @@ func (r *rule) matchAt(s string, pos int) []int {
 		}
 	}
 	if r.need != 0 && strings.IndexByte(s[pos:end], r.need) < 0 {
-		return nil
+		return nil, end - pos
 	}
 	m := r.re.FindStringSubmatchIndex(s[pos:end])
 	for i := range m {
@@ -149,7 +169,7 @@ func (r *rule) matchAt(s string, pos int) []int {
 			m[i] += pos
 		}
 	}
-	return m
+	return m, end - pos
 }
 
 // charset is a set of bytes.
@@ -265,13 +285,11 @@ func indexFold(s string, from int, w string) int {
 func lits(ws ...string) finder { return finder{lits: ws} }
 func fold(ws ...string) finder { return finder{fold: ws} }
 
-// anchored compiles expr to match only at the start of its input.
-func anchored(expr string) *regexp.Regexp { return regexp.MustCompile(`^(?:` + expr + `)`) }
-
 // rx is a rule whose matches start where at says and fit in head bytes
 // followed by bytes of body.
 func rx(expr string, at finder, head int, body *charset, group int, check func(string, []int, int, int) (int, int, bool)) rule {
-	return rule{re: anchored(expr), at: at, head: head, body: body, group: group, check: check}
+	return rule{re: regexp.MustCompile(`^(?:` + expr + `)`), plain: regexp.MustCompile(expr),
+		at: at, head: head, body: body, group: group, check: check}
 }
 
 // tok is a rule for a token: a literal prefix of head bytes, then a tail
@@ -279,7 +297,8 @@ func rx(expr string, at finder, head int, body *charset, group int, check func(s
 // ends where the window does. The regexp is anchored at both ends, which
 // lets Go run it one-pass (fast, no backtracking).
 func tok(expr string, at finder, head int, body *charset, check func(string, []int, int, int) (int, int, bool)) rule {
-	return rule{re: regexp.MustCompile(`^(?:` + expr + `)\z`), at: at, head: head, body: body, check: check}
+	return rule{re: regexp.MustCompile(`^(?:` + expr + `)\z`), plain: regexp.MustCompile(expr),
+		at: at, head: head, body: body, check: check}
 }
 
 func (r rule) needing(c byte) rule { r.need = c; return r }
@@ -351,7 +370,7 @@ func authStart(s string, from int) int {
 }
 
 // phoneRules are the phone number formats, tried in turn where a number
-// starts (phoneStart).
+// starts (phoneStart): international, US, then the national ones.
 var phoneRules = []rule{
 	rx(`\+[1-9][0-9]{0,2}(?:[ .-]?\([0-9]{1,4}\))?(?:[ .-]?[0-9]{1,6}){1,6}`, finder{}, 64, nil, 0, phoneIntl),
 	rx(`(?:1[ .-])?(\(?)[2-9][0-9]{2}(\)?)([ .-]?)[2-9][0-9]{2}([ .-])[0-9]{4}`, finder{}, 64, nil, 0, phoneUS),
@@ -366,9 +385,18 @@ var phoneRules = []rule{
 func findPhones(s string, det int, dst []cand) []cand {
 	for pos := phoneStart(s, 0); pos >= 0; pos = phoneStart(s, pos) {
 		best := cand{pos, pos, det}
-		for i := range phoneRules {
-			r := &phoneRules[i]
-			if m := r.matchAt(s, pos); m != nil {
+		// The formats by their first byte: + international, 0 national,
+		// else US.
+		rules := phoneRules[1:2]
+		switch s[pos] {
+		case '+':
+			rules = phoneRules[:1]
+		case '0':
+			rules = phoneRules[2:]
+		}
+		for i := range rules {
+			r := &rules[i]
+			if m, _ := r.matchAt(s, pos); m != nil {
 				if start, end, ok := r.check(s, m, m[0], m[1]); ok && end-start > best.end-best.start {
 					best = cand{start, end, det}
 				}
@@ -476,7 +504,8 @@ var builtins = [numBuiltin]*detector{
 	}},
 	kCard: {kind: "card_number", desc: "payment card numbers: 13-19 digits, optionally grouped by spaces or dashes, with a card network's prefix and length, Luhn-valid, not part of a longer number", find: findCards},
 	kBearer: {kind: "bearer_token", class: classGeneric, desc: `bearer tokens ("Bearer <token>") and Authorization header credentials (Basic, Token); the scheme word is kept`, rules: []rule{
-		{re: regexp.MustCompile(`^(?:(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,}))\z`), at: fold("bearer"), extent: bearerExtent, group: 1, check: all(bearerStart, randomishToken)},
+		{re: regexp.MustCompile(`^(?:(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,}))\z`), plain: regexp.MustCompile(`(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,})`),
+			at: fold("bearer"), extent: bearerExtent, group: 1, check: all(bearerStart, randomishToken)},
 		rx(`(?i)(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(bearer|token|basic)[ \t]+([A-Za-z0-9._~+/-]{8,}=*)`, finder{fn: authStart}, 64, b64Chars, 2, all(labelStart, authCredential)),
 	}},
 	kURLPassword: {kind: "url_password", class: classGeneric, desc: "passwords in URLs (scheme://user:PASSWORD@host, and password= in a URL's query); the scheme and user are kept", rules: []rule{
@@ -493,14 +522,6 @@ var builtins = [numBuiltin]*detector{
 	kPhone: {kind: "phone", pii: true, class: classPII, desc: "phone numbers: international (+CC ...), US ((415) 555-0132, 415-555-0132) and European national (020 7946 0958, 06 12 34 56 78) formats", find: findPhones},
 	kSSN:   {kind: "us_ssn", pii: true, class: classPII, desc: "US social security numbers written AAA-GG-SSSS (no area 000, 666 or 9xx, group 00, serial 0000)", find: findSSNs},
 	kIBAN:  {kind: "iban", pii: true, class: classPII, desc: "IBANs (country, check digits, account; compact or in groups of 4) of the registry's length that pass the mod-97 check", find: findIBANs},
-}
-
-func init() {
-	for _, d := range builtins {
-		if d.pii {
-			d.class = classPII
-		}
-	}
 }
 
 // Character classes (ASCII).

@@ -20,6 +20,10 @@ const markerPrefix = "[REDACTED:"
 // DB_PASSWORD= line beside it. Shorter values would hit ordinary words.
 const minSweep = 8
 
+// maxSweeps bounds the values a text or an event is swept for (each sweep
+// reads the whole text).
+const maxSweeps = 64
+
 // maxPasses bounds the passes of redactText (each pass can only shrink the
 // text outside markers, so the loop ends anyway; this bounds the work on a
 // hostile input).
@@ -75,6 +79,8 @@ func (e *engine) candidates(s string, dst []cand) []cand {
 // its result is a fixed point: redacting it again changes nothing.
 func (e *engine) redactText(s string, hits []Hit) (string, []Hit) {
 	var cands []cand
+	var seen map[Hit]bool // once hits is long
+	sweeps := 0
 	for pass := 0; pass < maxPasses; pass++ {
 		cands = e.candidates(s, cands[:0])
 		if len(cands) == 0 {
@@ -92,24 +98,40 @@ func (e *engine) redactText(s string, hits []Hit) (string, []Hit) {
 			b.WriteString(s[prev:c.start])
 			b.WriteString(e.markers[c.det])
 			prev = c.end
-			hits = addHit(hits, Hit{e.dets[c.det].kind, s[c.start:c.end]})
+			hits, seen = addHit(hits, seen, Hit{e.dets[c.det].kind, s[c.start:c.end]})
 		}
 		b.WriteString(s[prev:])
 		s = b.String()
 		for _, h := range hits[first:] {
-			if len(h.Value) >= minSweep && strings.Contains(s, h.Value) {
-				s = replaceOutsideMarkers(s, h.Value, markerPrefix+h.Kind+"]")
+			if len(h.Value) >= minSweep && sweeps < maxSweeps {
+				sweeps++
+				if strings.Contains(s, h.Value) {
+					s = replaceOutsideMarkers(s, h.Value, markerPrefix+h.Kind+"]")
+				}
 			}
 		}
 	}
 	return s, hits
 }
 
-func addHit(hits []Hit, h Hit) []Hit {
-	if slices.Contains(hits, h) {
-		return hits
+// addHit appends h to hits unless it is there; past a few hits it keeps
+// them in seen too, so that many hits cost linear time.
+func addHit(hits []Hit, seen map[Hit]bool, h Hit) ([]Hit, map[Hit]bool) {
+	if seen == nil && len(hits) > 16 {
+		seen = make(map[Hit]bool, 2*len(hits))
+		for _, x := range hits {
+			seen[x] = true
+		}
 	}
-	return append(hits, h)
+	if seen != nil {
+		if seen[h] {
+			return hits, seen
+		}
+		seen[h] = true
+	} else if slices.Contains(hits, h) {
+		return hits, seen
+	}
+	return append(hits, h), seen
 }
 
 // resolve drops the candidates that overlap a [REDACTED:...] marker, then
@@ -119,14 +141,7 @@ func addHit(hits []Hit, h Hit) []Hit {
 func (e *engine) resolve(s string, cands []cand) []cand {
 	if strings.Contains(s, markerPrefix) {
 		marks := markers(s)
-		cands = slices.DeleteFunc(cands, func(c cand) bool {
-			for _, m := range marks {
-				if c.start < m[1] && m[0] < c.end {
-					return true
-				}
-			}
-			return false
-		})
+		cands = slices.DeleteFunc(cands, func(c cand) bool { return overlapsMarker(marks, c.start, c.end) })
 	}
 	slices.SortFunc(cands, func(a, b cand) int {
 		if a.start != b.start {
@@ -165,6 +180,19 @@ func (e *engine) resolve(s string, cands []cand) []cand {
 		won = slices.Insert(won, i, c)
 	}
 	return won
+}
+
+// overlapsMarker reports whether s[start:end] overlaps one of marks (the
+// sorted spans that markers returns).
+func overlapsMarker(marks [][2]int, start, end int) bool {
+	// The first marker that ends after start.
+	i, _ := slices.BinarySearchFunc(marks, start, func(m [2]int, start int) int {
+		if m[1] <= start {
+			return -1
+		}
+		return 1
+	})
+	return i < len(marks) && marks[i][0] < end
 }
 
 // markers returns the spans of the [REDACTED:kind] markers in s.
@@ -220,14 +248,7 @@ func replaceOutsideMarkers(s, v, repl string) string {
 		}
 		i += off
 		j := i + len(v)
-		inside := false
-		for _, m := range marks {
-			if i < m[1] && m[0] < j {
-				inside = true
-				break
-			}
-		}
-		if inside {
+		if overlapsMarker(marks, i, j) {
 			off = i + 1
 			continue
 		}

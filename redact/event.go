@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,18 +38,30 @@ type eventState struct {
 	r        *Redactor
 	e        *clawtrail.Event
 	sweep    []Hit // secrets found, to replace wherever else they occur
+	swept    map[Hit]bool
 	sweeping bool
+	seen     map[clawtrail.Redaction]bool // once e.Redactions is long
 }
 
 // add appends a Redaction unless the event has it already.
 func (st *eventState) add(rule, field, fingerprint string) {
 	x := clawtrail.Redaction{Rule: rule, Field: field, Fingerprint: fingerprint}
-	for _, y := range st.e.Redactions {
-		if x == y {
-			return
+	rs := st.e.Redactions
+	if st.seen == nil && len(rs) > 16 {
+		st.seen = make(map[clawtrail.Redaction]bool, 2*len(rs))
+		for _, y := range rs {
+			st.seen[y] = true
 		}
 	}
-	st.e.Redactions = append(st.e.Redactions, x)
+	if st.seen != nil {
+		if st.seen[x] {
+			return
+		}
+		st.seen[x] = true
+	} else if slices.Contains(rs, x) {
+		return
+	}
+	st.e.Redactions = append(rs, x)
 }
 
 func (st *eventState) scanAll() {
@@ -58,6 +71,7 @@ func (st *eventState) scanAll() {
 	st.value(e.Arguments, "arguments", buf[:0])
 	st.value(e.Result, "result", buf[:0])
 	st.str(&e.Error, "error", nil)
+	st.str(&e.Destination, "destination", nil) // a URL may carry a password
 	st.str(&e.Endpoint, "endpoint", nil)
 	st.str(&e.Path, "path", nil)
 	st.str(&e.Reason, "reason", nil)
@@ -120,8 +134,8 @@ func (st *eventState) str(p *string, root string, path []pathSeg) {
 	field := pathString(root, path)
 	for _, h := range hits {
 		st.add(h.Kind, field, st.r.Fingerprint(h.Value))
-		if len(h.Value) >= minSweep {
-			st.sweep = addHit(st.sweep, h)
+		if len(h.Value) >= minSweep && len(st.sweep) < maxSweeps {
+			st.sweep, st.swept = addHit(st.sweep, st.swept, h)
 		}
 	}
 }

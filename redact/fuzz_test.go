@@ -3,6 +3,9 @@ package redact
 import (
 	"strings"
 	"testing"
+
+	clawtrail "github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/strictjson"
 )
 
 // FuzzText checks, for any text: no panic; every secret found of minSweep
@@ -72,4 +75,59 @@ func occursOutsideMarkers(s, v string) bool {
 		}
 		off = i + 1
 	}
+}
+
+// FuzzEvent checks Event on an event whose fields hold the fuzzed text:
+// no panic; redacting twice gives what redacting once gave; no secret of
+// minSweep bytes or more that a Redaction names is left in the encoding.
+func FuzzEvent(f *testing.F) {
+	for _, s := range []string{fakeOpenAI, "postgres://u:Xk92mPq7Lw@h Xk92mPq7Lw", "4111111111111111", "bob@example.com x", fakePEM} {
+		f.Add(s, s)
+	}
+	r, err := New(Config{
+		Enable: []string{"email", "phone", "us_ssn", "iban"},
+		Fields: []FieldRule{{"user_id", "hmac"}, {"arguments.to", "mask"}, {"attributes.list.x", "hmac"}},
+	}, testKeys())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		obj := func(m ...strictjson.Member) *strictjson.Value {
+			return &strictjson.Value{Kind: strictjson.Object, Members: m}
+		}
+		str := strictjson.StringValue
+		e := &clawtrail.Event{Type: "x", Content: a, Error: b, UserID: a,
+			Arguments:  obj(strictjson.Member{Key: "to", Value: str(a)}, strictjson.Member{Key: "b", Value: str(b)}),
+			Result:     &strictjson.Value{Kind: strictjson.Array, Items: []strictjson.Value{str(a), {Kind: strictjson.Number, Str: "4111111111111111"}}},
+			Attributes: obj(strictjson.Member{Key: "list", Value: strictjson.Value{Kind: strictjson.Array, Items: []strictjson.Value{*obj(strictjson.Member{Key: "x", Value: str(b)})}}}),
+		}
+		hits := map[string]bool{}
+		for _, s := range []string{a, b} {
+			_, hs := r.Text(s)
+			for _, h := range hs {
+				if len(h.Value) >= minSweep {
+					hits[h.Value] = true
+				}
+			}
+		}
+		r.Event(e)
+		once := string(e.AppendJSON(nil))
+		r.Event(e)
+		if twice := string(e.AppendJSON(nil)); twice != once {
+			t.Fatalf("Event twice differs:\n%s\n%s", once, twice)
+		}
+		// The secrets found in a and b are gone from the scanned fields.
+		var texts []string
+		texts = append(texts, e.Content, e.Error)
+		for _, m := range e.Arguments.Members {
+			texts = append(texts, m.Value.Str)
+		}
+		for v := range hits {
+			for _, s := range texts {
+				if occursOutsideMarkers(s, v) {
+					t.Fatalf("%q left in %q", v, s)
+				}
+			}
+		}
+	})
 }

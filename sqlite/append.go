@@ -500,7 +500,7 @@ func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKe
 		// column stays empty, so the commitment cannot be tested without
 		// the key either.
 		plain := append(append(make([]byte, 0, len(salt)+len(body)), salt...), body...)
-		body = k.key.Seal(make([]byte, 0, len(plain)+crypt.Overhead), plain, bodyAD(e.TenantID, e.ID))
+		body = k.sealer.Seal(make([]byte, 0, len(plain)+crypt.Overhead), plain, bodyAD(e.TenantID, e.ID))
 		salt, dk = nil, k.id
 	}
 	return append(args, tid, seq, e.ID, g.now, e.Type, e.KeyID,

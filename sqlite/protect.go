@@ -2,12 +2,17 @@ package sqlite
 
 import (
 	"context"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -36,6 +41,7 @@ import (
 // TenantKeys are the keys derived from one tenant's secret.
 type TenantKeys struct {
 	Wrap, Index, Subject, Fingerprint, Pseudonym crypt.Key
+	blinders                                     sync.Pool // HMAC states keyed with Index
 }
 
 func deriveTenant(secret crypt.Key) *TenantKeys {
@@ -56,6 +62,40 @@ type keyring struct {
 	names   map[int64]string
 	data    map[int64]*crypt.Key   // data key id → key; nil = destroyed
 	active  map[subjectRef]dataKey // the key new events of a subject use
+
+	subMu sync.RWMutex
+	subs  map[subRef]cipher.AEAD // subkeys by data key and nonce prefix (reads)
+}
+
+type subRef struct {
+	id     int64
+	prefix [12]byte
+}
+
+// maxSubkeys bounds the read-side subkey cache.
+const maxSubkeys = 4096
+
+// openBody opens a body sealed under data key id, caching the subkey of its
+// nonce prefix (a Sealer uses one prefix for up to 2^20 events).
+func (k *keyring) openBody(id int64, key *crypt.Key, sealed, ad []byte) ([]byte, error) {
+	p, ok := crypt.Prefix(sealed)
+	if !ok {
+		return nil, crypt.ErrOpen
+	}
+	ref := subRef{id, p}
+	k.subMu.RLock()
+	a := k.subs[ref]
+	k.subMu.RUnlock()
+	if a == nil {
+		a = key.Subkey(p)
+		k.subMu.Lock()
+		if len(k.subs) >= maxSubkeys {
+			clear(k.subs)
+		}
+		k.subs[ref] = a
+		k.subMu.Unlock()
+	}
+	return crypt.OpenWith(a, nil, sealed, ad)
 }
 
 type subjectRef struct {
@@ -64,13 +104,14 @@ type subjectRef struct {
 }
 
 type dataKey struct {
-	id  int64
-	key *crypt.Key
+	id     int64
+	key    *crypt.Key
+	sealer *crypt.Sealer // used by the sequencer only
 }
 
 func newKeyring(master *crypt.Key) *keyring {
 	return &keyring{master: master, tenants: map[int64]*TenantKeys{}, names: map[int64]string{},
-		data: map[int64]*crypt.Key{}, active: map[subjectRef]dataKey{}}
+		data: map[int64]*crypt.Key{}, active: map[subjectRef]dataKey{}, subs: map[subRef]cipher.AEAD{}}
 }
 
 func tenantKeyName(tenant string) string { return "tenant/" + tenant }
@@ -198,8 +239,20 @@ var blindEnc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPaddin
 // Blind returns the blind-index form of a value of field ("" for a word of
 // full text): 15 bytes of HMAC-SHA256 under the tenant's index key.
 func (t *TenantKeys) Blind(field, value string) string {
-	m := t.Index.MAC([]byte(field + "\x00" + value))
-	return "b" + blindEnc.EncodeToString(m[:15])
+	h, _ := t.blinders.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, t.Index[:])
+	}
+	h.Reset() // back to the keyed state: no key schedule per value
+	var in [192]byte
+	msg := append(append(append(in[:0], field...), 0), value...)
+	h.Write(msg)
+	var sum [32]byte
+	var out [25]byte
+	out[0] = 'b'
+	blindEnc.Encode(out[1:], h.Sum(sum[:0])[:15])
+	t.blinders.Put(h)
+	return string(out[:])
 }
 
 // dataKeyByID returns the data key with id (nil when it was destroyed).
@@ -242,6 +295,13 @@ func (k *keyring) forget(ids []int64) {
 	for _, id := range ids {
 		k.data[id] = nil
 	}
+	k.subMu.Lock()
+	for ref := range k.subs {
+		if slices.Contains(ids, ref.id) {
+			delete(k.subs, ref)
+		}
+	}
+	k.subMu.Unlock()
 	for ref, dk := range k.active {
 		for _, id := range ids {
 			if dk.id == id {
@@ -273,7 +333,7 @@ func (k *keyring) openRecord(ctx context.Context, db queryer, tid int64, tenant 
 		rec.Body, rec.Salt, rec.Erased = nil, nil, true
 		return nil
 	}
-	plain, err := key.Open(nil, rec.Body, bodyAD(tenant, rec.ID))
+	plain, err := k.openBody(dk, key, rec.Body, bodyAD(tenant, rec.ID))
 	if err != nil || len(plain) < ledger.SaltSize {
 		// Altered ciphertext: hand the verifier bytes that cannot match.
 		rec.Salt, rec.Body = make([]byte, ledger.SaltSize), []byte("(sealed body does not open)")
@@ -294,7 +354,7 @@ func (s *Store) open(ctx context.Context, tid int64, id string, dk sql.NullInt64
 		return nil, err
 	}
 	name := s.keys.tenantName(tid)
-	plain, err := key.Open(nil, body, bodyAD(name, id))
+	plain, err := s.keys.openBody(dk.Int64, key, body, bodyAD(name, id))
 	if err != nil || len(plain) < ledger.SaltSize {
 		return nil, fmt.Errorf("event %s of tenant %q: its sealed body does not open (run clawtrail verify)", id, name)
 	}
@@ -367,7 +427,7 @@ func (g *groupTx) subjectKey(ctx context.Context, tk *TenantKeys, tenant string,
 		if err != nil {
 			return dataKey{}, fmt.Errorf("data key %d of tenant %q does not open: %w", id, tenant, err)
 		}
-		dk = dataKey{id, &key}
+		dk = dataKey{id, &key, key.NewSealer()}
 	case errors.Is(err, sql.ErrNoRows):
 		dk, err = g.newDataKey(ctx, tk, tenant, ref, false)
 		if err != nil {
@@ -394,7 +454,7 @@ func (g *groupTx) newDataKey(ctx context.Context, tk *TenantKeys, tenant string,
 		id, ref.tid, ref.subject[:], held, tk.Wrap.Wrap(key, dataKeyName(tenant, id)), g.now); err != nil {
 		return dataKey{}, err
 	}
-	return dataKey{id, &key}, nil
+	return dataKey{id, &key, key.NewSealer()}, nil
 }
 
 // publish makes the keys of a committed group usable.

@@ -119,3 +119,10 @@ func TestEncryptionTurnedOnLater(t *testing.T) {
 	}
 	wantFinding(t, reps[0], ledger.KindModified, 1)
 }
+
+func BenchmarkBlind(b *testing.B) {
+	tk := deriveTenant(crypt.NewKey())
+	for b.Loop() {
+		tk.Blind("arguments.to", "alice@example.com")
+	}
+}
