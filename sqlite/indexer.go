@@ -310,7 +310,7 @@ func blindPrepared(tk *TenantKeys, p *prepared) {
 	words := strings.Fields(p.text)
 	for i, w := range words {
 		if i > 0 { // words[0] is the tenant token
-			words[i] = tk.Blind("", w)
+			words[i] = tk.BlindWord(w)
 		}
 	}
 	p.text = strings.Join(words, " ")

@@ -10,10 +10,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	_ "modernc.org/sqlite"
 )
 
@@ -416,4 +418,143 @@ func TestHashFindsRedactedSecret(t *testing.T) {
 	if f := scanFiles(t, dir, []string{secret}); len(f) > 0 {
 		t.Fatalf("the secret is on disk: %v", f)
 	}
+}
+
+// Roles and tenants on the data-protection endpoints: readers and ingest
+// keys may do none of it, auditors may look, admins act on their own tenant
+// only (another tenant's subject is not even found), and every refusal is a
+// 403.
+func TestDataProtectionRoles(t *testing.T) {
+	ts := startServer(t, t.TempDir(), noQueryLimit)
+	acIngest(t, ts, "acme", `{"id":"a1","type":"prompt","user_id":"carol","content":"acme words"}`)
+	acIngest(t, ts, "beta", `{"id":"b1","type":"prompt","user_id":"carol","content":"beta words"}`)
+	keys := map[string]acKey{}
+	for _, role := range []string{"ingest", "reader", "auditor", "admin"} {
+		keys[role] = acCreateKey(t, ts, "acme", role, role+"-key", "")
+	}
+	type call struct{ method, path, body string }
+	reads := []call{{"GET", "/v1/retention", ""}, {"GET", "/v1/holds", ""}, {"POST", "/v1/hash", `{"value":"x"}`}}
+	writes := []call{{"PUT", "/v1/retention", `{"days":30}`}, {"POST", "/v1/retention/run", ""}, {"POST", "/v1/holds", `{"reason":"r"}`},
+		{"POST", "/v1/erase", `{"user":"nobody"}`}, {"GET", "/v1/subjects/export?user=carol", ""}}
+	for role, k := range keys {
+		for _, c := range append(append([]call{}, reads...), writes...) {
+			st, _, body := acReq(t, ts, c.method, c.path, c.body, bearerOf(k.token))
+			isRead := slices.ContainsFunc(reads, func(r call) bool { return r == c })
+			allowed := role == "admin" || role == "auditor" && isRead
+			if allowed && st/100 != 2 || !allowed && st != 403 {
+				t.Errorf("%s %s %s: %d %s", role, c.method, c.path, st, body)
+			}
+		}
+	}
+	// The acme admin's subject export holds acme's carol only.
+	st, _, body := acReq(t, ts, "GET", "/v1/subjects/export?user=carol", "", bearerOf(keys["admin"].token))
+	if st != 200 || !strings.Contains(body, "acme words") || strings.Contains(body, "beta") {
+		t.Fatalf("subject export: %d %s", st, body)
+	}
+	// Naming another tenant is refused for a tenant admin.
+	if st, _, _ := acReq(t, ts, "POST", "/v1/erase?tenant=beta", `{"user":"carol"}`, bearerOf(keys["admin"].token)); st != 403 {
+		t.Fatalf("acme admin erasing in beta: %d", st)
+	}
+	if st, _, body := acReq(t, ts, "GET", "/v1/events/b1?tenant=beta", "", bearerOf(ts.token)); st != 200 || !strings.Contains(body, "beta words") {
+		t.Fatalf("beta's event after acme's erasures: %d %s", st, body)
+	}
+	// Bad input names the problem.
+	for _, c := range []struct{ method, path, body, want string }{
+		{"PUT", "/v1/retention", `{"keep":"forever"}`, "30d"},
+		{"PUT", "/v1/retention", `{"days":30,"keep":"30d"}`, "not both"},
+		{"PUT", "/v1/retention", `{"keep":"2h"}`, "allow-short"},
+		{"POST", "/v1/holds", `{"query":"tool:(","reason":"r"}`, "query"},
+		{"POST", "/v1/holds", `{"query":"tool:x"}`, "reason"},
+		{"POST", "/v1/erase", `{}`, "user"},
+		{"DELETE", "/v1/holds/hold_nope", ``, "no active hold"},
+	} {
+		st, _, body := acReq(t, ts, c.method, c.path, c.body, bearerOf(keys["admin"].token))
+		if st/100 != 4 || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s %s: %d %s (want a 4xx naming %q)", c.method, c.path, c.body, st, body, c.want)
+		}
+	}
+}
+
+// Redaction rules from the YAML configuration: personal-data detectors per
+// tenant, custom patterns, field rules; a bad rule stops the server.
+func TestRedactionConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(t.TempDir(), "clawtrail.yaml")
+	os.WriteFile(cfgFile, []byte(`redaction:
+  default:
+    patterns:
+      - {name: internal_token, regex: 'itk_[A-Za-z0-9]{12}'}
+    fields:
+      - {field: attributes.customer.ssn, action: drop}
+  tenants:
+    acme:
+      enable: [email]
+      fields:
+        - {field: user_id, action: hmac}
+`), 0o600)
+	var cfg serveConfig
+	fs := pflagSet(t, "--config", cfgFile)
+	if err := cfg.load(fs, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, dir, func(c *serveConfig) { c.Redaction = cfg.Redaction })
+	acIngest(t, ts, "acme", `{"id":"r1","type":"tool_call","user_id":"dave@example.com","arguments":{"to":"erin@example.com","tok":"itk_abcdefABCDEF"},"attributes":{"customer":{"ssn":"123-45-6789","name":"Erin"}}}`)
+	acIngest(t, ts, "beta", `{"id":"r2","type":"tool_call","user_id":"dave@example.com","arguments":{"to":"erin@example.com","tok":"itk_abcdefABCDEF"}}`)
+	_, _, a := acReq(t, ts, "GET", "/v1/events/r1?tenant=acme", "", bearerOf(ts.token))
+	_, _, b := acReq(t, ts, "GET", "/v1/events/r2?tenant=beta", "", bearerOf(ts.token))
+	for _, want := range []string{`"user_id":"hmac:`, `[REDACTED:email]`, `[REDACTED:internal_token]`, `"name":"Erin"`} {
+		if !strings.Contains(a, want) {
+			t.Errorf("acme's event lacks %s: %s", want, a)
+		}
+	}
+	for _, gone := range []string{"dave@example.com", "erin@example.com", "itk_abcdef", "123-45-6789"} {
+		if strings.Contains(a, gone) {
+			t.Errorf("acme's event still holds %s: %s", gone, a)
+		}
+	}
+	if !strings.Contains(b, "erin@example.com") || !strings.Contains(b, `"user_id":"dave@example.com"`) || strings.Contains(b, "itk_abcdef") {
+		t.Errorf("beta (email not enabled, no hmac rule): %s", b)
+	}
+	// The pseudonymised user is still found and erased by its raw value.
+	st, _, body := acReq(t, ts, "GET", "/v1/subjects/export?tenant=acme&user=dave@example.com", "", bearerOf(ts.token))
+	if st != 200 || !strings.Contains(body, `"count":1`) {
+		t.Fatalf("subject export by the raw value of a pseudonymised user: %d %s", st, body)
+	}
+	st, _, body = acReq(t, ts, "POST", "/v1/erase?tenant=acme", `{"user":"dave@example.com"}`, bearerOf(ts.token))
+	if st != 200 || !strings.Contains(body, `"erased":1`) {
+		t.Fatalf("erase by the raw value: %d %s", st, body)
+	}
+
+	// A bad rule stops serve at load, naming the tenant and the rule.
+	os.WriteFile(cfgFile, []byte("redaction:\n  tenants:\n    acme:\n      enable: [emial]\n"), 0o600)
+	err := (&serveConfig{}).load(pflagSet(t, "--config", cfgFile), func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), `tenant "acme"`) || !strings.Contains(err.Error(), "emial") {
+		t.Fatalf("bad rule: %v", err)
+	}
+}
+
+func pflagSet(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	(&serveConfig{}).registerFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// The server applies retention policies on its own, every interval.
+func TestRetentionJob(t *testing.T) {
+	ts := startServer(t, t.TempDir(), func(c *serveConfig) { c.RetentionEvery = 300 * time.Millisecond })
+	ts.cli(`{"id":"j1","type":"prompt","content":"ephemeralword"}`+"\n", "ingest", "-")
+	mustCLI(t, ts, 0, "retention", "set", "--keep", "1s", "--allow-short")
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if code, body := ts.do("GET", "/v1/events/j1", ""); code == 200 && strings.Contains(body, `"status":"deleted"`) {
+			mustCLI(t, ts, 0, "verify")
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the retention job did not delete the expired event")
 }
