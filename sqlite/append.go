@@ -55,7 +55,11 @@ func (s *Store) Append(ctx context.Context, tenant, keyID string, events []clawt
 		e.TenantID, e.KeyID = tenant, keyID
 		events[i].Tail = e.AppendTail(events[i].Tail[:0])
 	}
-	r := &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{})}
+	return s.submit(ctx, &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{})})
+}
+
+// submit queues a request for the sequencer and waits for its outcome.
+func (s *Store) submit(ctx context.Context, r *appendReq) (AppendResult, error) {
 	select {
 	case s.queue <- r:
 	case <-s.stop:

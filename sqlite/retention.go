@@ -60,24 +60,7 @@ func (s *Store) change(ctx context.Context, tenant, keyID string, events []clawt
 		e.TenantID, e.KeyID = tenant, keyID
 		retail(&events[i])
 	}
-	r := &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{}), pre: pre, post: post}
-	select {
-	case s.queue <- r:
-	case <-s.stop:
-		return AppendResult{}, clawtrail.ErrClosed
-	case <-ctx.Done():
-		return AppendResult{}, ctx.Err()
-	}
-	select {
-	case <-r.done:
-	case <-s.done:
-		select {
-		case <-r.done:
-		default:
-			return AppendResult{}, clawtrail.ErrClosed
-		}
-	}
-	return r.res, r.err
+	return s.submit(ctx, &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{}), pre: pre, post: post})
 }
 
 // retail re-encodes an event's tail after pre changed it.
