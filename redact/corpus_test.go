@@ -18,8 +18,8 @@ type corpusSample struct {
 	PII   bool     `json:"pii"` // evaluate with the personal-data detectors on
 }
 
-func loadCorpus(t testing.TB) []corpusSample {
-	f, err := os.Open("testdata/corpus.jsonl")
+func loadCorpus(t testing.TB, path string) []corpusSample {
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +50,25 @@ func loadCorpus(t testing.TB) []corpusSample {
 	return samples
 }
 
-// TestCorpus measures the detectors on the labelled corpus: per kind and
-// overall precision and recall over (sample, kind) pairs.
+// TestCorpus measures the detectors on the labelled corpora: per kind and
+// overall precision and recall over (sample, kind) pairs. corpus.jsonl was
+// written with the detectors; holdout.jsonl was written afterwards by
+// someone who never read them (an independent check).
 func TestCorpus(t *testing.T) {
-	samples := loadCorpus(t)
-	if len(samples) < 200 {
-		t.Fatalf("corpus has %d samples, want at least 200", len(samples))
+	for _, c := range []struct {
+		path         string
+		min, perKind int
+	}{{"testdata/corpus.jsonl", 200, 5}, {"testdata/holdout.jsonl", 150, 4}} {
+		t.Run(strings.TrimSuffix(strings.TrimPrefix(c.path, "testdata/"), ".jsonl"), func(t *testing.T) {
+			testCorpus(t, c.path, c.min, c.perKind)
+		})
+	}
+}
+
+func testCorpus(t *testing.T, path string, least, perKind int) {
+	samples := loadCorpus(t, path)
+	if len(samples) < least {
+		t.Fatalf("%s has %d samples, want at least %d", path, len(samples), least)
 	}
 	keys := testKeys()
 	def, err := New(Config{}, keys)
@@ -136,8 +149,8 @@ func TestCorpus(t *testing.T) {
 		t.Errorf("precision %.3f (want >= 0.98), recall %.3f (want >= 0.95)", precision, recall)
 	}
 	for _, k := range Kinds() {
-		if per[k.Kind].samples < 5 {
-			t.Errorf("kind %s has %d samples in the corpus, want at least 5", k.Kind, per[k.Kind].samples)
+		if per[k.Kind].samples < perKind {
+			t.Errorf("kind %s has %d samples in %s, want at least %d", k.Kind, per[k.Kind].samples, path, perKind)
 		}
 	}
 }

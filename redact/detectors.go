@@ -466,7 +466,7 @@ var builtins = [numBuiltin]*detector{
 		tok(`sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}`, lits("sk-"), 0, tokenChars, wordStart),
 		// A legacy key is sk- and 48 letters and digits; a word after
 		// "sk-" in prose is not a key.
-		tok(`sk-[A-Za-z0-9]{20,}`, lits("sk-"), 3, alnumChars, all(wordStart, tokenEnd, randomish)),
+		tok(`sk-[A-Za-z0-9]{20,}`, lits("sk-"), 3, alnumChars, all(wordStart, tokenEnd, randomishAfterPrefix)),
 	}},
 	kAWS: {kind: "aws_access_key", desc: "AWS access key ids (AKIA..., ASIA...) and secret access keys where labelled (aws_secret_access_key=...)", rules: []rule{
 		rx(`A(?:KI|SI|BI|CC)A[0-9A-Z]{16}`, lits("AKIA", "ASIA", "ABIA", "ACCA"), 20, nil, 0, all(wordStart, wordEnd)),
@@ -625,6 +625,12 @@ func classes(t string) int {
 // digits, as generated keys do and words do not.
 func randomish(s string, m []int, start, end int) (int, int, bool) {
 	return start, end, classes(s[start:end]) >= 2
+}
+
+// randomishAfterPrefix: randomish, judged on what follows the 3-byte
+// prefix (so that sk-XXXXXXXX…, a placeholder, is not a key).
+func randomishAfterPrefix(s string, m []int, start, end int) (int, int, bool) {
+	return start, end, end-start > 3 && classes(s[start+3:end]) >= 2
 }
 
 // randomishToken: a bearer token has a digit or mixes upper and lower case

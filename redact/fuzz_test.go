@@ -12,7 +12,7 @@ import (
 // bytes or more is gone from the output (each place it still occurs lies in
 // a [REDACTED:...] marker); and redacting the output again changes nothing.
 func FuzzText(f *testing.F) {
-	for _, s := range loadCorpus(f) {
+	for _, s := range append(loadCorpus(f, "testdata/corpus.jsonl"), loadCorpus(f, "testdata/holdout.jsonl")...) {
 		f.Add(s.Text)
 	}
 	for _, s := range []string{
