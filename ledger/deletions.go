@@ -34,7 +34,15 @@ const (
 type Deletions struct {
 	ranges   []allowed // sorted by from, not overlapping
 	findings []Finding
+	// sealed: some tombstones or config changes could not be read (their
+	// bodies are encrypted and the verifier has no key): deletions cannot
+	// be judged, and are reported as unchecked rather than as tampering.
+	sealed bool
 }
+
+// Unchecked reports whether deletions could not be judged (encrypted
+// tombstones, no key).
+func (d *Deletions) Unchecked() bool { return d != nil && d.sealed }
 
 type allowed struct {
 	from, to int64
@@ -82,6 +90,10 @@ func NewDeletions(recs []*Record) *Deletions {
 	var lockedKeep int64
 	const forever = int64(1<<63 - 1)
 	for _, rec := range recs {
+		if rec.Sealed {
+			d.sealed = true
+			continue
+		}
 		if rec.Body == nil {
 			continue
 		}
@@ -174,7 +186,7 @@ func (d *Deletions) tombstone(rec *Record, a map[string]string, keepAt func(int6
 		d.fail(rec, "unknown cause %q", a["cause"])
 		return
 	}
-	if h := holdAt(rec.Seq); h != "" {
+	if h := holdAt(rec.Seq); h != "" && len(ranges) > 0 {
 		d.fail(rec, "it deletes events while legal hold %s covered the whole tenant", h)
 		return
 	}
@@ -197,6 +209,9 @@ func (d *Deletions) Findings() []Finding { return d.findings }
 func (d *Deletions) Allowed(seq, receivedAt int64) bool {
 	if d == nil {
 		return false
+	}
+	if d.sealed {
+		return true // unchecked: Verifier.Finish says so
 	}
 	// Ranges do not overlap (each body is deleted once), so the last range
 	// starting at or before seq is the only candidate.

@@ -387,6 +387,9 @@ func (v *Verifier) Finish(treeSize int64) *Report {
 		for _, f := range v.Deletions.Findings() {
 			v.Fail(f)
 		}
+		if v.Deletions.Unchecked() && v.rep.Pruned > 0 {
+			v.Note("%d deleted bodies were not checked against their tombstones: the tombstones are encrypted (give the master key)", v.rep.Pruned)
+		}
 	}
 	have := uint64(v.next)
 	if v.maxClaimed > have {

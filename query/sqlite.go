@@ -256,10 +256,15 @@ func (c *compiler) blindFV(t *termNode) {
 	if t.dotted {
 		f += "." + t.path
 	}
+	numeric := t.f.kind == kindTree && t.isNum
 	switch {
+	case t.op == opEq && numeric && !strings.HasPrefix(f, "usage."):
+		// 42, 42.0 and 4.2e1 are equal numbers with different texts, and
+		// only usage.* keeps numbers in clear: Match decides.
+		c.superset()
 	case t.op == opEq:
 		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ?", c.tid, f)
-		if t.f.kind == kindTree && t.isNum && strings.HasPrefix(f, "usage.") {
+		if numeric {
 			c.sql(" AND (v = ? OR n = ?))", c.blind(f, IndexValue(t.val)), t.num)
 			return
 		}

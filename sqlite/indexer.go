@@ -394,6 +394,12 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 			return nil, err
 		}
 		if r.body, err = ix.s.open(ctx, r.tid, id, dk, r.body); err != nil {
+			if dk.Valid && ix.s.keys.tenant(r.tid) == nil {
+				// Committed, but the new tenant's keys are published just
+				// after the commit: stop here and read it again, rather
+				// than skip it as unreadable.
+				break
+			}
 			ix.s.log.Error("indexer: event body does not open; run clawtrail verify", "tid", r.tid, "seq", r.seq, "err", err)
 			r.body = nil
 		}

@@ -642,8 +642,13 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 					return err
 				}
 			}
-			// The group's later requests must not use a destroyed key.
+			// The group's later requests must not use a destroyed key:
+			// neither one made in this group nor the cached one (dropping
+			// it early is harmless if the group fails: it is reloaded).
 			delete(g.newData, subjectRef{tid, subject})
+			s.keys.mu.Lock()
+			delete(s.keys.active, subjectRef{tid, subject})
+			s.keys.mu.Unlock()
 		}
 		out.Erased, out.KeysShred = int64(len(doomed)), int64(len(destroyed))
 		p := &r.events[0]
