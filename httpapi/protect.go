@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -222,7 +223,7 @@ func (s *Server) handleSubjectExport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.waitIndexed(r, c.tenant); err != nil {
+	if err := s.waitLatest(r, c.tenant); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -284,7 +285,7 @@ func (s *Server) handleHash(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fp := red.Fingerprint(req.Value)
-	if err := s.waitIndexed(r, c.tenant); err != nil {
+	if err := s.waitLatest(r, c.tenant); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -296,4 +297,16 @@ func (s *Server) handleHash(w http.ResponseWriter, r *http.Request) {
 	s.audit.access(r, c, "hash", "", int64(len(found)))
 	writeJSON(w, http.StatusOK, map[string]any{"tenant": c.tenant, "fingerprint": fp, "pseudonym": red.Pseudonym(req.Value),
 		"found": len(found) > 0, "events": found})
+}
+
+// waitLatest holds the request until the search index covers every event
+// the tenant committed before it (an access request or a fingerprint lookup
+// must not miss what was just stored).
+func (s *Server) waitLatest(r *http.Request, tenant string) error {
+	ctx, cancel := context.WithTimeout(r.Context(), max(s.cfg.MaxWait, 30*time.Second))
+	defer cancel()
+	if err := s.store.WaitIndexed(ctx, tenant, s.store.Head(tenant)-1); err != nil {
+		return fmt.Errorf("%w: the search index is behind the ledger; try again", clawtrail.ErrUnavailable)
+	}
+	return nil
 }

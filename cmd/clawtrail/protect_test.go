@@ -219,7 +219,9 @@ func TestRetentionCLI(t *testing.T) {
 			out := mustCLI(t, ts, 0, "retention", "run")
 			var run retentionRun
 			json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &run)
-			if run.Deleted != 27 || run.Held != 3 || len(run.Tombstones) != 1 {
+			// 27 of the test's events, and any access records of its own
+			// reads older than 2 s (more when the machine is slow).
+			if run.Deleted < 27 || run.Held != 3 || len(run.Tombstones) != 1 {
 				t.Fatalf("retention run: %s", out)
 			}
 			// Old events are gone from search and get; held and new ones stay.
@@ -237,8 +239,8 @@ func TestRetentionCLI(t *testing.T) {
 			// A second run finds nothing more; releasing the hold lets
 			// retention take what it kept.
 			out = mustCLI(t, ts, 0, "retention", "run")
-			if !strings.Contains(out, `"deleted": 0`) {
-				t.Fatalf("second run: %s", out)
+			if ids := searchIDs(t, ts, "ancientmarker"); len(ids) != 4 {
+				t.Fatalf("a second run took held events (%v): %s", ids, out)
 			}
 			mustCLI(t, ts, 0, "hold", "release", hold)
 			time.Sleep(2100 * time.Millisecond)
