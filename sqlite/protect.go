@@ -371,22 +371,38 @@ func (k *keyring) openRecord(ctx context.Context, db queryer, tid int64, tenant 
 	return nil
 }
 
-// open returns the plaintext body of a stored row: as is without dk, nil
-// when its key was destroyed.
+// open returns the plaintext body of a stored row (read through the
+// store's readers): as is without dk, nil when its key was destroyed.
 func (s *Store) open(ctx context.Context, tid int64, id string, dk sql.NullInt64, body []byte) ([]byte, error) {
+	return s.openBody(ctx, s.reader, tid, id, dk, body)
+}
+
+// openBody is open reading data keys through db (the writer's transaction
+// for retention and erasure).
+func (s *Store) openBody(ctx context.Context, db queryer, tid int64, id string, dk sql.NullInt64, body []byte) ([]byte, error) {
 	if !dk.Valid || body == nil {
 		return body, nil
 	}
-	key, err := s.keys.dataKeyByID(ctx, s.reader, tid, dk.Int64)
+	full, err := s.unseal(ctx, db, tid, id, dk.Int64, body)
+	if full == nil || err != nil {
+		return nil, err
+	}
+	return full[ledger.SaltSize:], nil
+}
+
+// unseal opens a sealed body and returns salt ‖ body (nil when its data
+// key was destroyed).
+func (s *Store) unseal(ctx context.Context, db queryer, tid int64, id string, dk int64, sealed []byte) ([]byte, error) {
+	key, err := s.keys.dataKeyByID(ctx, db, tid, dk)
 	if err != nil || key == nil {
 		return nil, err
 	}
 	name := s.keys.tenantName(tid)
-	plain, err := s.keys.openBody(dk.Int64, key, body, bodyAD(name, id))
-	if err != nil || len(plain) < ledger.SaltSize {
+	full, err := s.keys.openBody(dk, key, sealed, bodyAD(name, id))
+	if err != nil || len(full) < ledger.SaltSize {
 		return nil, fmt.Errorf("event %s of tenant %q: its sealed body does not open (run clawtrail verify)", id, name)
 	}
-	return plain[ledger.SaltSize:], nil
+	return full, nil
 }
 
 func (k *keyring) tenantName(tid int64) string {

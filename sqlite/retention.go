@@ -309,7 +309,7 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 			continue
 		}
 		if len(holds) > 0 {
-			plain, err := s.openIn(ctx, g.tx, r.tid, r.tenant, id, dk, body)
+			plain, err := s.openBody(ctx, g.tx, r.tid, id, dk, body)
 			if err != nil {
 				rows.Close()
 				return 0, 0, false, err
@@ -359,22 +359,6 @@ func deleteBodies(ctx context.Context, tx *sql.Tx, tid int64, seqs []int64) erro
 		}
 	}
 	return nil
-}
-
-// openIn opens a body inside the writer's transaction.
-func (s *Store) openIn(ctx context.Context, tx *sql.Tx, tid int64, tenant, id string, dk sql.NullInt64, body []byte) ([]byte, error) {
-	if !dk.Valid || body == nil {
-		return body, nil
-	}
-	key, err := s.keys.dataKeyByID(ctx, tx, tid, dk.Int64)
-	if err != nil || key == nil {
-		return nil, err
-	}
-	plain, err := key.Open(nil, body, bodyAD(tenant, id))
-	if err != nil || len(plain) < ledger.SaltSize {
-		return nil, fmt.Errorf("event %s of tenant %q: its sealed body does not open", id, tenant)
-	}
-	return plain[ledger.SaltSize:], nil
 }
 
 // Hold is a legal hold: events matching Query (all of the tenant's when
@@ -594,7 +578,7 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 			if err != nil {
 				return err
 			}
-			plain, err := s.openIn(ctx, g.tx, tid, tenant, id, dk, body)
+			plain, err := s.openBody(ctx, g.tx, tid, id, dk, body)
 			if err != nil {
 				return err
 			}
@@ -610,9 +594,12 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 							return err
 						}
 					}
-					full, err := s.openFull(ctx, g.tx, tid, tenant, id, dk, body)
+					full, err := s.unseal(ctx, g.tx, tid, id, dk.Int64, body)
 					if err != nil {
 						return err
+					}
+					if full == nil {
+						return fmt.Errorf("event %s: its data key is destroyed", id)
 					}
 					sealed := heldKey.key.Seal(nil, full, bodyAD(tenant, id))
 					if _, err := g.tx.ExecContext(ctx, `UPDATE events SET body=?, dk=? WHERE tid=? AND seq=?`, sealed, heldKey.id, tid, q); err != nil {
@@ -666,16 +653,4 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 	out.Tombstone = res.FirstSeq
 	s.checkpointWAL(ctx)
 	return out, nil
-}
-
-// openFull opens a sealed body with its salt (what a re-seal must keep).
-func (s *Store) openFull(ctx context.Context, tx *sql.Tx, tid int64, tenant, id string, dk sql.NullInt64, body []byte) ([]byte, error) {
-	key, err := s.keys.dataKeyByID(ctx, tx, tid, dk.Int64)
-	if err != nil {
-		return nil, err
-	}
-	if key == nil {
-		return nil, fmt.Errorf("event %s: its data key is destroyed", id)
-	}
-	return key.Open(nil, body, bodyAD(tenant, id))
 }

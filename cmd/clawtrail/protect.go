@@ -117,10 +117,16 @@ func newRetentionSetCmd(e env) *cobra.Command {
 }
 
 func newRetentionShowCmd(e env) *cobra.Command {
+	return jsonCmd(e, "show", "Show a tenant's retention policy (auditor)", http.MethodGet, "/v1/retention")
+}
+
+// jsonCmd is a client command without arguments that calls one endpoint
+// and prints its JSON answer.
+func jsonCmd(e env, use, short, method, path string) *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a tenant's retention policy (auditor)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := cf.client(e)
@@ -128,7 +134,7 @@ func newRetentionShowCmd(e env) *cobra.Command {
 				return err
 			}
 			var out json.RawMessage
-			if err := c.GetJSON(cmd.Context(), "/v1/retention", nil, &out); err != nil {
+			if err := sendJSON(cmd.Context(), c, method, path, nil, &out); err != nil {
 				return err
 			}
 			return printJSON(e.stdout, out)
@@ -175,25 +181,7 @@ func newRetentionLockCmd(e env) *cobra.Command {
 }
 
 func newRetentionRunCmd(e env) *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "run",
-		Short: "Apply the tenant's retention policy now (the server also runs it hourly) (admin)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(e)
-			if err != nil {
-				return err
-			}
-			var out json.RawMessage
-			if err := sendJSON(cmd.Context(), c, http.MethodPost, "/v1/retention/run", nil, &out); err != nil {
-				return err
-			}
-			return printJSON(e.stdout, out)
-		},
-	}
-	cf.register(cmd)
-	return cmd
+	return jsonCmd(e, "run", "Apply the tenant's retention policy now (the server also runs it hourly) (admin)", http.MethodPost, "/v1/retention/run")
 }
 
 func newHoldCmd(e env) *cobra.Command {

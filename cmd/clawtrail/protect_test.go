@@ -270,10 +270,7 @@ func TestRetentionCLI(t *testing.T) {
 			}
 			mustCLI(t, ts, 0, "verify")
 			ts.close()
-			args := []string{"verify", "--data", dir}
-			if mk != "" {
-				args = append(args, "--master-key-file", mk)
-			}
+			args := verifyDataArgs(dir, mk)
 			if out, _, code := ts.cli("", args...); code != 0 || !strings.Contains(out, "INTACT") {
 				t.Fatalf("verify --data: exit %d\n%s", code, out)
 			}
@@ -379,10 +376,7 @@ func TestEraseCLI(t *testing.T) {
 			}
 			mustCLI(t, ts, 0, "verify")
 			ts.close()
-			args := []string{"verify", "--data", dir}
-			if mk != "" {
-				args = append(args, "--master-key-file", mk)
-			}
+			args := verifyDataArgs(dir, mk)
 			if out, _, code := ts.cli("", args...); code != 0 {
 				t.Fatalf("verify --data after erasure: exit %d\n%s", code, out)
 			}
@@ -559,4 +553,13 @@ func TestRetentionJob(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatal("the retention job did not delete the expired event")
+}
+
+// verifyDataArgs is `verify --data DIR`, with the master key when there is one.
+func verifyDataArgs(dir, masterKey string) []string {
+	args := []string{"verify", "--data", dir}
+	if masterKey != "" {
+		args = append(args, "--master-key-file", masterKey)
+	}
+	return args
 }
