@@ -93,7 +93,7 @@ type Client struct {
 	capacity int64 // what may wait for the server, in bytes
 
 	mu        sync.Mutex
-	pend      []frame    // logged, not yet written
+	pend      []frame // logged, not yet written
 	pendBytes int
 	pendCount int
 	gen       uint64 // the write generation the next event joins

@@ -5,14 +5,14 @@ import "context"
 // identity is what a context carries for the events logged under it. One
 // value under one key, so Log looks the context up once.
 type identity struct {
-	client    *Client
-	tenant    string
-	session   string
-	user      string
-	agent     string
-	channel   string
-	trace     string
-	span      string
+	client  *Client
+	tenant  string
+	session string
+	user    string
+	agent   string
+	channel string
+	trace   string
+	span    string
 }
 
 type ctxKey struct{}
