@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -100,6 +101,7 @@ type Client struct {
 	written   uint64 // generations before this are written (or failed)
 	writeErr  error  // the last write's error, for durable waiters
 	closed    bool
+	free      [][]byte // frame buffers to reuse (spool mode)
 
 	wmu      sync.Mutex // one writer at a time
 	own      *lane
@@ -119,6 +121,8 @@ type Client struct {
 
 // lane is one spool directory and the goroutine that drains it.
 type lane struct {
+	payload []byte       // a batch of several frames, reused
+	zbuf    bytes.Buffer // the gzip'd request body, reused
 	dir     string
 	lock    *os.File
 	q       queue
@@ -415,7 +419,13 @@ func (c *Client) log(e *Event, mustSync bool) error {
 	}
 	n := len(c.pend)
 	if n == 0 || c.pend[n-1].tenant != e.TenantID || c.pend[n-1].count >= c.cfg.BatchEvents || len(c.pend[n-1].lines)+len(line) > c.cfg.BatchBytes {
-		c.pend = append(c.pend, frame{tenant: e.TenantID, lines: make([]byte, 0, max(4096, min(2*len(line), c.cfg.BatchBytes)))})
+		var buf []byte
+		if k := len(c.free); k > 0 {
+			buf, c.free = c.free[k-1], c.free[:k-1]
+		} else {
+			buf = make([]byte, 0, max(4096, min(2*len(line), c.cfg.BatchBytes)))
+		}
+		c.pend = append(c.pend, frame{tenant: e.TenantID, lines: buf})
 		n++
 	}
 	f := &c.pend[n-1]
@@ -494,6 +504,14 @@ func (c *Client) writeOnce(syncIt bool) error {
 		c.pend = append(frames, c.pend...)
 	} else {
 		c.written = gen + 1
+		if !c.cfg.DisableSpool {
+			// The spool copied them: the buffers can take new events.
+			for _, f := range frames {
+				if len(c.free) < 4 && cap(f.lines) <= 2*c.cfg.BatchBytes {
+					c.free = append(c.free, f.lines[:0])
+				}
+			}
+		}
 	}
 	c.mu.Unlock()
 	if err != nil {

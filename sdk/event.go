@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -210,6 +212,12 @@ func kindOf(v []byte) string {
 }
 
 func appendAny(b []byte, key string, v any) ([]byte, error) {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	if out, ok := appendValue(b, v, 0); ok {
+		return out, nil
+	}
 	var raw []byte
 	switch x := v.(type) {
 	case json.RawMessage:
@@ -223,10 +231,96 @@ func appendAny(b []byte, key string, v any) ([]byte, error) {
 			return b, invalidf("%s: %v", key, err)
 		}
 	}
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':')
 	return append(b, raw...), nil
+}
+
+// appendValue encodes the JSON-shaped values agents pass most (maps of
+// strings to scalars, slices, strings, numbers) without reflection; ok is
+// false for anything else, which encoding/json then handles.
+func appendValue(b []byte, v any, depth int) ([]byte, bool) {
+	if depth > 16 {
+		return b, false
+	}
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), true
+	case string:
+		return appendQuoted(b, x), true
+	case bool:
+		return strconv.AppendBool(b, x), true
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case int64:
+		return strconv.AppendInt(b, x, 10), true
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case uint64:
+		return strconv.AppendUint(b, x, 10), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return b, false
+		}
+		return strconv.AppendFloat(b, x, 'g', -1, 64), true
+	case map[string]any:
+		var arr [16]string
+		keys := arr[:0]
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendQuoted(b, k)
+			b = append(b, ':')
+			var ok bool
+			if b, ok = appendValue(b, x[k], depth+1); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	case map[string]string:
+		var arr [16]string
+		keys := arr[:0]
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendQuoted(b, k)
+			b = append(b, ':')
+			b = appendQuoted(b, x[k])
+		}
+		return append(b, '}'), true
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendValue(b, e, depth+1); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	case []string:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendQuoted(b, e)
+		}
+		return append(b, ']'), true
+	}
+	return b, false
 }
 
 // appendStr appends ,"key":"value" (no comma when first), skipping empty

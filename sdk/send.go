@@ -60,9 +60,11 @@ func (c *Client) runSender(l *lane) {
 		if len(frames) == 1 {
 			payload = frames[0].lines
 		} else {
+			payload = l.payload[:0]
 			for _, f := range frames {
 				payload = append(payload, f.lines...)
 			}
+			l.payload = payload
 		}
 		for _, f := range frames {
 			n += f.count
@@ -86,7 +88,7 @@ func (c *Client) runSender(l *lane) {
 func (c *Client) deliver(ctx context.Context, l *lane, lines []byte, n int) bool {
 	backoff := c.cfg.MinBackoff
 	for {
-		res, err := c.post(ctx, lines)
+		res, err := c.post(ctx, l, lines)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -268,19 +270,20 @@ var gzipPool = sync.Pool{New: func() any {
 	return w
 }}
 
-func (c *Client) post(ctx context.Context, lines []byte) (ingestResult, error) {
+func (c *Client) post(ctx context.Context, l *lane, lines []byte) (ingestResult, error) {
+	// The body buffer is reused only after a 200 (the server read all of
+	// it): after a failure the transport may still be writing it.
 	var body []byte
 	if c.cfg.DisableCompression {
-		body = lines
+		body = bytes.Clone(lines)
 	} else {
-		var buf bytes.Buffer
-		buf.Grow(len(lines)/4 + 512)
+		l.zbuf.Reset()
 		zw := gzipPool.Get().(*gzip.Writer)
-		zw.Reset(&buf)
+		zw.Reset(&l.zbuf)
 		zw.Write(lines)
 		zw.Close()
 		gzipPool.Put(zw)
-		body = buf.Bytes()
+		body = l.zbuf.Bytes()
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
@@ -295,6 +298,9 @@ func (c *Client) post(ctx context.Context, lines []byte) (ingestResult, error) {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
 	resp, err := c.http.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		l.zbuf = bytes.Buffer{}
+	}
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

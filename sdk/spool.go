@@ -139,6 +139,8 @@ type fileQueue struct {
 	end   int64
 	cur   *os.File // the last segment, open for appending
 	dirty bool     // a segment was created since the last sync
+	wbuf  []byte   // reused by append
+	rbuf  []byte   // reused by read: its frames are dead by the next read
 }
 
 var errSpoolFull = errors.New("spool full")
@@ -269,7 +271,12 @@ func segName(start int64) string { return fmt.Sprintf("%020d%s", start, segmentE
 func (q *fileQueue) append(frames []frame) (int64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var buf []byte
+	buf := q.wbuf[:0]
+	defer func() {
+		if cap(buf) <= 4<<20 {
+			q.wbuf = buf[:0]
+		}
+	}()
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
@@ -380,7 +387,10 @@ func (q *fileQueue) read(from int64, maxBytes, maxEvents int) ([]frame, error) {
 	// Read at most what the limits can use: a frame is at most one batch
 	// (the writer cuts them so), plus headers.
 	want := min(end-from, int64(maxBytes)+int64(maxBytes)/4+64<<10)
-	buf := make([]byte, want)
+	if int64(cap(q.rbuf)) < want {
+		q.rbuf = make([]byte, want)
+	}
+	buf := q.rbuf[:want]
 	n, err := f.ReadAt(buf, from-seg.start)
 	if err != nil && err != io.EOF {
 		return nil, err

@@ -90,6 +90,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	start := time.Now()
+	e.Timestamp = start
 	resp, err := t.base().RoundTrip(req)
 	e.Duration = time.Since(start)
 	if err != nil {

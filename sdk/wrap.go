@@ -88,8 +88,10 @@ func newSpanID() string {
 // args should encode as a JSON object (a map or a struct); anything else
 // is recorded as {"input": args}.
 func ToolCall[R any](ctx context.Context, name string, args any, fn func(ctx context.Context) (R, error)) (result R, err error) {
-	e := &Event{Type: "tool_call", Tool: name, Arguments: objectOf(args)}
 	start := time.Now()
+	// Stamped with its start, so a timeline shows the call before what it
+	// did (an API call inside it).
+	e := &Event{Type: "tool_call", Tool: name, Arguments: objectOf(args), Timestamp: start}
 	panicked := true
 	defer func() {
 		e.Duration = time.Since(start)
@@ -226,7 +228,7 @@ func mark(e *Event, field string, size int) {
 func FileOp(ctx context.Context, operation, path string, fn func() (int64, error)) (int64, error) {
 	start := time.Now()
 	n, err := fn()
-	e := &Event{Type: "file_operation", Operation: operation, Path: path, Bytes: n, Duration: time.Since(start), Status: "success"}
+	e := &Event{Type: "file_operation", Operation: operation, Path: path, Bytes: n, Timestamp: start, Duration: time.Since(start), Status: "success"}
 	if err != nil {
 		e.Status, e.Error = "error", err.Error()
 	}

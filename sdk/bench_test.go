@@ -1,0 +1,190 @@
+package sdk
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+)
+
+// sinkServer answers every ingest with 200, counting lines: it isolates
+// the client's own cost from the server's.
+func sinkServer(b *testing.B) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			body = zr
+		}
+		raw, _ := io.ReadAll(body)
+		fmt.Fprintf(w, `{"accepted":%d,"duplicates":0}`, bytes.Count(raw, []byte("\n")))
+	}))
+}
+
+// typical is a tool call as an agent logs it: identity from the context,
+// small arguments, a short result.
+func typical() Event {
+	return Event{Type: "tool_call", Tool: "send_email",
+		Arguments: map[string]any{"to": "customer@example.com", "subject": "Your order #1234", "priority": 2},
+		Result:    "queued", Status: "success", Duration: 42 * time.Millisecond}
+}
+
+func benchClient(b *testing.B, url, token string, mod func(*Config)) *Client {
+	cfg := Config{URL: url, Token: token, SpoolDir: b.TempDir(), OnError: func(error) {}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c.Close(ctx)
+	})
+	return c
+}
+
+func benchCtx(c *Client) context.Context {
+	ctx := WithClient(context.Background(), c)
+	ctx = WithSession(ctx, "sess-bench")
+	ctx = WithUser(ctx, "user_123")
+	return WithAgent(ctx, "support-bot")
+}
+
+// BenchmarkLog is the cost of Log to the calling goroutine (spool on,
+// writer and sender running against a server that takes everything).
+func BenchmarkLog(b *testing.B) {
+	srv := sinkServer(b)
+	defer srv.Close()
+	c := benchClient(b, srv.URL, "k", nil)
+	ctx := benchCtx(c)
+	e := typical()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Log(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLogParallel: Log from every core at once.
+func BenchmarkLogParallel(b *testing.B) {
+	srv := sinkServer(b)
+	defer srv.Close()
+	c := benchClient(b, srv.URL, "k", nil)
+	ctx := benchCtx(c)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		e := typical()
+		for pb.Next() {
+			if err := c.Log(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkLogLatency reports the distribution of single Log calls
+// (p50/p99/p999 in ns) at a steady 10k events/s, the rate of a busy agent.
+func BenchmarkLogLatency(b *testing.B) {
+	srv := sinkServer(b)
+	defer srv.Close()
+	c := benchClient(b, srv.URL, "k", nil)
+	ctx := benchCtx(c)
+	e := typical()
+	lat := make([]time.Duration, 0, b.N)
+	next := time.Now()
+	for b.Loop() {
+		for time.Now().Before(next) {
+		}
+		next = next.Add(100 * time.Microsecond)
+		t0 := time.Now()
+		c.Log(ctx, e)
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) }
+	b.ReportMetric(q(0.50), "p50-ns")
+	b.ReportMetric(q(0.99), "p99-ns")
+	b.ReportMetric(q(0.999), "p999-ns")
+}
+
+// BenchmarkLogDurable: Log returns after the spool fsync (one caller, so
+// one fsync per event; concurrent callers share them).
+func BenchmarkLogDurable(b *testing.B) {
+	srv := sinkServer(b)
+	defer srv.Close()
+	c := benchClient(b, srv.URL, "k", func(cfg *Config) { cfg.Durable = true })
+	ctx := benchCtx(c)
+	e := typical()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Log(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLogDurableParallel: 16 goroutines share fsyncs.
+func BenchmarkLogDurableParallel(b *testing.B) {
+	srv := sinkServer(b)
+	defer srv.Close()
+	c := benchClient(b, srv.URL, "k", func(cfg *Config) { cfg.Durable = true })
+	ctx := benchCtx(c)
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		e := typical()
+		for pb.Next() {
+			c.Log(ctx, e)
+		}
+	})
+}
+
+// BenchmarkToolCall: the wrapper around a tool that does nothing.
+func BenchmarkToolCall(b *testing.B) {
+	srv := sinkServer(b)
+	defer srv.Close()
+	c := benchClient(b, srv.URL, "k", nil)
+	ctx := benchCtx(c)
+	args := map[string]any{"to": "customer@example.com", "subject": "Your order #1234"}
+	b.ReportAllocs()
+	for b.Loop() {
+		ToolCall(ctx, "send_email", args, func(context.Context) (string, error) { return "queued", nil })
+	}
+}
+
+// BenchmarkEndToEnd: events logged and delivered to a real clawtrail
+// server in this process (SQLite, fsync per commit), per second.
+func BenchmarkEndToEnd(b *testing.B) {
+	ts := NewTestServer(b)
+	c := benchClient(b, ts.URL, ts.Ingest, nil)
+	ctx := benchCtx(c)
+	e := typical()
+	start := time.Now()
+	b.ResetTimer()
+	// A b.N loop, not b.Loop: the timer covers the Flush, so ns/op is the
+	// delivered cost per event.
+	for range b.N {
+		if err := c.Log(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := c.Flush(fctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "delivered-events/s")
+}
