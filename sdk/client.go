@@ -102,6 +102,7 @@ type Client struct {
 	writeErr  error  // the last write's error, for durable waiters
 	closed    bool
 	free      [][]byte // frame buffers to reuse (spool mode)
+	lastFrame int      // the size the last frame reached
 
 	wmu      sync.Mutex // one writer at a time
 	own      *lane
@@ -350,14 +351,6 @@ func (c *Client) closeLanes() {
 // spool off).
 func (c *Client) SpoolDir() string { return c.own.dir }
 
-func (c *Client) newID() string {
-	n := c.idSeq.Add(1)
-	var b [48]byte
-	out := append(b[:0], c.idPrefix...)
-	out = strconv.AppendUint(out, n, 36)
-	return string(out)
-}
-
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Log records e. It fills the identity fields e leaves empty from ctx
@@ -376,10 +369,10 @@ func (c *Client) log(e *Event, mustSync bool) error {
 	if err := validType(e.Type); err != nil {
 		return err
 	}
-	if e.ID == "" {
-		e.ID = c.newID()
-	} else if err := validID(e.ID); err != nil {
-		return err
+	if e.ID != "" {
+		if err := validID(e.ID); err != nil {
+			return err
+		}
 	}
 	if e.TenantID != "" {
 		if err := validTenant(e.TenantID); err != nil {
@@ -390,7 +383,15 @@ func (c *Client) log(e *Event, mustSync bool) error {
 		e.Timestamp = time.Now()
 	}
 	bp := linePool.Get().(*[]byte)
-	line, err := appendEvent((*bp)[:0], e)
+	line := (*bp)[:0]
+	if e.ID == "" {
+		// The id goes straight into the line: no string to allocate.
+		line = append(line, `{"id":"`...)
+		line = append(line, c.idPrefix...)
+		line = strconv.AppendUint(line, c.idSeq.Add(1), 36)
+		line = append(line, '"')
+	}
+	line, err := appendEvent(line, e)
 	defer func() {
 		if cap(line) <= 64<<10 {
 			*bp = line[:0]
@@ -401,21 +402,42 @@ func (c *Client) log(e *Event, mustSync bool) error {
 		return err
 	}
 	if len(line) > c.cfg.MaxEventBytes {
-		return fmt.Errorf("%w: event %s is %d bytes encoded; the limit is %d", ErrTooLarge, e.ID, len(line), c.cfg.MaxEventBytes)
-	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
+		return fmt.Errorf("%w: a %s event is %d bytes encoded; the limit is %d", ErrTooLarge, e.Type, len(line), c.cfg.MaxEventBytes)
 	}
 	c.logged.Add(1)
-	acked, end := c.own.q.bounds()
-	if waiting := end - acked + int64(c.pendBytes); waiting+int64(len(line)) > c.capacity || c.pendBytes+len(line) > c.cfg.MaxBuffer {
+	c.mu.Lock()
+	for {
+		if c.closed {
+			c.mu.Unlock()
+			c.logged.Add(-1)
+			return ErrClosed
+		}
+		acked, end := c.own.q.bounds()
+		if waiting := end - acked + int64(c.pendBytes); waiting+int64(len(line)) > c.capacity {
+			c.mu.Unlock()
+			c.dropped.Add(1)
+			err := fmt.Errorf("%w: %s is full (%d bytes waiting for the server); a %s event is lost", ErrDropped, c.queueName(), waiting, e.Type)
+			c.rep.drop(err)
+			return err
+		}
+		if c.pendBytes+len(line) <= c.cfg.MaxBuffer || c.cfg.DisableSpool {
+			break
+		}
+		// The writer is MaxBuffer behind (an agent logging faster than the
+		// disk takes it, or starved of CPU): this caller writes to the spool
+		// itself. The only time Log waits for the disk without Durable.
 		c.mu.Unlock()
-		c.dropped.Add(1)
-		err := fmt.Errorf("%w: %s is full (%d bytes waiting for the server); event %s (%s) is lost", ErrDropped, c.queueName(), waiting, e.ID, e.Type)
-		c.rep.drop(err)
-		return err
+		c.wmu.Lock()
+		err := c.writeOnce(false)
+		c.wmu.Unlock()
+		c.mu.Lock()
+		if err != nil && c.pendBytes+len(line) > c.cfg.MaxBuffer {
+			c.mu.Unlock()
+			c.dropped.Add(1)
+			err := fmt.Errorf("%w: the disk refuses the spool (%v) and %d bytes wait in memory; a %s event is lost", ErrDropped, err, c.pendBytes, e.Type)
+			c.rep.drop(err)
+			return err
+		}
 	}
 	n := len(c.pend)
 	if n == 0 || c.pend[n-1].tenant != e.TenantID || c.pend[n-1].count >= c.cfg.BatchEvents || len(c.pend[n-1].lines)+len(line) > c.cfg.BatchBytes {
@@ -423,7 +445,12 @@ func (c *Client) log(e *Event, mustSync bool) error {
 		if k := len(c.free); k > 0 {
 			buf, c.free = c.free[k-1], c.free[:k-1]
 		} else {
-			buf = make([]byte, 0, max(4096, min(2*len(line), c.cfg.BatchBytes)))
+			// Sized like the last full frame, so a busy agent's frames do
+			// not grow by doubling.
+			buf = make([]byte, 0, max(4096, min(c.lastFrame, c.cfg.BatchBytes)))
+		}
+		if n > 0 {
+			c.lastFrame = len(c.pend[n-1].lines) + len(line)
 		}
 		c.pend = append(c.pend, frame{tenant: e.TenantID, lines: buf})
 		n++
@@ -507,7 +534,7 @@ func (c *Client) writeOnce(syncIt bool) error {
 		if !c.cfg.DisableSpool {
 			// The spool copied them: the buffers can take new events.
 			for _, f := range frames {
-				if len(c.free) < 4 && cap(f.lines) <= 2*c.cfg.BatchBytes {
+				if len(c.free) < 64 && cap(f.lines) <= 2*c.cfg.BatchBytes && (len(c.free)+1)*cap(f.lines) <= c.cfg.MaxBuffer/2 {
 					c.free = append(c.free, f.lines[:0])
 				}
 			}

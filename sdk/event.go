@@ -124,10 +124,18 @@ func validTenant(t string) error {
 // appendEvent appends e as one line of NDJSON (with the newline). The
 // fixed fields are written by hand (no reflection, no allocation); the
 // free-form ones (arguments, result, usage, attributes) by encoding/json.
+// If b is not empty it holds the start of the object with the id already.
 func appendEvent(b []byte, e *Event) ([]byte, error) {
-	b = append(b, '{')
-	b = appendStr(b, "id", e.ID, true)
-	b = append(b, `,"timestamp":"`...)
+	if len(b) == 0 {
+		b = append(b, '{')
+		if e.ID != "" {
+			b = appendStr(b, "id", e.ID, true)
+			b = append(b, ',')
+		}
+	} else {
+		b = append(b, ',')
+	}
+	b = append(b, `"timestamp":"`...)
 	b = e.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
 	b = appendStr(b, "tenant_id", e.TenantID, false)
@@ -163,7 +171,15 @@ func appendEvent(b []byte, e *Event) ([]byte, error) {
 			return b, invalidf("duration is negative")
 		}
 		b = append(b, `,"duration_ms":`...)
-		b = strconv.AppendFloat(b, float64(e.Duration)/float64(time.Millisecond), 'f', -1, 64)
+		// Microsecond precision: 1.386, not 1.385856.
+		us := e.Duration.Round(time.Microsecond)
+		b = strconv.AppendInt(b, int64(us/time.Millisecond), 10)
+		if frac := int64(us % time.Millisecond / time.Microsecond); frac != 0 {
+			b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+			for b[len(b)-1] == '0' {
+				b = b[:len(b)-1]
+			}
+		}
 	}
 	if e.TokensUsed != 0 {
 		b = append(b, `,"tokens_used":`...)

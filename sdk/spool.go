@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // A frame is a run of NDJSON lines of one tenant: the unit the writer puts
@@ -133,14 +134,15 @@ type fileQueue struct {
 	lock    *os.File
 	report  func(error)
 
-	mu    sync.Mutex // guards segs, end, acked, cur
-	segs  []segment
-	acked int64
-	end   int64
-	cur   *os.File // the last segment, open for appending
-	dirty bool     // a segment was created since the last sync
-	wbuf  []byte   // reused by append
-	rbuf  []byte   // reused by read: its frames are dead by the next read
+	mu               sync.Mutex // guards segs, end, acked, cur
+	segs             []segment
+	acked            int64
+	end              int64
+	cur              *os.File     // the last segment, open for appending
+	dirty            bool         // a segment was created since the last sync
+	pubAcked, pubEnd atomic.Int64 // acked and end for bounds, which must not wait behind a write
+	wbuf             []byte       // reused by append
+	rbuf             []byte       // reused by read: its frames are dead by the next read
 }
 
 var errSpoolFull = errors.New("spool full")
@@ -173,6 +175,7 @@ func openFileQueue(dir string, segMax, maxSize int64, report func(error)) (*file
 	}
 	if len(q.segs) == 0 {
 		q.end = q.acked
+		q.publish()
 		return q, nil
 	}
 	if first := q.segs[0].start; q.acked < first {
@@ -205,6 +208,7 @@ func openFileQueue(dir string, segMax, maxSize int64, report func(error)) (*file
 		q.acked = q.end
 	}
 	q.dropAcked()
+	q.publish()
 	return q, nil
 }
 
@@ -271,6 +275,7 @@ func segName(start int64) string { return fmt.Sprintf("%020d%s", start, segmentE
 func (q *fileQueue) append(frames []frame) (int64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	defer q.publish()
 	buf := q.wbuf[:0]
 	defer func() {
 		if cap(buf) <= 4<<20 {
@@ -458,8 +463,15 @@ func (q *fileQueue) ack(pos int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.acked = pos
+	q.publish()
 	q.dropAcked()
 	return nil
+}
+
+// publish makes acked and end visible to bounds. Called with mu held.
+func (q *fileQueue) publish() {
+	q.pubAcked.Store(q.acked)
+	q.pubEnd.Store(q.end)
 }
 
 // dropAcked removes segments that end at or before the acked position,
@@ -481,9 +493,7 @@ func (q *fileQueue) dropAcked() {
 }
 
 func (q *fileQueue) bounds() (int64, int64) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.acked, q.end
+	return q.pubAcked.Load(), q.pubEnd.Load()
 }
 
 func (q *fileQueue) close() error {
