@@ -351,6 +351,12 @@ func (c *Client) closeLanes() {
 // spool off).
 func (c *Client) SpoolDir() string { return c.own.dir }
 
+// The server's timestamp range.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Log records e. It fills the identity fields e leaves empty from ctx
@@ -381,6 +387,8 @@ func (c *Client) log(e *Event, mustSync bool) error {
 	}
 	if e.Timestamp.IsZero() {
 		e.Timestamp = time.Now()
+	} else if e.Timestamp.Before(minTime) || !e.Timestamp.Before(maxTime) {
+		return invalidf("timestamp %s is outside the years 1970 to 2199", e.Timestamp.UTC().Format(time.RFC3339))
 	}
 	bp := linePool.Get().(*[]byte)
 	line := (*bp)[:0]

@@ -533,6 +533,8 @@ func TestLogRefusesBadEvents(t *testing.T) {
 		{Event{Type: "tool_call", Result: make(chan int)}, "result"},
 		{Event{Type: "prompt", Content: strings.Repeat("z", 2<<20)}, "limit is"},
 		{Event{Type: "prompt", Duration: -time.Second}, "negative"},
+		{Event{Type: "prompt", Timestamp: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}, "outside the years 1970 to 2199"},
+		{Event{Type: "prompt", Timestamp: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)}, "outside the years 1970 to 2199"},
 	} {
 		err := c.Log(ctx, tc.e)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -513,14 +513,6 @@ func TestAppendEventRefuses(t *testing.T) {
 // A json.RawMessage with insignificant whitespace (pretty-printed JSON)
 // must still make exactly one line.
 func TestAppendEventRawMessageIsOneLine(t *testing.T) {
-	knownBug(t, "sdk/event.go:239-243 (appendAny): a json.RawMessage given as Arguments or Result is appended "+
-		"as is, not compacted, so a pretty-printed one (json.MarshalIndent output, e.g. Arguments: "+
-		"json.RawMessage(\"{\\n  \\\"a\\\": 1\\n}\"), which ToolCall's objectOf (wrap.go:151-155) also passes through) puts raw newlines "+
-		"into the NDJSON line. Observed with a real server: Log returns nil, the batch gets a 400 naming the 3 "+
-		"fragment lines; deliver (send.go:108-121) sets aside 3 'events' from a count that was per event, so "+
-		"n drops to 0 and the two good events logged after it in the same batch are never sent and never "+
-		"written to rejected.ndjson (Stats: Rejected 3, Sent 0, Pending 0). Expected: one line (compact the raw "+
-		"value, as encoding/json does for a RawMessage inside a value)")
 	for _, e := range []Event{
 		{Arguments: json.RawMessage("{\n  \"a\": 1,\n  \"b\": [\n    2\n  ]\n}")},
 		{Result: json.RawMessage("[\n  1,\n  2\n]\n")},

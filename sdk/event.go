@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,10 +238,12 @@ func appendAny(b []byte, key string, v any) ([]byte, error) {
 	var raw []byte
 	switch x := v.(type) {
 	case json.RawMessage:
-		if !json.Valid(x) {
-			return b, invalidf("%s is not valid JSON", key)
+		// Compacted: a pretty-printed value would break the one-line framing.
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, x); err != nil {
+			return b, invalidf("%s is not valid JSON: %v", key, err)
 		}
-		raw = x
+		raw = buf.Bytes()
 	default:
 		var err error
 		if raw, err = json.Marshal(v); err != nil {

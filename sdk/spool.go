@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -186,16 +187,21 @@ func openFileQueue(dir string, segMax, maxSize int64, report func(error)) (*file
 	if err != nil {
 		return nil, err
 	}
-	valid, err := validPrefix(f)
+	valid, torn, err := validPrefix(f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	if fi, err := f.Stat(); err == nil && fi.Size() > valid {
-		report(fmt.Errorf("spool %s: cut %d bytes of a frame torn by a crash", last.path, fi.Size()-valid))
-		if err := f.Truncate(valid); err != nil {
-			f.Close()
-			return nil, err
+		if torn {
+			report(fmt.Errorf("spool %s: cut %d bytes of a frame torn by a crash", last.path, fi.Size()-valid))
+			if err := f.Truncate(valid); err != nil {
+				f.Close()
+				return nil, err
+			}
+		} else {
+			report(fmt.Errorf("spool %s: damaged at byte %d; whole frames follow and are kept", last.path, valid))
+			valid = fi.Size()
 		}
 	}
 	if _, err := f.Seek(valid, io.SeekStart); err != nil {
@@ -213,20 +219,23 @@ func openFileQueue(dir string, segMax, maxSize int64, report func(error)) (*file
 }
 
 // validPrefix returns the length of the run of whole, checksummed frames
-// at the start of f.
-func validPrefix(f *os.File) (int64, error) {
+// at the start of f, and whether what follows is only a torn tail (a crash
+// mid-write: no whole frame after it), which may be cut. Damage followed by
+// whole frames is not cut: read skips just the damaged part.
+func validPrefix(f *os.File) (int64, bool, error) {
 	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<62))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	off := 0
-	for {
+	for off < len(data) {
 		_, n, err := parseFrame(data[off:])
 		if err != nil {
-			return int64(off), nil
+			return int64(off), nextFrame(data, off+1) == len(data), nil
 		}
 		off += n
 	}
+	return int64(off), true, nil
 }
 
 // parseFrame decodes the frame at the start of b and returns its length.
@@ -309,7 +318,11 @@ func (q *fileQueue) append(frames []frame) (int64, error) {
 			}
 			return q.end, errSpoolFull
 		}
-		if q.cur != nil && len(q.segs) > 0 && q.end+int64(len(buf))-q.segs[len(q.segs)-1].start >= q.segMax {
+		segStart := q.end // where the segment buf goes to starts
+		if q.cur != nil {
+			segStart = q.segs[len(q.segs)-1].start
+		}
+		if (q.cur != nil || len(buf) > 0) && q.end+int64(len(buf))-segStart >= q.segMax {
 			if err := flush(); err != nil {
 				return q.end, err
 			}
@@ -405,18 +418,19 @@ func (q *fileQueue) read(from int64, maxBytes, maxEvents int) ([]frame, error) {
 	pos, events, size := from, 0, 0
 	for off := 0; off < len(buf); {
 		fr, fn, err := parseFrame(buf[off:])
-		if err == io.ErrUnexpectedEOF && len(out) > 0 {
-			break // the rest is past what was read
-		}
 		if err != nil {
-			if err == io.ErrUnexpectedEOF && int64(len(buf)) < end-from {
-				// One frame bigger than the read: read it whole.
-				return q.readOne(f, seg, from)
+			if len(out) > 0 {
+				break // what follows is past the read, or bad: the next read sees it
 			}
-			// Corruption inside a segment (not a torn tail, which open cuts):
-			// skip the rest of this segment, loudly.
-			q.report(fmt.Errorf("spool %s: %v at position %d; skipping %d bytes of this segment", seg.path, err, pos, end-pos))
-			return []frame{{end: end}}, nil
+			if err == io.ErrUnexpectedEOF && int64(len(buf)) < end-from {
+				if fs := frameLen(buf); fs > 0 && int64(fs) <= end-from {
+					// One frame bigger than the read: read it whole.
+					if one, err := q.readOne(f, seg, from, fs); err == nil {
+						return one, nil
+					}
+				}
+			}
+			return q.skip(f, seg, from, end, err), nil
 		}
 		if len(out) > 0 && (fr.tenant != out[0].tenant || events+fr.count > maxEvents || size+len(fr.lines) > maxBytes) {
 			break
@@ -428,25 +442,69 @@ func (q *fileQueue) read(from int64, maxBytes, maxEvents int) ([]frame, error) {
 		size += len(fr.lines)
 		off += fn
 	}
+	if len(out) == 0 {
+		// Nothing whole where the segment should have more: it was cut short.
+		return q.skip(f, seg, from, end, io.ErrUnexpectedEOF), nil
+	}
 	return out, nil
 }
 
-func (q *fileQueue) readOne(f *os.File, seg segment, from int64) ([]frame, error) {
-	var h [headerSize]byte
-	if _, err := f.ReadAt(h[:], from-seg.start); err != nil {
-		return nil, err
+// frameLen is the length a frame header at the start of b claims, or 0
+// when b does not start with a frame header.
+func frameLen(b []byte) int {
+	if len(b) < headerSize || binary.LittleEndian.Uint32(b) != frameMagic {
+		return 0
 	}
-	n := headerSize + int(h[16]) + int(binary.LittleEndian.Uint32(h[4:]))
+	return headerSize + int(b[16]) + int(binary.LittleEndian.Uint32(b[4:]))
+}
+
+func (q *fileQueue) readOne(f *os.File, seg segment, from int64, n int) ([]frame, error) {
 	buf := make([]byte, n)
 	if _, err := f.ReadAt(buf, from-seg.start); err != nil {
 		return nil, err
 	}
 	fr, _, err := parseFrame(buf)
 	if err != nil {
-		return nil, fmt.Errorf("spool %s: %v", seg.path, err)
+		return nil, err
 	}
 	fr.end = from + int64(n)
 	return []frame{fr}, nil
+}
+
+// skip handles a spool segment that is damaged at from (a flipped byte, a
+// lost tail): it finds the next whole frame in the segment, reports what
+// is skipped, and returns an empty frame ending there, so the sender moves
+// past it instead of stalling the lane for ever.
+func (q *fileQueue) skip(f *os.File, seg segment, from, end int64, why error) []frame {
+	rest, _ := io.ReadAll(io.NewSectionReader(f, from-seg.start, end-from))
+	next := end
+	if i := nextFrame(rest, 1); i < len(rest) {
+		next = from + int64(i)
+	}
+	if why == io.ErrUnexpectedEOF {
+		why = errors.New("the segment ends inside a frame or is shorter than recorded")
+	}
+	q.report(fmt.Errorf("spool %s: damaged at position %d (%v); skipping %d bytes, whose events are lost", seg.path, from, why, next-from))
+	return []frame{{end: next}}
+}
+
+var magicBytes = binary.LittleEndian.AppendUint32(nil, frameMagic)
+
+// nextFrame returns the offset of the first whole, checksummed frame in
+// data at or after off, or len(data).
+func nextFrame(data []byte, off int) int {
+	for off < len(data) {
+		j := bytes.Index(data[off:], magicBytes)
+		if j < 0 {
+			break
+		}
+		off += j
+		if _, _, err := parseFrame(data[off:]); err == nil {
+			return off
+		}
+		off++
+	}
+	return len(data)
 }
 
 // ack persists the cursor (write and rename, no fsync: a cursor lost to a

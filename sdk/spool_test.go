@@ -13,16 +13,6 @@ import (
 	"testing"
 )
 
-// knownBug skips a test that demonstrates a bug in the non-test code, so
-// that the rest of the suite passes. SDK_RUN_BUG_TESTS=1 runs it anyway
-// (it then fails, showing the bug).
-func knownBug(t *testing.T, desc string) {
-	t.Helper()
-	if os.Getenv("SDK_RUN_BUG_TESTS") == "" {
-		t.Skip("BUG: " + desc)
-	}
-}
-
 // reportLog collects what a queue reports.
 type reportLog struct {
 	mu   sync.Mutex
@@ -387,8 +377,8 @@ func drain(t *testing.T, q queue) string {
 }
 
 // A corrupted byte inside a segment that is not the last (bit rot, not a
-// torn write) makes the reader skip the rest of that segment and report
-// it, once: it neither loops nor crashes, and the next segment is read.
+// torn write) makes the reader skip the damaged frame up to the next whole
+// one (C) and report it, once: it neither loops nor crashes.
 func TestFileQueueSkipsACorruptSegment(t *testing.T) {
 	tlen := int64(len("acme"))
 	for _, tc := range []struct {
@@ -413,16 +403,16 @@ func TestFileQueueSkipsACorruptSegment(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := readCopy(t, q, S, 1<<20, 1000)
-			if len(got) != 1 || got[0].count != 0 || len(got[0].lines) != 0 || got[0].end != 3*S {
-				t.Fatalf("read at the corrupt frame: %s; want one empty frame ending at the next segment (%d)", describe(got), 3*S)
+			if len(got) != 1 || got[0].count != 0 || len(got[0].lines) != 0 || got[0].end != 2*S {
+				t.Fatalf("read at the corrupt frame: %s; want one empty frame ending at the next whole frame (%d)", describe(got), 2*S)
 			}
 			r := rep.all()
 			if len(r) != 1 || !strings.Contains(r[0], seg0) || !strings.Contains(r[0], "skipping") {
 				t.Fatalf("reports %q: want one naming %s and the skip", r, seg0)
 			}
-			sameFrames(t, "read(next segment)", readCopy(t, q, 3*S, 1<<20, 1000), []frame{fs[3], fs[4]})
+			sameFrames(t, "read(next frame)", readCopy(t, q, 2*S, 1<<20, 1000), []frame{fs[2]})
 			// As the sender goes: it gets past the corruption and reaches the end.
-			if lines, want := drain(t, q), string(fs[3].lines)+string(fs[4].lines); lines != want {
+			if lines, want := drain(t, q), string(fs[2].lines)+string(fs[3].lines)+string(fs[4].lines); lines != want {
 				t.Fatalf("drained %q, want %q", lines, want)
 			}
 			if len(rep.all()) != 2 {
@@ -434,32 +424,21 @@ func TestFileQueueSkipsACorruptSegment(t *testing.T) {
 }
 
 // Frames before a corrupt frame in the same read are delivered; only the
-// rest of the segment, from the corrupt frame, is skipped.
+// corrupt frame is skipped.
 func TestFileQueueKeepsFramesBeforeTheCorruption(t *testing.T) {
-	knownBug(t, "sdk/spool.go:411-419 (fileQueue.read): when parseFrame fails on a frame after good frames "+
-		"of the same read (here: segment A B C, a payload byte of B flipped, read from A's position), read returns "+
-		"[]frame{{end: end}} and drops the good frames already in out: A, intact and checksummed, is acked and never "+
-		"sent, and the report says it skips from B's position. Expected: return the frames before the corruption "+
-		"(A) and skip from B on the next read")
 	dir := t.TempDir()
 	rep := &reportLog{}
 	q, fs, S := corruptLane(t, dir, rep)
 	flipByte(t, filepath.Join(dir, segName(0)), S+headerSize+4+3)
-	want := string(fs[0].lines) + string(fs[3].lines) + string(fs[4].lines)
+	want := string(fs[0].lines) + string(fs[2].lines) + string(fs[3].lines) + string(fs[4].lines)
 	if got := drain(t, q); got != want {
-		t.Fatalf("drained %q, want %q (A, then the next segment)", got, want)
+		t.Fatalf("drained %q, want %q (A, C, then the next segment: only B is lost)", got, want)
 	}
 }
 
 // A corrupted length field in a segment larger than the read window is
 // skipped like any other corruption, not retried for ever.
 func TestFileQueueSkipsACorruptLengthInALargeSegment(t *testing.T) {
-	knownBug(t, "sdk/spool.go:412-414 and readOne (spool.go:434-449): in a non-last segment larger than the read "+
-		"window (maxBytes*1.25+64 KiB), a frame whose length field is corrupted to more than the window makes read "+
-		"call readOne, which allocates the claimed length (up to 4 GiB) and returns an error (checksum mismatch, or "+
-		"EOF past the segment) instead of skipping the segment; every later read returns the same error, so the "+
-		"sender retries for ever and the lane (every later event) is stuck. Expected: the same skip-and-report as "+
-		"for a corruption inside the window")
 	dir := t.TempDir()
 	rep := &reportLog{}
 	line := `{"pad":"` + strings.Repeat("p", 10<<10) + `"}`
@@ -487,8 +466,8 @@ func TestFileQueueSkipsACorruptLengthInALargeSegment(t *testing.T) {
 	}
 	fh.Close()
 	frames, err := q.read(5*S, 1000, 1000)
-	if err != nil || len(frames) != 1 || frames[0].count != 0 || frames[0].end != 30*S {
-		t.Fatalf("read at the corrupt frame: %s, %v; want one empty frame ending at %d", describe(frames), err, 30*S)
+	if err != nil || len(frames) != 1 || frames[0].count != 0 || frames[0].end != 6*S {
+		t.Fatalf("read at the corrupt frame: %s, %v; want one empty frame ending at the next whole frame %d", describe(frames), err, 6*S)
 	}
 	if r := rep.all(); len(r) != 1 {
 		t.Fatalf("reports %q", r)
@@ -498,11 +477,6 @@ func TestFileQueueSkipsACorruptLengthInALargeSegment(t *testing.T) {
 // A segment that is not the last but ends early (its tail lost) is
 // skipped, not read for ever.
 func TestFileQueueSkipsAShortSegment(t *testing.T) {
-	knownBug(t, "sdk/spool.go:399-431 (fileQueue.read), with send.go:47-55: a non-last segment shorter than the next segment's start "+
-		"(its tail lost, e.g. cut to 2 frames of 3, or in the middle of the 3rd) makes read at the end of what is "+
-		"left return no frames and no error (cut at a frame boundary) or io.EOF from readOne (cut inside a frame), "+
-		"on every call: the sender reports 'nothing readable' and retries for ever, and no later event of the lane "+
-		"is ever delivered. Expected: the missing part is reported and skipped to the next segment")
 	for _, cut := range []int64{0, 5} {
 		t.Run(strconv.FormatInt(cut, 10), func(t *testing.T) {
 			dir := t.TempDir()
@@ -732,5 +706,54 @@ func TestFileQueueFull(t *testing.T) {
 	}
 	if end, err := q.append([]frame{f}); err != nil || end != 3*S {
 		t.Fatalf("append after delivery: %d, %v", end, err)
+	}
+}
+
+// The first append to an empty lane respects segMax too: one large append
+// becomes several segments.
+func TestFileQueueFirstAppendRotates(t *testing.T) {
+	dir := t.TempDir()
+	f := mkFrame("acme", `{"n":"0123456789012345678901234567890123456789"}`)
+	S := frameSize(f)
+	q := openQ(t, dir, 2*S, 0, &reportLog{})
+	var frames []frame
+	for range 8 {
+		frames = append(frames, f)
+	}
+	if _, err := q.append(frames); err != nil {
+		t.Fatal(err)
+	}
+	if got := segFiles(t, dir); len(got) != 4 {
+		t.Fatalf("8 frames with room for 2 per segment made segments %v", got)
+	}
+	if got := drain(t, q); strings.Count(got, "\n") != 8 {
+		t.Fatalf("drained %q", got)
+	}
+}
+
+// Damage in the middle of the last segment (not a torn tail: whole frames
+// follow it) is not cut at open; only the damaged frame is skipped.
+func TestFileQueueLastSegmentDamageKeepsLaterFrames(t *testing.T) {
+	dir := t.TempDir()
+	rep := &reportLog{}
+	var fs []frame
+	q := openQ(t, dir, 1<<20, 0, rep)
+	for i := range 4 {
+		f := mkFrame("acme", fmt.Sprintf(`{"frame":%d}`, i))
+		fs = append(fs, f)
+		if _, err := q.append([]frame{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.close()
+	S := frameSize(fs[0])
+	flipByte(t, filepath.Join(dir, segName(0)), S+headerSize+6)
+	q = openQ(t, dir, 1<<20, 0, rep)
+	want := string(fs[0].lines) + string(fs[2].lines) + string(fs[3].lines)
+	if got := drain(t, q); got != want {
+		t.Fatalf("drained %q, want %q", got, want)
+	}
+	if r := strings.Join(rep.all(), "\n"); !strings.Contains(r, "whole frames follow and are kept") || !strings.Contains(r, "skipping") {
+		t.Fatalf("reports %q", r)
 	}
 }

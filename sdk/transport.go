@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Transport is an http.RoundTripper that records every request as an
@@ -111,7 +112,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	resp.Body = &recordingBody{rc: resp.Body, limit: limit, done: func(b *recordingBody) {
-		e.Result = b.buf.String()
+		r := b.buf.String()
+		if b.total > limit {
+			r = trimPartialRune(r)
+		}
+		e.Result = r
 		if b.total > limit {
 			mark(e, "result", b.total)
 		}
@@ -211,4 +216,15 @@ func (b *recordingBody) Close() error {
 	err := b.rc.Close()
 	b.once.Do(func() { b.done(b) })
 	return err
+}
+
+// trimPartialRune drops a character cut in two at the end of s.
+func trimPartialRune(s string) string {
+	for range 3 {
+		if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size != 1 {
+			break
+		}
+		s = s[:len(s)-1]
+	}
+	return s
 }

@@ -174,8 +174,21 @@ func limitResult(ctx context.Context, e *Event, v any) any {
 	if c != nil {
 		limit = c.cfg.MaxResultBytes
 	}
-	if v == nil {
+	switch x := v.(type) {
+	case nil:
 		return nil
+	case string: // measured as text, not as escaped JSON
+		if len(x) <= limit {
+			return x
+		}
+		mark(e, "result", len(x))
+		return cut(x, limit)
+	case []byte:
+		if len(x) <= limit {
+			return string(x)
+		}
+		mark(e, "result", len(x))
+		return cut(string(x), limit)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -188,12 +201,6 @@ func limitResult(ctx context.Context, e *Event, v any) any {
 		return json.RawMessage(raw)
 	}
 	mark(e, "result", len(raw))
-	if s, ok := v.(string); ok {
-		return cut(s, limit)
-	}
-	if b, ok := v.([]byte); ok {
-		return cut(string(b), limit)
-	}
 	return cut(string(raw), limit)
 }
 

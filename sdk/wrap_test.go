@@ -281,8 +281,8 @@ func TestToolCallArgumentsAreAnObject(t *testing.T) {
 	}
 }
 
-// A result over Config.MaxResultBytes of JSON is cut (a string on a rune
-// boundary; anything else becomes its cut JSON text) and
+// A result over Config.MaxResultBytes is cut (a string, measured as text,
+// on a rune boundary; anything else becomes its cut JSON text) and
 // attributes.truncated.result holds the size it had.
 func TestToolCallResultTruncated(t *testing.T) {
 	ts := NewTestServer(t)
@@ -295,7 +295,7 @@ func TestToolCallResultTruncated(t *testing.T) {
 	euros := strings.Repeat("€", 100) // 300 bytes; byte 100 is inside a rune
 	bigMap := map[string]any{"data": strings.Repeat("y", 500)}
 	bigMapJSON, _ := json.Marshal(bigMap)
-	fits := strings.Repeat("z", 98) // 100 bytes of JSON with its quotes
+	fits := strings.Repeat("z", 100) // exactly the limit
 	run := func(tool string, v any) {
 		if _, err := ToolCall(ctx, tool, nil, func(ctx context.Context) (any, error) { return v, nil }); err != nil {
 			t.Fatal(err)
@@ -309,14 +309,14 @@ func TestToolCallResultTruncated(t *testing.T) {
 	flush(t, c)
 	evs := ledgerBy(t, ts, "tool")
 
-	if e := evs["long"]; e["result"] != long[:100] || truncatedOf(e)["result"] != float64(len(long)+2) {
-		t.Errorf("long string: result %q, attributes %v; want its first 100 bytes and truncated.result %d", e["result"], attrsOf(e), len(long)+2)
+	if e := evs["long"]; e["result"] != long[:100] || truncatedOf(e)["result"] != float64(len(long)) {
+		t.Errorf("long string: result %q, attributes %v; want its first 100 bytes and truncated.result %d", e["result"], attrsOf(e), len(long))
 	}
 	e := evs["euros"]
 	if r, _ := e["result"].(string); r != strings.Repeat("€", 33) || !utf8.ValidString(r) {
 		t.Errorf("euros: result %q, want 33 whole runes", r)
 	}
-	if truncatedOf(e)["result"] != float64(len(euros)+2) {
+	if truncatedOf(e)["result"] != float64(len(euros)) {
 		t.Errorf("euros: attributes %v", attrsOf(e))
 	}
 	if e := evs["map"]; e["result"] != string(bigMapJSON[:100]) || truncatedOf(e)["result"] != float64(len(bigMapJSON)) {
@@ -332,12 +332,6 @@ func TestToolCallResultTruncated(t *testing.T) {
 
 // The truncation mark says the result was cut only when it was.
 func TestToolCallTruncationMarkOnlyWhenCut(t *testing.T) {
-	knownBug(t, "sdk/wrap.go:180-193 (limitResult) measures a string result by json.Marshal's size, which escapes "+
-		"<, > and & as \\u003c (6 bytes each) and adds the quotes, but cuts the string itself: with MaxResultBytes "+
-		"100, a result of 30 '<' characters (30 bytes) measures 182, is marked attributes.truncated.result = 182, "+
-		"and is then stored whole by cut(s, 100). The event claims a truncation that did not happen and reports a "+
-		"size the result never had. Expected: no mark when nothing is cut (measure the string, or cut to what "+
-		"was measured)")
 	ts := NewTestServer(t)
 	cfg := fastConfig(t, ts, t.TempDir())
 	cfg.MaxResultBytes = 100
