@@ -114,8 +114,8 @@ func (c *Client) deliver(ctx context.Context, l *lane, lines []byte, n int) bool
 					return c.split(ctx, l, lines, n)
 				}
 				keep, gone := partition(lines, bad)
-				c.reject(l, gone, len(bad), ae)
-				lines, n = keep, n-len(bad)
+				c.reject(l, gone, bytes.Count(gone, []byte{'\n'}), ae)
+				lines, n = keep, bytes.Count(keep, []byte{'\n'}) // counted, not assumed: one line is one event
 				if n == 0 {
 					return true
 				}
