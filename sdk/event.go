@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -281,21 +282,23 @@ func appendValue(b []byte, v any, depth int) ([]byte, bool) {
 		}
 		return strconv.AppendFloat(b, x, 'g', -1, 64), true
 	case map[string]any:
-		var arr [16]string
-		keys := arr[:0]
-		for k := range x {
-			keys = append(keys, k)
+		// Pairs collected while iterating (no second lookup), sorted by key
+		// as encoding/json does.
+		var arr [16]kv
+		pairs := arr[:0]
+		for k, v := range x {
+			pairs = append(pairs, kv{k, v})
 		}
-		slices.Sort(keys)
+		slices.SortFunc(pairs, func(a, b kv) int { return strings.Compare(a.k, b.k) })
 		b = append(b, '{')
-		for i, k := range keys {
+		for i, p := range pairs {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendQuoted(b, k)
+			b = appendQuoted(b, p.k)
 			b = append(b, ':')
 			var ok bool
-			if b, ok = appendValue(b, x[k], depth+1); !ok {
+			if b, ok = appendValue(b, p.v, depth+1); !ok {
 				return b, false
 			}
 		}
@@ -360,10 +363,29 @@ func appendStr(b []byte, key, v string, first bool) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+type kv struct {
+	k string
+	v any
+}
+
+// plain marks the ASCII bytes a JSON string carries as they are.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
