@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -215,4 +216,65 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "delivered-events/s")
+}
+
+// The baselines, measured in the same run as the SDK's figures.
+
+// BenchmarkBaselineMarshal: encoding/json of the same event (as a struct
+// with JSON tags, what a hand-rolled client would do) — the floor of any
+// client that encodes in the caller.
+func BenchmarkBaselineMarshal(b *testing.B) {
+	type usage struct {
+		In  int64 `json:"input_tokens"`
+		Out int64 `json:"output_tokens"`
+	}
+	type event struct {
+		ID         string         `json:"id"`
+		Timestamp  time.Time      `json:"timestamp"`
+		SessionID  string         `json:"session_id,omitempty"`
+		UserID     string         `json:"user_id,omitempty"`
+		AgentID    string         `json:"agent_id,omitempty"`
+		Type       string         `json:"type"`
+		Tool       string         `json:"tool,omitempty"`
+		Arguments  map[string]any `json:"arguments,omitempty"`
+		Result     any            `json:"result,omitempty"`
+		Status     string         `json:"status,omitempty"`
+		DurationMS float64        `json:"duration_ms,omitempty"`
+		Usage      *usage         `json:"usage,omitempty"`
+	}
+	t := typical()
+	b.ReportAllocs()
+	for b.Loop() {
+		e := event{ID: "01JDQX3Z7K8M9N0P1Q2R3S4T5V", Timestamp: time.Now(), SessionID: "sess-bench", UserID: "user_123",
+			AgentID: "support-bot", Type: t.Type, Tool: t.Tool, Arguments: t.Arguments.(map[string]any), Result: t.Result,
+			Status: t.Status, DurationMS: 42}
+		if _, err := json.Marshal(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBaselinePostPerEvent: what an agent without the SDK pays per
+// event: a synchronous POST of one event to a real clawtrail server (which
+// answers after its fsync).
+func BenchmarkBaselinePostPerEvent(b *testing.B) {
+	ts := NewTestServer(b)
+	line, _ := appendEvent(nil, &Event{Type: "tool_call", Tool: "send_email", Timestamp: time.Now(), SessionID: "sess-bench",
+		Arguments: map[string]any{"to": "customer@example.com", "subject": "Your order #1234", "priority": 2}, Result: "queued", Status: "success"})
+	hc := &http.Client{}
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest("POST", ts.URL+"/v1/events", bytes.NewReader(line))
+		req.Header.Set("Authorization", "Bearer "+ts.Ingest)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatal(resp.Status)
+		}
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -89,8 +89,8 @@ type Client struct {
 	cfg      Config
 	http     *http.Client
 	endpoint string
-	idPrefix []byte
-	idSeq    atomic.Uint64
+	idRand   uint64 // 48 random bits: this client's part of every id
+	idSeq    atomic.Uint32
 	capacity int64 // what may wait for the server, in bytes
 
 	mu        sync.Mutex
@@ -153,12 +153,11 @@ func New(cfg Config) (*Client, error) {
 			ResponseHeaderTimeout: cfg.RequestTimeout,
 		}}
 	}
-	var r [12]byte
+	var r [8]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		return nil, err
 	}
-	c.idPrefix = append([]byte("ct"), strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(r[:]))...)
-	c.idPrefix = append(c.idPrefix, '-')
+	c.idRand = binary.LittleEndian.Uint64(r[:]) >> 16
 
 	if cfg.DisableSpool {
 		c.capacity = int64(cfg.MaxBuffer)
@@ -351,6 +350,32 @@ func (c *Client) closeLanes() {
 // spool off).
 func (c *Client) SpoolDir() string { return c.own.dir }
 
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// appendULID appends a ULID whose 128 bits are ms (48), the client's
+// random bits (48) and a counter (32): unique per client (the counter),
+// across clients (the random bits), and increasing within a client
+// millisecond by millisecond.
+func appendULID(b []byte, ms, rnd uint64, ctr uint32) []byte {
+	hi := ms<<16 | rnd>>32
+	lo := rnd<<32 | uint64(ctr)
+	// 26 characters of 5 bits from the top of the 130-bit (2 zero bits) value.
+	for i := 25; i >= 0; i-- {
+		shift := uint(5 * i)
+		var v uint64
+		switch {
+		case shift >= 64:
+			v = hi >> (shift - 64)
+		case shift+5 > 64:
+			v = lo>>shift | hi<<(64-shift)
+		default:
+			v = lo >> shift
+		}
+		b = append(b, crockford[v&31])
+	}
+	return b
+}
+
 // The server's timestamp range.
 var (
 	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -385,18 +410,19 @@ func (c *Client) log(e *Event, mustSync bool) error {
 			return err
 		}
 	}
+	now := time.Now() // the id's time, and the event's unless it has one
 	if e.Timestamp.IsZero() {
-		e.Timestamp = time.Now()
+		e.Timestamp = now
 	} else if e.Timestamp.Before(minTime) || !e.Timestamp.Before(maxTime) {
 		return invalidf("timestamp %s is outside the years 1970 to 2199", e.Timestamp.UTC().Format(time.RFC3339))
 	}
 	bp := linePool.Get().(*[]byte)
 	line := (*bp)[:0]
 	if e.ID == "" {
-		// The id goes straight into the line: no string to allocate.
+		// A ULID (time-ordered, so the server's id index is appended to),
+		// written straight into the line: no string to allocate.
 		line = append(line, `{"id":"`...)
-		line = append(line, c.idPrefix...)
-		line = strconv.AppendUint(line, c.idSeq.Add(1), 36)
+		line = appendULID(line, uint64(now.UnixMilli()), c.idRand, c.idSeq.Add(1))
 		line = append(line, '"')
 	}
 	line, err := appendEvent(line, e)

@@ -117,8 +117,8 @@ func TestSessionRoundTrip(t *testing.T) {
 		if e["parent_id"] != "00f067aa0ba902b7" || e["span_id"] == nil || e["span_id"] == "00f067aa0ba902b7" {
 			t.Errorf("%s event: span %v parent %v: each call gets its own span under the context's", e["type"], e["span_id"], e["parent_id"])
 		}
-		if !strings.HasPrefix(e["id"].(string), "ct") {
-			t.Errorf("id %v is not client-assigned", e["id"])
+		if id := e["id"].(string); len(id) != 26 || strings.Trim(id, crockford) != "" {
+			t.Errorf("id %v is not a client-assigned ULID", e["id"])
 		}
 	}
 	want := "prompt tool_call tool_call api_call file_operation approval output"
