@@ -98,11 +98,11 @@ type Client struct {
 	pendBytes int
 	pendCount int
 	gen       uint64 // the write generation the next event joins
-	written   uint64 // generations before this are written (or failed)
-	writeErr  error  // the last write's error, for durable waiters
+	synced    uint64 // generations before this are in the queue and fsync'd
 	closed    bool
-	free      [][]byte // frame buffers to reuse (spool mode)
-	lastFrame int      // the size the last frame reached
+	stopped   atomic.Bool // the senders have stopped (Close)
+	free      [][]byte    // frame buffers to reuse (spool mode)
+	lastFrame int         // the size the last frame reached
 
 	wmu      sync.Mutex // one writer at a time
 	own      *lane
@@ -326,7 +326,7 @@ func countEvents(q queue, from, to int64) int64 {
 			break
 		}
 		for _, f := range frames {
-			n += int64(f.count)
+			n += int64(f.count + f.lost)
 		}
 		from = frames[len(frames)-1].end
 	}
@@ -335,6 +335,9 @@ func countEvents(q queue, from, to int64) int64 {
 
 func (c *Client) closeLanes() {
 	for _, l := range c.lanes {
+		if l.done.Load() {
+			continue // an adopted lane its sender drained and released
+		}
 		l.q.close()
 		if l.lock != nil {
 			unlock(l.lock)
@@ -447,14 +450,17 @@ func (c *Client) log(e *Event, mustSync bool) error {
 			return ErrClosed
 		}
 		acked, end := c.own.q.bounds()
-		if waiting := end - acked + int64(c.pendBytes); waiting+int64(len(line)) > c.capacity {
+		// Frame headers count too (at most one per pending frame, and one
+		// for a new frame), so the writer never finds the spool full.
+		overhead := int64(len(c.pend)+1) * (headerSize + 64)
+		if waiting := end - acked + int64(c.pendBytes); waiting+int64(len(line))+overhead > c.capacity {
 			c.mu.Unlock()
 			c.dropped.Add(1)
 			err := fmt.Errorf("%w: %s is full (%d bytes waiting for the server); a %s event is lost", ErrDropped, c.queueName(), waiting, e.Type)
 			c.rep.drop(err)
 			return err
 		}
-		if c.pendBytes+len(line) <= c.cfg.MaxBuffer || c.cfg.DisableSpool {
+		if c.pendBytes+len(line) <= c.cfg.MaxBuffer || c.pendBytes == 0 || c.cfg.DisableSpool {
 			break
 		}
 		// The writer is MaxBuffer behind (an agent logging faster than the
@@ -527,7 +533,7 @@ func (c *Client) writeThrough(gen uint64) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
-	done := c.written > gen
+	done := c.synced > gen
 	c.mu.Unlock()
 	if done {
 		return nil
@@ -538,55 +544,73 @@ func (c *Client) writeThrough(gen uint64) error {
 	return nil
 }
 
-// writeOnce moves what is pending to the queue. Called with wmu held. On
-// a write error the frames go back to the front of the pending list and
-// are retried on the next round.
+// writeOnce moves what is pending to the queue, and with syncIt fsyncs
+// it (and whatever earlier rounds wrote). Called with wmu held. Frames
+// that reached the queue are counted and their buffers reused; on a write
+// error the rest go back to the front of the pending list and are retried
+// next round, unless the spool is full, in which case they are dropped,
+// counted and reported.
 func (c *Client) writeOnce(syncIt bool) error {
 	c.mu.Lock()
-	frames, count := c.pend, c.pendCount
+	frames := c.pend
 	gen := c.gen
 	c.pend, c.pendBytes, c.pendCount = nil, 0, 0
 	c.gen++
 	c.mu.Unlock()
 	var err error
+	n := 0
 	if len(frames) > 0 {
-		if _, err = c.own.q.append(frames); err == nil && syncIt {
-			err = c.own.q.sync()
-		}
+		_, n, err = c.own.q.append(frames)
 	}
+	if err == nil && syncIt {
+		err = c.own.q.sync()
+	}
+	written, rest := frames[:n], frames[n:]
+	full := errors.Is(err, errSpoolFull)
 	c.mu.Lock()
-	if err != nil {
-		// Keep them: the next round retries (a frame written before the
-		// failure may go to the spool twice; the server keeps its ids once).
-		for _, f := range frames {
-			c.pendBytes += len(f.lines)
-			c.pendCount += f.count
-		}
-		c.pend = append(frames, c.pend...)
-	} else {
-		c.written = gen + 1
-		if !c.cfg.DisableSpool {
-			// The spool copied them: the buffers can take new events.
-			for _, f := range frames {
-				if len(c.free) < 64 && cap(f.lines) <= 2*c.cfg.BatchBytes && (len(c.free)+1)*cap(f.lines) <= c.cfg.MaxBuffer/2 {
-					c.free = append(c.free, f.lines[:0])
-				}
+	if !c.cfg.DisableSpool {
+		// The spool copied them: the buffers can take new events.
+		for _, f := range written {
+			if len(c.free) < 64 && cap(f.lines) <= 2*c.cfg.BatchBytes && (len(c.free)+1)*cap(f.lines) <= c.cfg.MaxBuffer/2 {
+				c.free = append(c.free, f.lines[:0])
 			}
 		}
 	}
-	c.mu.Unlock()
-	if err != nil {
-		c.rep.report(fmt.Errorf("writing %d events to %s: %w (kept in memory, retried)", count, c.queueName(), err))
-		return err
+	if err != nil && !full && len(rest) > 0 {
+		for _, f := range rest {
+			c.pendBytes += len(f.lines)
+			c.pendCount += f.count
+		}
+		c.pend = append(rest, c.pend...)
 	}
-	if len(frames) > 0 {
+	if err == nil && syncIt {
+		c.synced = gen + 1
+	}
+	c.mu.Unlock()
+	count := 0
+	for _, f := range written {
+		count += f.count
+	}
+	if count > 0 {
 		c.spooled.Add(int64(count))
 		select {
 		case c.own.wake <- struct{}{}:
 		default:
 		}
 	}
-	return nil
+	if full {
+		lost := 0
+		for _, f := range rest {
+			lost += f.count
+		}
+		c.dropped.Add(int64(lost))
+		c.rep.drop(fmt.Errorf("%w: %s is full; %d events are lost", ErrDropped, c.queueName(), lost))
+		return err
+	}
+	if err != nil {
+		c.rep.report(fmt.Errorf("writing to %s: %w (%d events kept in memory, retried)", c.queueName(), err, len(rest)))
+	}
+	return err
 }
 
 func (c *Client) runWriter() {
@@ -601,7 +625,7 @@ func (c *Client) runWriter() {
 			return
 		}
 		c.wmu.Lock()
-		c.writeOnce(false)
+		c.writeOnce(c.cfg.Durable)
 		c.wmu.Unlock()
 	}
 }
@@ -617,14 +641,15 @@ func (c *Client) Flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	targets := make([]int64, len(c.lanes))
-	for i, l := range c.lanes {
+	lanes := c.lanes // set in New, never changed
+	targets := make([]int64, len(lanes))
+	for i, l := range lanes {
 		_, targets[i] = l.q.bounds()
 	}
 	for {
 		ch := c.progress.wait()
 		waiting := int64(0)
-		for i, l := range c.lanes {
+		for i, l := range lanes {
 			acked, _ := l.q.bounds()
 			if acked < targets[i] && !l.done.Load() {
 				waiting += targets[i] - acked
@@ -632,6 +657,9 @@ func (c *Client) Flush(ctx context.Context) error {
 		}
 		if waiting == 0 {
 			return nil
+		}
+		if c.stopped.Load() {
+			return fmt.Errorf("clawtrail sdk: flush: the client was closed with %d events not yet delivered (kept in %s)", c.Stats().Pending, c.queueName())
 		}
 		select {
 		case <-ch:
@@ -666,6 +694,8 @@ func (c *Client) Close(ctx context.Context) error {
 	c.wmu.Unlock()
 	c.stopSend()
 	c.senders.Wait()
+	c.stopped.Store(true)
+	c.progress.broadcast() // a Flush still waiting returns
 	if c.cfg.DisableSpool {
 		if p := c.Stats().Pending; p > 0 {
 			c.dropped.Add(p)
@@ -673,7 +703,6 @@ func (c *Client) Close(ctx context.Context) error {
 		}
 	}
 	c.closeLanes()
-	c.lanes = nil
 	return ferr
 }
 

@@ -576,3 +576,39 @@ func limitsWithEvent(n int) ingestLimits {
 	l.MaxEventBytes = n
 	return l
 }
+
+// With the root key, WithTenant sends events to other tenants: interleaved
+// tenants are split into one-tenant requests and each ledger gets its own,
+// in order.
+func TestWithTenantSplitsRequestsByTenant(t *testing.T) {
+	ts := NewTestServer(t)
+	cfg := fastConfig(t, ts, t.TempDir())
+	cfg.Token = ts.Root
+	c := newClient(t, cfg)
+	acme := WithSession(WithTenant(context.Background(), "acme"), "tenants")
+	globex := WithSession(WithTenant(context.Background(), "globex"), "tenants")
+	for i := range 40 {
+		ctx := acme
+		if i%3 == 0 {
+			ctx = globex
+		}
+		if err := c.Log(ctx, Event{Type: "prompt", Content: fmt.Sprintf("tenants-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, c)
+	for tenant, want := range map[string]func(int) bool{"acme": func(i int) bool { return i%3 != 0 }, "globex": func(i int) bool { return i%3 == 0 }} {
+		var got, exp []string
+		for _, e := range ts.Ledger(tenant) {
+			got = append(got, e["content"].(string))
+		}
+		for i := range 40 {
+			if want(i) {
+				exp = append(exp, fmt.Sprintf("tenants-%d", i))
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(exp, " ") {
+			t.Fatalf("%s ledger: %v, want %v", tenant, got, exp)
+		}
+	}
+}

@@ -68,6 +68,7 @@ func (c *Client) runSender(l *lane) {
 		}
 		for _, f := range frames {
 			n += f.count
+			c.dropped.Add(int64(f.lost)) // damaged spool bytes, reported by the spool
 		}
 		if n > 0 && !c.deliver(ctx, l, payload, n) {
 			return // stopping; the batch stays in the spool

@@ -25,13 +25,15 @@ type frame struct {
 	count  int
 	lines  []byte // each line ends in '\n'
 	end    int64  // position just after this frame
+	lost   int    // a skipped damaged region: about how many events it held
 }
 
 // queue is where written events wait for the server: a spool directory, or
 // memory when the spool is off.
 type queue interface {
-	// append adds frames after the end and returns the new end position.
-	append(frames []frame) (int64, error)
+	// append adds frames after the end and returns the new end position
+	// and how many of the frames (a prefix) are in the queue, also on error.
+	append(frames []frame) (int64, int, error)
 	// sync makes what append wrote durable.
 	sync() error
 	// read returns the frames from position from on, at least one if there
@@ -53,7 +55,7 @@ type memQueue struct {
 	end    int64
 }
 
-func (q *memQueue) append(frames []frame) (int64, error) {
+func (q *memQueue) append(frames []frame) (int64, int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, f := range frames {
@@ -61,7 +63,7 @@ func (q *memQueue) append(frames []frame) (int64, error) {
 		f.end = q.end
 		q.frames = append(q.frames, f)
 	}
-	return q.end, nil
+	return q.end, len(frames), nil
 }
 
 func (q *memQueue) sync() error { return nil }
@@ -141,6 +143,7 @@ type fileQueue struct {
 	end              int64
 	cur              *os.File     // the last segment, open for appending
 	dirty            bool         // a segment was created since the last sync
+	syncedEnd        atomic.Int64 // the end at the last successful sync
 	pubAcked, pubEnd atomic.Int64 // acked and end for bounds, which must not wait behind a write
 	wbuf             []byte       // reused by append
 	rbuf             []byte       // reused by read: its frames are dead by the next read
@@ -183,7 +186,7 @@ func openFileQueue(dir string, segMax, maxSize int64, report func(error)) (*file
 		q.acked = first // the cursor file was lost: start at what is there
 	}
 	last := q.segs[len(q.segs)-1]
-	f, err := os.OpenFile(last.path, os.O_RDWR, 0o600)
+	f, err := os.OpenFile(last.path, os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -203,10 +206,6 @@ func openFileQueue(dir string, segMax, maxSize int64, report func(error)) (*file
 			report(fmt.Errorf("spool %s: damaged at byte %d; whole frames follow and are kept", last.path, valid))
 			valid = fi.Size()
 		}
-	}
-	if _, err := f.Seek(valid, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
 	}
 	q.cur = f
 	q.end = last.start + valid
@@ -278,10 +277,10 @@ func frameSize(f frame) int64 { return int64(headerSize + len(f.tenant) + len(f.
 
 func segName(start int64) string { return fmt.Sprintf("%020d%s", start, segmentExt) }
 
-// append writes frames in one write per segment. A frame that would take
-// the spool over its size limit is not written: its events are returned
-// as dropped (errSpoolFull), everything before it is kept.
-func (q *fileQueue) append(frames []frame) (int64, error) {
+// append writes frames in one write per segment and returns how many of
+// them are on disk (a prefix), also on error. A frame that would take the
+// spool over its size limit is not written (errSpoolFull).
+func (q *fileQueue) append(frames []frame) (int64, int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	defer q.publish()
@@ -291,6 +290,7 @@ func (q *fileQueue) append(frames []frame) (int64, error) {
 			q.wbuf = buf[:0]
 		}
 	}()
+	done, inBuf := 0, 0 // frames on disk; frames in buf
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
@@ -302,21 +302,28 @@ func (q *fileQueue) append(frames []frame) (int64, error) {
 		}
 		if _, err := q.cur.Write(buf); err != nil {
 			// A short write (disk full) leaves a torn frame: cut it, so the
-			// segment stays a run of whole frames.
-			q.cur.Truncate(q.end - q.segs[len(q.segs)-1].start)
+			// segment stays a run of whole frames (O_APPEND: the next write
+			// goes to the new end). If even that fails, the next frame goes
+			// to a new segment; the tail of this one is never read.
+			if terr := q.cur.Truncate(q.end - q.segs[len(q.segs)-1].start); terr != nil {
+				q.cur.Close()
+				q.cur = nil
+			}
 			return err
 		}
 		q.end += int64(len(buf))
 		buf = buf[:0]
+		done += inBuf
+		inBuf = 0
 		return nil
 	}
 	for _, f := range frames {
 		size := frameSize(f)
 		if q.maxSize > 0 && q.end-q.acked+int64(len(buf))+size > q.maxSize {
 			if err := flush(); err != nil {
-				return q.end, err
+				return q.end, done, err
 			}
-			return q.end, errSpoolFull
+			return q.end, done, errSpoolFull
 		}
 		segStart := q.end // where the segment buf goes to starts
 		if q.cur != nil {
@@ -324,15 +331,17 @@ func (q *fileQueue) append(frames []frame) (int64, error) {
 		}
 		if (q.cur != nil || len(buf) > 0) && q.end+int64(len(buf))-segStart >= q.segMax {
 			if err := flush(); err != nil {
-				return q.end, err
+				return q.end, done, err
 			}
 			if err := q.newSegment(); err != nil {
-				return q.end, err
+				return q.end, done, err
 			}
 		}
 		buf = appendFrame(buf, f)
+		inBuf++
 	}
-	return q.end, flush()
+	err := flush()
+	return q.end, done, err
 }
 
 func (q *fileQueue) newSegment() error {
@@ -355,18 +364,22 @@ func (q *fileQueue) newSegment() error {
 
 func (q *fileQueue) sync() error {
 	q.mu.Lock()
-	f, dirty := q.cur, q.dirty
+	f, dirty, end := q.cur, q.dirty, q.end
 	q.dirty = false
 	q.mu.Unlock()
 	if f == nil {
+		q.syncedEnd.Store(end)
 		return nil
 	}
 	if err := f.Sync(); err != nil {
 		return err
 	}
 	if dirty {
-		return syncDir(q.dir)
+		if err := syncDir(q.dir); err != nil {
+			return err
+		}
 	}
+	q.syncedEnd.Store(end)
 	return nil
 }
 
@@ -484,8 +497,9 @@ func (q *fileQueue) skip(f *os.File, seg segment, from, end int64, why error) []
 	if why == io.ErrUnexpectedEOF {
 		why = errors.New("the segment ends inside a frame or is shorter than recorded")
 	}
-	q.report(fmt.Errorf("spool %s: damaged at position %d (%v); skipping %d bytes, whose events are lost", seg.path, from, why, next-from))
-	return []frame{{end: next}}
+	lost := max(1, bytes.Count(rest[:min(int64(len(rest)), next-from)], []byte{'\n'}))
+	q.report(fmt.Errorf("spool %s: damaged at position %d (%v); skipping %d bytes, about %d events, which are lost", seg.path, from, why, next-from, lost))
+	return []frame{{end: next, lost: lost}}
 }
 
 var magicBytes = binary.LittleEndian.AppendUint32(nil, frameMagic)

@@ -122,11 +122,11 @@ func checkQueueSemantics(t *testing.T, q queue, size func(frame) int64) {
 		pos += size(*f)
 		f.end = pos
 	}
-	end, err := q.append([]frame{a1, a2})
+	end, _, err := q.append([]frame{a1, a2})
 	if err != nil || end != a2.end {
 		t.Fatalf("append: end %d, %v; want %d", end, err, a2.end)
 	}
-	end, err = q.append([]frame{b1, a3, a4})
+	end, _, err = q.append([]frame{b1, a3, a4})
 	if err != nil || end != a4.end {
 		t.Fatalf("append: end %d, %v; want %d", end, err, a4.end)
 	}
@@ -168,7 +168,7 @@ func checkQueueSemantics(t *testing.T, q queue, size func(frame) int64) {
 	// Appending after an ack goes on from the end.
 	a5 := mkFrame("acme", `{"n":9}`)
 	a5.end = a4.end + size(a5)
-	if end, err := q.append([]frame{a5}); err != nil || end != a5.end {
+	if end, _, err := q.append([]frame{a5}); err != nil || end != a5.end {
 		t.Fatalf("append after ack: %d, %v; want %d", end, err, a5.end)
 	}
 	sameFrames(t, "read(b1.end) after another append", readCopy(t, q, b1.end, big, 1000), []frame{a3, a4, a5})
@@ -204,7 +204,7 @@ func TestFileQueuePersistsAcrossReopen(t *testing.T) {
 	f2 := mkFrame("beta", `{"b":1}`)
 	f1.end = frameSize(f1)
 	f2.end = f1.end + frameSize(f2)
-	if _, err := q.append([]frame{f1, f2}); err != nil {
+	if _, _, err := q.append([]frame{f1, f2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.close(); err != nil {
@@ -218,7 +218,7 @@ func TestFileQueuePersistsAcrossReopen(t *testing.T) {
 	sameFrames(t, "reopened read(f1.end)", readCopy(t, q, f1.end, 1<<20, 1000), []frame{f2})
 	f3 := mkFrame("beta", `{"b":2}`)
 	f3.end = f2.end + frameSize(f3)
-	if end, err := q.append([]frame{f3}); err != nil || end != f3.end {
+	if end, _, err := q.append([]frame{f3}); err != nil || end != f3.end {
 		t.Fatalf("append after reopen: %d, %v", end, err)
 	}
 	sameFrames(t, "read after append", readCopy(t, q, f1.end, 1<<20, 1000), []frame{f2, f3})
@@ -238,7 +238,7 @@ func TestFileQueueReadsAFrameLargerThanTheWindow(t *testing.T) {
 	small := mkFrame("acme", `{"small":1}`)
 	big.end = frameSize(big)
 	small.end = big.end + frameSize(small)
-	if _, err := q.append([]frame{big, small}); err != nil {
+	if _, _, err := q.append([]frame{big, small}); err != nil {
 		t.Fatal(err)
 	}
 	sameFrames(t, "read(0, maxBytes 1000)", readCopy(t, q, 0, 1000, 1000), []frame{big})
@@ -263,7 +263,7 @@ func TestFileQueueCutsATornTail(t *testing.T) {
 			f2 := mkFrame("acme", `{"n":3}`)
 			f1.end = frameSize(f1)
 			f2.end = f1.end + frameSize(f2)
-			if _, err := q.append([]frame{f1, f2}); err != nil {
+			if _, _, err := q.append([]frame{f1, f2}); err != nil {
 				t.Fatal(err)
 			}
 			if err := q.ack(f1.end); err != nil {
@@ -298,7 +298,7 @@ func TestFileQueueCutsATornTail(t *testing.T) {
 			sameFrames(t, "read(0)", readCopy(t, q, 0, 1<<20, 1000), []frame{f1, f2})
 			f3 := mkFrame("acme", `{"n":4}`)
 			f3.end = f2.end + frameSize(f3)
-			if end, err := q.append([]frame{f3}); err != nil || end != f3.end {
+			if end, _, err := q.append([]frame{f3}); err != nil || end != f3.end {
 				t.Fatalf("append after the cut: %d, %v", end, err)
 			}
 			sameFrames(t, "read after the cut", readCopy(t, q, f1.end, 1<<20, 1000), []frame{f2, f3})
@@ -324,7 +324,7 @@ func corruptLane(t *testing.T, dir string, rep *reportLog) (q *fileQueue, fs []f
 	q = openQ(t, dir, 3*S, 0, rep)
 	for i := range fs {
 		fs[i].end = int64(i+1) * S
-		if _, err := q.append(fs[i : i+1]); err != nil {
+		if _, _, err := q.append(fs[i : i+1]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -446,7 +446,7 @@ func TestFileQueueSkipsACorruptLengthInALargeSegment(t *testing.T) {
 	S := frameSize(f)
 	q := openQ(t, dir, 30*S, 0, rep)
 	for range 31 {
-		if _, err := q.append([]frame{f}); err != nil {
+		if _, _, err := q.append([]frame{f}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -513,10 +513,10 @@ func TestFileQueueRotatesAndDeletesSegments(t *testing.T) {
 	q := openQ(t, dir, 2*S, 0, rep)
 	// One frame in the first append, four in the second: rotation also
 	// happens inside one append.
-	if end, err := q.append(fs[:1]); err != nil || end != S {
+	if end, _, err := q.append(fs[:1]); err != nil || end != S {
 		t.Fatalf("append: %d, %v", end, err)
 	}
-	if end, err := q.append(fs[1:5]); err != nil || end != 5*S {
+	if end, _, err := q.append(fs[1:5]); err != nil || end != 5*S {
 		t.Fatalf("append: %d, %v", end, err)
 	}
 	if got, want := segFiles(t, dir), []string{segName(0), segName(2 * S), segName(4 * S)}; !slices.Equal(got, want) {
@@ -570,7 +570,7 @@ func TestFileQueueRotatesAndDeletesSegments(t *testing.T) {
 	if got, want := segFiles(t, dir), []string{segName(4 * S)}; !slices.Equal(got, want) {
 		t.Fatalf("after ack(5S): segments %v, want %v", got, want)
 	}
-	if _, err := q.append(fs[5:6]); err != nil {
+	if _, _, err := q.append(fs[5:6]); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := segFiles(t, dir), []string{segName(4 * S)}; !slices.Equal(got, want) {
@@ -587,7 +587,7 @@ func TestFileQueueRotatesAndDeletesSegments(t *testing.T) {
 	if acked, end := q.bounds(); acked != 6*S || end != 6*S {
 		t.Fatalf("bounds %d, %d", acked, end)
 	}
-	if end, err := q.append(fs[6:7]); err != nil || end != 7*S {
+	if end, _, err := q.append(fs[6:7]); err != nil || end != 7*S {
 		t.Fatalf("append: %d, %v", end, err)
 	}
 	if got, want := segFiles(t, dir), []string{segName(6 * S)}; !slices.Equal(got, want) {
@@ -604,7 +604,7 @@ func TestFileQueueRotatesAndDeletesSegments(t *testing.T) {
 	if acked, end := q.bounds(); acked != 7*S || end != 7*S {
 		t.Fatalf("reopened empty: bounds %d, %d; want %d, %d", acked, end, 7*S, 7*S)
 	}
-	if end, err := q.append(fs[7:8]); err != nil || end != 8*S {
+	if end, _, err := q.append(fs[7:8]); err != nil || end != 8*S {
 		t.Fatalf("append: %d, %v", end, err)
 	}
 	sameFrames(t, "read(7S)", readCopy(t, q, 7*S, 1<<20, 1000), fs[7:8])
@@ -630,7 +630,7 @@ func TestFileQueueLostCursorResends(t *testing.T) {
 			}
 			q := openQ(t, dir, 2*S, 0, rep)
 			for i := range fs {
-				if _, err := q.append(fs[i : i+1]); err != nil {
+				if _, _, err := q.append(fs[i : i+1]); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -669,7 +669,7 @@ func TestFileQueueLostCursorResends(t *testing.T) {
 		rep := &reportLog{}
 		q := openQ(t, dir, 1<<20, 0, rep)
 		f := mkFrame("acme", `{"x":1}`)
-		if _, err := q.append([]frame{f}); err != nil {
+		if _, _, err := q.append([]frame{f}); err != nil {
 			t.Fatal(err)
 		}
 		q.close()
@@ -691,7 +691,7 @@ func TestFileQueueFull(t *testing.T) {
 	f := mkFrame("acme", `{"x":1}`)
 	S := frameSize(f)
 	q := openQ(t, dir, 1<<20, 2*S+S/2, rep)
-	end, err := q.append([]frame{f, f, f})
+	end, _, err := q.append([]frame{f, f, f})
 	if err != errSpoolFull || end != 2*S {
 		t.Fatalf("append over the limit: %d, %v; want %d, errSpoolFull", end, err, 2*S)
 	}
@@ -704,7 +704,7 @@ func TestFileQueueFull(t *testing.T) {
 	if err := q.ack(2 * S); err != nil {
 		t.Fatal(err)
 	}
-	if end, err := q.append([]frame{f}); err != nil || end != 3*S {
+	if end, _, err := q.append([]frame{f}); err != nil || end != 3*S {
 		t.Fatalf("append after delivery: %d, %v", end, err)
 	}
 }
@@ -720,7 +720,7 @@ func TestFileQueueFirstAppendRotates(t *testing.T) {
 	for range 8 {
 		frames = append(frames, f)
 	}
-	if _, err := q.append(frames); err != nil {
+	if _, _, err := q.append(frames); err != nil {
 		t.Fatal(err)
 	}
 	if got := segFiles(t, dir); len(got) != 4 {
@@ -741,7 +741,7 @@ func TestFileQueueLastSegmentDamageKeepsLaterFrames(t *testing.T) {
 	for i := range 4 {
 		f := mkFrame("acme", fmt.Sprintf(`{"frame":%d}`, i))
 		fs = append(fs, f)
-		if _, err := q.append([]frame{f}); err != nil {
+		if _, _, err := q.append([]frame{f}); err != nil {
 			t.Fatal(err)
 		}
 	}
