@@ -78,15 +78,28 @@ func benchCtx(c *Client) context.Context {
 	return WithAgent(ctx, "support-bot")
 }
 
-// BenchmarkLog is the cost of Log to the calling goroutine (spool on,
-// writer and sender running against a server that takes everything).
-func BenchmarkLog(b *testing.B) {
+// benchLog logs the typical event back to back, from one goroutine or
+// (parallel > 0) from parallel×GOMAXPROCS of them.
+func benchLog(b *testing.B, mod func(*Config), parallel int) {
 	srv := sinkServer(b)
 	defer srv.Close()
-	c := benchClient(b, srv.URL, "k", nil)
+	c := benchClient(b, srv.URL, "k", mod)
 	ctx := benchCtx(c)
-	e := typical()
 	b.ReportAllocs()
+	if parallel > 0 {
+		b.SetParallelism(parallel)
+		b.RunParallel(func(pb *testing.PB) {
+			e := typical()
+			for pb.Next() {
+				if err := c.Log(ctx, e); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		return
+	}
+	e := typical()
 	for b.Loop() {
 		if err := c.Log(ctx, e); err != nil {
 			b.Fatal(err)
@@ -94,22 +107,14 @@ func BenchmarkLog(b *testing.B) {
 	}
 }
 
+func durable(cfg *Config) { cfg.Durable = true }
+
+// BenchmarkLog is the cost of Log to the calling goroutine (spool on,
+// writer and sender running against a server that takes everything).
+func BenchmarkLog(b *testing.B) { benchLog(b, nil, 0) }
+
 // BenchmarkLogParallel: Log from every core at once.
-func BenchmarkLogParallel(b *testing.B) {
-	srv := sinkServer(b)
-	defer srv.Close()
-	c := benchClient(b, srv.URL, "k", nil)
-	ctx := benchCtx(c)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		e := typical()
-		for pb.Next() {
-			if err := c.Log(ctx, e); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
+func BenchmarkLogParallel(b *testing.B) { benchLog(b, nil, 1) }
 
 // BenchmarkLogLatency reports the distribution of single Log calls
 // (p50/p99/p999 in ns): at 10k events/s from a goroutine that spins
@@ -152,34 +157,10 @@ func BenchmarkLogLatency(b *testing.B) {
 
 // BenchmarkLogDurable: Log returns after the spool fsync (one caller, so
 // one fsync per event; concurrent callers share them).
-func BenchmarkLogDurable(b *testing.B) {
-	srv := sinkServer(b)
-	defer srv.Close()
-	c := benchClient(b, srv.URL, "k", func(cfg *Config) { cfg.Durable = true })
-	ctx := benchCtx(c)
-	e := typical()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Log(ctx, e); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkLogDurable(b *testing.B) { benchLog(b, durable, 0) }
 
 // BenchmarkLogDurableParallel: 16 goroutines share fsyncs.
-func BenchmarkLogDurableParallel(b *testing.B) {
-	srv := sinkServer(b)
-	defer srv.Close()
-	c := benchClient(b, srv.URL, "k", func(cfg *Config) { cfg.Durable = true })
-	ctx := benchCtx(c)
-	b.SetParallelism(8)
-	b.RunParallel(func(pb *testing.PB) {
-		e := typical()
-		for pb.Next() {
-			c.Log(ctx, e)
-		}
-	})
-}
+func BenchmarkLogDurableParallel(b *testing.B) { benchLog(b, durable, 8) }
 
 // BenchmarkToolCall: the wrapper around a tool that does nothing.
 func BenchmarkToolCall(b *testing.B) {

@@ -96,7 +96,6 @@ type Client struct {
 	mu        sync.Mutex
 	pend      []frame // logged, not yet written
 	pendBytes int
-	pendCount int
 	gen       uint64 // the write generation the next event joins
 	synced    uint64 // generations before this are in the queue and fsync'd
 	closed    bool
@@ -343,10 +342,6 @@ func (c *Client) closeLanes() {
 			unlock(l.lock)
 		}
 	}
-	if c.own != nil && c.own.lock != nil && len(c.lanes) == 0 {
-		c.own.q.close()
-		unlock(c.own.lock)
-	}
 }
 
 // SpoolDir is the lane directory this client spools to ("" with the
@@ -499,7 +494,6 @@ func (c *Client) log(e *Event, mustSync bool) error {
 	f.lines = append(f.lines, line...)
 	f.count++
 	c.pendBytes += len(line)
-	c.pendCount++
 	gen := c.gen
 	trigger := c.pendBytes >= c.cfg.BatchBytes
 	c.mu.Unlock()
@@ -554,7 +548,7 @@ func (c *Client) writeOnce(syncIt bool) error {
 	c.mu.Lock()
 	frames := c.pend
 	gen := c.gen
-	c.pend, c.pendBytes, c.pendCount = nil, 0, 0
+	c.pend, c.pendBytes = nil, 0
 	c.gen++
 	c.mu.Unlock()
 	var err error
@@ -579,7 +573,6 @@ func (c *Client) writeOnce(syncIt bool) error {
 	if err != nil && !full && len(rest) > 0 {
 		for _, f := range rest {
 			c.pendBytes += len(f.lines)
-			c.pendCount += f.count
 		}
 		c.pend = append(rest, c.pend...)
 	}

@@ -22,7 +22,7 @@ func TestDurableLogWaitsForTheFsyncEvenIfTheWriterWroteIt(t *testing.T) {
 	go func() { done <- c.Log(context.Background(), Event{Type: "approval", Decision: "approved"}) }()
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		c.mu.Lock()
-		n := c.pendCount
+		n := len(c.pend)
 		c.mu.Unlock()
 		if n == 1 {
 			break

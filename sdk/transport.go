@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -96,7 +95,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	e.Duration = time.Since(start)
 	if err != nil {
 		e.Status, e.Error = "error", err.Error()
-		c.record(ctx, e)
+		recordTo(c, ctx, e, false)
 		return resp, err
 	}
 	e.StatusCode = resp.StatusCode
@@ -108,7 +107,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		attr(e, "response_headers", h)
 	}
 	if !t.RecordBodies || resp.Body == nil || resp.Body == http.NoBody {
-		c.record(ctx, e)
+		recordTo(c, ctx, e, false)
 		return resp, nil
 	}
 	resp.Body = &recordingBody{rc: resp.Body, limit: limit, done: func(b *recordingBody) {
@@ -120,13 +119,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if b.total > limit {
 			mark(e, "result", b.total)
 		}
-		c.record(ctx, e)
+		recordTo(c, ctx, e, false)
 	}}
 	return resp, nil
-}
-
-func (c *Client) record(ctx context.Context, e *Event) {
-	record(WithClient(ctx, c), e, false)
 }
 
 // ownRequest is a request to this client's own server's ingest endpoint

@@ -48,9 +48,15 @@ var ErrNoClient = errors.New("clawtrail sdk: no client: call sdk.SetDefault or s
 
 // record logs an event from a wrapper: the agent's own work must go on,
 // so a failure to log is reported (OnError), never returned.
-func record(ctx context.Context, e *Event, mustSync bool) {
+func record(ctx context.Context, e *Event, mustSync bool) { recordTo(nil, ctx, e, mustSync) }
+
+// recordTo is record with a client chosen by the caller (nil: the
+// context's, then the default).
+func recordTo(c *Client, ctx context.Context, e *Event, mustSync bool) {
 	id := identityOf(ctx)
-	c := clientOf(&id)
+	if c == nil {
+		c = clientOf(&id)
+	}
 	if c == nil {
 		warnNoClient()
 		return
