@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/ingest"
+	"github.com/clawtrail/clawtrail/sqlite"
 )
 
 type ingestResponse struct {
@@ -27,12 +30,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := ingest.ReadBody(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxRequestBytes)+1),
-		r.Header.Get("Content-Encoding"), s.cfg.Limits.MaxRequestBytes)
+	body, err := s.readBody(w, r)
 	if err != nil {
-		if _, ok := err.(*http.MaxBytesError); ok {
-			err = fmt.Errorf("%w: request body is over %d bytes", clawtrail.ErrTooLarge, s.cfg.Limits.MaxRequestBytes)
-		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -43,32 +42,11 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	tenant, err := s.ingestTenant(c, events)
+	res, tenant, err := s.commit(r, c, events)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeCommitError(w, r, err)
 		return
 	}
-	if wait, ok := s.limits.allowIngest(c.key.ID, len(events)); !ok {
-		s.tooMany(w, r, "ingest", wait)
-		return
-	}
-	// Redaction runs before anything is stored or hashed (the idempotency
-	// hash is of what the client sent, computed by the decoder).
-	red, err := s.redactor(r.Context(), tenant)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	for i := range events {
-		red.Event(events[i].Event)
-	}
-	res, err := s.store.Append(r.Context(), tenant, c.key.ID, events)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.metrics.ingested.Add(float64(res.Accepted))
-	s.metrics.duplicates.Add(float64(res.Duplicates))
 	out := ingestResponse{Accepted: res.Accepted, Duplicates: res.Duplicates}
 	if res.FirstSeq >= 0 {
 		out.FirstSeq, out.LastSeq = &res.FirstSeq, &res.LastSeq
@@ -85,6 +63,62 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// readBody reads a request body within the request size limit, undoing
+// Content-Encoding: gzip.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := ingest.ReadBody(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxRequestBytes)+1),
+		r.Header.Get("Content-Encoding"), s.cfg.Limits.MaxRequestBytes)
+	if _, ok := err.(*http.MaxBytesError); ok {
+		err = fmt.Errorf("%w: request body is over %d bytes", clawtrail.ErrTooLarge, s.cfg.Limits.MaxRequestBytes)
+	}
+	return body, err
+}
+
+// rateLimited is commit's error when the key's ingest rate is reached.
+type rateLimited struct{ wait time.Duration }
+
+func (e *rateLimited) Error() string { return "ingest rate limit reached" }
+
+// commit stores decoded events the way every ingest path does (POST
+// /v1/events, OTLP, hooks): one tenant per request, the key's rate limit,
+// redaction before anything is stored or hashed (the idempotency hash is of
+// what the client sent, computed by the decoder), then one atomic Append.
+// It returns the tenant the events went to.
+func (s *Server) commit(r *http.Request, c caller, events []clawtrail.Pending) (sqlite.AppendResult, string, error) {
+	tenant, err := s.ingestTenant(c, events)
+	if err != nil {
+		return sqlite.AppendResult{}, "", err
+	}
+	if wait, ok := s.limits.allowIngest(c.key.ID, len(events)); !ok {
+		return sqlite.AppendResult{}, "", &rateLimited{wait}
+	}
+	red, err := s.redactor(r.Context(), tenant)
+	if err != nil {
+		return sqlite.AppendResult{}, "", err
+	}
+	for i := range events {
+		red.Event(events[i].Event)
+	}
+	res, err := s.store.Append(r.Context(), tenant, c.key.ID, events)
+	if err != nil {
+		return sqlite.AppendResult{}, "", err
+	}
+	s.metrics.ingested.Add(float64(res.Accepted))
+	s.metrics.duplicates.Add(float64(res.Duplicates))
+	return res, tenant, nil
+}
+
+// writeCommitError answers a commit error: 429 with Retry-After for the
+// rate limit, the error table for the rest.
+func (s *Server) writeCommitError(w http.ResponseWriter, r *http.Request, err error) {
+	var rl *rateLimited
+	if errors.As(err, &rl) {
+		s.tooMany(w, r, "ingest", rl.wait)
+		return
+	}
+	s.writeError(w, r, err)
 }
 
 // ingestTenant decides which tenant a request's events belong to. A client
