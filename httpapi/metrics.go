@@ -17,6 +17,7 @@ type Metrics struct {
 	reg           *prometheus.Registry
 	ingested      prometheus.Counter
 	duplicates    prometheus.Counter
+	hookRefusals  prometheus.Counter
 	batchEvents   prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	indexed       prometheus.Counter
@@ -33,9 +34,10 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		reg = prometheus.NewRegistry()
 	}
 	m := &Metrics{
-		reg:        reg,
-		ingested:   prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_events_ingested_total", Help: "Events committed to the ledger."}),
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_events_duplicate_total", Help: "Events not stored again because their id and body were already stored."}),
+		reg:          reg,
+		ingested:     prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_events_ingested_total", Help: "Events committed to the ledger."}),
+		hookRefusals: prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_hook_refusals_total", Help: "Agent hook calls refused by a deny rule."}),
+		duplicates:   prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_events_duplicate_total", Help: "Events not stored again because their id and body were already stored."}),
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clawtrail_commit_batch_events", Help: "Events per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clawtrail_commit_seconds", Help: "Time to write and fsync one group commit.",
@@ -49,7 +51,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "access and auth records that could not be stored (queue full, or the ledger refused them)."}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawtrail_requests_rate_limited_total", Help: "Requests answered 429, by kind."}, []string{"kind"}),
 	}
-	reg.MustRegister(m.ingested, m.duplicates, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails, m.auditDropped, m.rateLimited,
+	reg.MustRegister(m.ingested, m.duplicates, m.hookRefusals, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails, m.auditDropped, m.rateLimited,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/claudecode"
 	"github.com/clawtrail/clawtrail/ingest"
 	"github.com/clawtrail/clawtrail/sqlite"
 )
@@ -62,6 +63,8 @@ type Config struct {
 	QueryTimeout time.Duration
 	// Redaction: the rules applied to every event before it is stored.
 	Redaction Redaction
+	// ClaudeCode: deny rules for Claude Code's HTTP hooks (compiled).
+	ClaudeCode claudecode.Policy
 }
 
 // Server serves the API.
@@ -78,6 +81,8 @@ type Server struct {
 	audit   *auditor
 	limits  *limiter
 	reds    redactors
+
+	hookRulesErr error // from compiling Config.ClaudeCode
 }
 
 // Close ends long-lived streams (tail), so that http.Server.Shutdown can
@@ -116,6 +121,9 @@ func New(cfg Config) *Server {
 		cfg.QueryTimeout = 30 * time.Second
 		s.cfg.QueryTimeout = cfg.QueryTimeout
 	}
+	// Compiled here too, for callers that did not; serve validates its
+	// configuration first, so this error only reaches a misused library.
+	s.hookRulesErr = s.cfg.ClaudeCode.Compile()
 	s.audit = newAuditor(cfg.Store, cfg.Now, s.metrics, cfg.AuditFlush, cfg.AuthWindow)
 	s.limits = newLimiter(cfg.IngestRate, cfg.QueryRate, cfg.Now)
 	s.routes()
@@ -132,6 +140,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", s.metricsHandler())
 	s.mux.HandleFunc("POST /v1/events", s.auth(clawtrail.RoleIngest, s.handleIngest))
+	s.mux.HandleFunc("POST /v1/hooks/claude-code", s.auth(clawtrail.RoleIngest, s.handleClaudeCodeHook))
 	s.mux.HandleFunc("GET /v1/events", s.auth(clawtrail.RoleReader, s.handleSearch))
 	s.mux.HandleFunc("GET /v1/events/{id}", s.auth(clawtrail.RoleReader, s.handleGet))
 	s.mux.HandleFunc("GET /v1/sessions", s.auth(clawtrail.RoleReader, s.handleSessions))

@@ -123,6 +123,18 @@ func validTenant(t string) error {
 	return nil
 }
 
+// MarshalJSON encodes e as the server reads it (SPEC §1), without
+// validating it: the same bytes Log would send, less the newline. It lets
+// a program that builds Events (an integration, a converter) hand them to
+// something other than a Client.
+func (e Event) MarshalJSON() ([]byte, error) {
+	b, err := appendEvent(nil, &e)
+	if err != nil {
+		return nil, err
+	}
+	return b[:len(b)-1], nil
+}
+
 // appendEvent appends e as one line of NDJSON (with the newline). The
 // fixed fields are written by hand (no reflection, no allocation); the
 // free-form ones (arguments, result, usage, attributes) by encoding/json.

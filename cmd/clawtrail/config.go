@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clawtrail/clawtrail/claudecode"
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/pflag"
@@ -40,6 +41,10 @@ type serveConfig struct {
 	RetentionEvery  time.Duration `yaml:"retention_interval" flag:"retention-interval" env:"CLAWTRAIL_RETENTION_INTERVAL"`
 	// Redaction rules (YAML only): default and per tenant.
 	Redaction httpapi.Redaction `yaml:"redaction"`
+	// Hooks: deny rules for agents' HTTP hooks (YAML only).
+	Hooks struct {
+		ClaudeCode claudecode.Policy `yaml:"claude_code"`
+	} `yaml:"hooks"`
 }
 
 // Defaults for serveConfig.
@@ -148,6 +153,9 @@ func (c *serveConfig) validate() error {
 	}
 	if err := c.Redaction.Validate(); err != nil {
 		return usagef("%v", err)
+	}
+	if err := c.Hooks.ClaudeCode.Compile(); err != nil {
+		return usagef("hooks.claude_code: %v", err)
 	}
 	if c.TLSCert == "" && !c.Insecure && !isLoopback(host) {
 		return usagef("listening on %s without TLS would expose audit data in clear; give --tls-cert and --tls-key, or --insecure", c.Listen)

@@ -31,7 +31,10 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // exitCode maps an error to an exit code; the one place this happens.
 func exitCode(err error) int {
 	var ue usageError
+	var es exitStatus
 	switch {
+	case errors.As(err, &es):
+		return es.code
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errCheckFailed):
@@ -88,6 +91,6 @@ func newRoot(e env) *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.AddCommand(newServeCmd(e), newIngestCmd(e), newLogsCmd(e), newReindexCmd(e), newVerifyCmd(e), newKeysCmd(e), newWitnessCmd(e),
-		newRetentionCmd(e), newHoldCmd(e), newSubjectCmd(e), newEraseCmd(e), newHashCmd(e))
+		newRetentionCmd(e), newHoldCmd(e), newSubjectCmd(e), newEraseCmd(e), newHashCmd(e), newHookCmd(e))
 	return root
 }

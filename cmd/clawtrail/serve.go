@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	api := httpapi.New(httpapi.Config{Store: store, Logger: log, Metrics: metrics, MetricsPublic: cfg.MetricsPublic,
 		Limits:     ingest.Limits{MaxEventBytes: cfg.MaxEventBytes, MaxRequestBytes: cfg.MaxRequestBytes, MaxClockSkew: cfg.MaxClockSkew},
 		IngestRate: float64(cfg.IngestRate), QueryRate: float64(cfg.QueryRate), QueryTimeout: cfg.QueryTimeout,
-		Redaction: cfg.Redaction})
+		Redaction: cfg.Redaction, ClaudeCode: cfg.Hooks.ClaudeCode})
 	if cfg.RetentionEvery > 0 {
 		go retentionLoop(ctx, store, cfg.RetentionEvery, log)
 	}

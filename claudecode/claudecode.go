@@ -1,0 +1,413 @@
+// Package claudecode turns Claude Code hook calls into clawtrail events and
+// applies deny rules to them. The same code serves the command hook
+// (clawtrail hook claude-code, payload on stdin) and the HTTP hook (POST
+// /v1/hooks/claude-code), so both record a hook call identically.
+//
+// A hook payload is the JSON object Claude Code sends: session_id,
+// transcript_path, cwd, hook_event_name, and per event prompt, tool_name,
+// tool_input, tool_response, tool_use_id, error, duration_ms, … (see
+// docs/integrations/claude-code.md for the table).
+package claudecode
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/clawtrail/clawtrail/sdk"
+)
+
+// ErrPayload is wrapped by every error about a payload that is not a
+// Claude Code hook call.
+var ErrPayload = errors.New("not a Claude Code hook payload")
+
+// Options are what a payload does not say: who is at the keyboard and
+// which agent this is.
+type Options struct {
+	User    string // user_id (the command hook uses the OS user)
+	Agent   string // agent_id (default "claude-code")
+	Channel string // channel (default none)
+	// MaxFieldBytes bounds each string inside arguments, result and error
+	// (default 64 KiB). A longer one is cut at a UTF-8 boundary and its
+	// path listed in attributes.truncated, so nothing is cut silently.
+	MaxFieldBytes int
+	Now           func() time.Time
+}
+
+// DefaultMaxFieldBytes is Options.MaxFieldBytes's default.
+const DefaultMaxFieldBytes = 64 << 10
+
+// maxEventBytes keeps a mapped event under the server's default event
+// size limit (1 MiB) with room for what the server adds.
+const maxEventBytes = 900 << 10
+
+// Hook event names Claude Code sends (2.1.x).
+const (
+	SessionStart       = "SessionStart"
+	SessionEnd         = "SessionEnd"
+	UserPromptSubmit   = "UserPromptSubmit"
+	PreToolUse         = "PreToolUse"
+	PostToolUse        = "PostToolUse"
+	PostToolUseFailure = "PostToolUseFailure"
+	PermissionRequest  = "PermissionRequest"
+	Stop               = "Stop"
+	Notification       = "Notification"
+)
+
+// Payload is a decoded hook call.
+type Payload struct {
+	Event     string // hook_event_name
+	SessionID string
+	fields    map[string]json.RawMessage
+}
+
+// Parse decodes a hook payload: a JSON object naming hook_event_name.
+func Parse(b []byte) (*Payload, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: the input is empty (Claude Code writes one JSON object to the hook's stdin)", ErrPayload)
+	}
+	if b[0] != '{' {
+		return nil, fmt.Errorf("%w: expected a JSON object, got %q…", ErrPayload, firstRunes(string(b), 20))
+	}
+	p := &Payload{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&p.fields); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPayload, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: more than one JSON value in the input", ErrPayload)
+	}
+	p.Event = p.str("hook_event_name")
+	if p.Event == "" {
+		return nil, fmt.Errorf("%w: hook_event_name is missing or not a string", ErrPayload)
+	}
+	p.SessionID = p.str("session_id")
+	return p, nil
+}
+
+// str returns a string field, or "" when it is absent or not a string.
+func (p *Payload) str(name string) string {
+	raw, ok := p.fields[name]
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// num returns a numeric field and whether it was one.
+func (p *Payload) num(name string) (float64, bool) {
+	raw, ok := p.fields[name]
+	if !ok {
+		return 0, false
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) != nil {
+		return 0, false
+	}
+	return f, true
+}
+
+// value returns a field decoded as any JSON value (numbers as json.Number).
+func (p *Payload) value(name string) (any, bool) {
+	raw, ok := p.fields[name]
+	if !ok {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// ToolName is the payload's tool_name ("" for non-tool events).
+func (p *Payload) ToolName() string { return p.str("tool_name") }
+
+// common are the fields every hook call carries; they go to fixed event
+// fields or to the attributes below, never twice.
+var common = map[string]bool{
+	"session_id": true, "hook_event_name": true,
+}
+
+// attrFields are copied to attributes under the same name when present.
+var attrFields = []string{"cwd", "transcript_path", "prompt_id", "permission_mode", "tool_use_id", "mcp_server",
+	"agent_id", "agent_type"}
+
+// Map turns a hook call into one event. The event has no id: the caller's
+// client (or the server) assigns one.
+func Map(p *Payload, o Options) sdk.Event {
+	if o.Agent == "" {
+		o.Agent = "claude-code"
+	}
+	if o.MaxFieldBytes <= 0 {
+		o.MaxFieldBytes = DefaultMaxFieldBytes
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	e := sdk.Event{
+		Timestamp: now().UTC(), SessionID: p.SessionID, UserID: o.User, AgentID: o.Agent, Channel: o.Channel,
+		Attributes: map[string]any{"hook_event_name": p.Event},
+	}
+	used := map[string]bool{}
+	take := func(name string) (any, bool) {
+		used[name] = true
+		return p.value(name)
+	}
+	takeStr := func(name string) string {
+		used[name] = true
+		return p.str(name)
+	}
+	for _, f := range attrFields {
+		if v, ok := take(f); ok {
+			e.Attributes[f] = v
+		}
+	}
+	if v, ok := p.value("effort"); ok {
+		used["effort"] = true
+		if m, ok := v.(map[string]any); ok && m["level"] != nil {
+			e.Attributes["effort"] = m["level"]
+		} else {
+			e.Attributes["effort"] = v
+		}
+	}
+	e.SpanID = p.str("tool_use_id")
+	var cuts []string
+	toolCall := func() {
+		e.Type = "tool_call"
+		e.Tool = takeStr("tool_name")
+		if v, ok := take("tool_input"); ok {
+			e.Arguments = cutValue(objectOf(v), o.MaxFieldBytes, "arguments", &cuts)
+		}
+		if ms, ok := p.num("duration_ms"); ok && ms >= 0 {
+			used["duration_ms"] = true
+			e.Duration = time.Duration(ms * float64(time.Millisecond))
+		}
+		fileFields(&e)
+	}
+	switch p.Event {
+	case UserPromptSubmit:
+		e.Type = "prompt"
+		e.Content = takeStr("prompt")
+	case PreToolUse:
+		toolCall()
+		e.Status = "started"
+	case PostToolUse:
+		toolCall()
+		e.Status = "success"
+		if v, ok := take("tool_response"); ok {
+			e.Result = cutValue(v, o.MaxFieldBytes, "result", &cuts)
+			if e.Operation == "write" && e.Bytes == 0 {
+				if m, ok := v.(map[string]any); ok {
+					if s, ok := m["content"].(string); ok {
+						e.Bytes = int64(len(s))
+					}
+				}
+			}
+		}
+	case PostToolUseFailure:
+		toolCall()
+		e.Status = "error"
+		e.Error = cutString(takeStr("error"), o.MaxFieldBytes, "error", &cuts)
+		if v, ok := take("is_interrupt"); ok {
+			e.Attributes["is_interrupt"] = v
+			if v == true {
+				e.Status = "interrupted"
+			}
+		}
+	case PermissionRequest:
+		toolCall()
+		e.Type = "approval"
+		e.Status = "pending"
+		e.Content = "permission requested for " + e.Tool
+	case Stop, "SubagentStop":
+		e.Type = "output"
+		if p.Event == "SubagentStop" {
+			e.Type = "subagent_output"
+		}
+		e.Content = cutString(takeStr("last_assistant_message"), o.MaxFieldBytes, "content", &cuts)
+	case SessionStart:
+		e.Type = "session_start"
+		e.Content = takeStr("source")
+	case SessionEnd:
+		e.Type = "session_end"
+		e.Reason = takeStr("reason")
+	case Notification:
+		e.Type = "notification"
+		e.Content = takeStr("message")
+	default:
+		e.Type = typeName(p.Event)
+	}
+	// Whatever else the payload carries is kept, under attributes.
+	for k := range p.fields {
+		if common[k] || used[k] {
+			continue
+		}
+		if v, ok := p.value(k); ok {
+			e.Attributes[k] = cutValue(v, o.MaxFieldBytes, "attributes."+k, &cuts)
+		}
+	}
+	if len(cuts) > 0 {
+		e.Attributes["truncated"] = cuts
+	}
+	shrink(&e, &cuts)
+	return e
+}
+
+// fileFields fills path, operation and bytes for Claude Code's file tools,
+// so that `path:` and `operation:` searches find them like any file
+// operation.
+func fileFields(e *sdk.Event) {
+	args, _ := e.Arguments.(map[string]any)
+	if args == nil {
+		return
+	}
+	op := map[string]string{"Write": "write", "Edit": "edit", "MultiEdit": "edit", "Read": "read",
+		"NotebookEdit": "edit"}[e.Tool]
+	if op == "" {
+		return
+	}
+	path, _ := args["file_path"].(string)
+	if path == "" {
+		path, _ = args["notebook_path"].(string)
+	}
+	if path == "" {
+		return
+	}
+	e.Operation, e.Path = op, path
+	if s, ok := args["content"].(string); ok && op == "write" {
+		e.Bytes = int64(len(s))
+	}
+}
+
+// objectOf returns v when it is a JSON object and wraps it as
+// {"input": v} otherwise: arguments must be an object.
+func objectOf(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return m
+	}
+	return map[string]any{"input": v}
+}
+
+// typeName makes an event type of a hook name: SubagentStart →
+// subagent_start.
+func typeName(hook string) string {
+	var b strings.Builder
+	for i, r := range hook {
+		switch {
+		case unicode.IsUpper(r):
+			if i > 0 && !strings.HasSuffix(b.String(), "_") {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(r))
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	s := b.String()
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		s = "hook_" + s
+	}
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// cutString cuts s to max bytes at a rune boundary, noting path in cuts.
+func cutString(s string, max int, path string, cuts *[]string) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	*cuts = append(*cuts, path)
+	return s[:i]
+}
+
+// cutValue cuts every string inside v longer than max, noting each one's
+// path.
+func cutValue(v any, max int, path string, cuts *[]string) any {
+	switch x := v.(type) {
+	case string:
+		return cutString(x, max, path, cuts)
+	case map[string]any:
+		for k, kv := range x {
+			x[k] = cutValue(kv, max, path+"."+k, cuts)
+		}
+		return x
+	case []any:
+		for i, kv := range x {
+			x[i] = cutValue(kv, max, fmt.Sprintf("%s.%d", path, i), cuts)
+		}
+		return x
+	}
+	return v
+}
+
+// shrink makes sure the event fits the server's size limit: strings cut
+// at MaxFieldBytes can still add up (a Write of many long lines, a long
+// array). It cuts harder, in steps, and finally replaces the result.
+func shrink(e *sdk.Event, cuts *[]string) {
+	for _, max := range []int{16 << 10, 4 << 10, 1 << 10, 256} {
+		b, err := e.MarshalJSON()
+		if err == nil && len(b) <= maxEventBytes {
+			return
+		}
+		e.Arguments = cutValue(e.Arguments, max, "arguments", cuts)
+		e.Result = cutValue(e.Result, max, "result", cuts)
+		e.Content = cutString(e.Content, max, "content", cuts)
+		for k, v := range e.Attributes {
+			if k != "truncated" {
+				e.Attributes[k] = cutValue(v, max, "attributes."+k, cuts)
+			}
+		}
+		e.Attributes["truncated"] = dedupe(*cuts)
+	}
+	if b, err := e.MarshalJSON(); err != nil || len(b) > maxEventBytes {
+		e.Result = "[removed: too large to record]"
+		e.Arguments = map[string]any{"removed": "too large to record"}
+		*cuts = append(*cuts, "arguments", "result")
+		e.Attributes["truncated"] = dedupe(*cuts)
+	}
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
