@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clawtrail/clawtrail/claudecode"
+	"github.com/clawtrail/clawtrail/internal/e2e"
+)
+
+// mockMessages is a scripted Anthropic Messages API: the first model turn
+// asks for a harmless Bash command, the second for `rm -rf`, the third
+// answers in text. The step is the number of tool results in the request,
+// so it follows the conversation, whatever else Claude Code asks.
+type mockMessages struct {
+	mu          sync.Mutex
+	toolResults []map[string]any // every tool_result block the model was sent
+}
+
+func (m *mockMessages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != "POST" || !strings.HasPrefix(r.URL.Path, "/v1/messages") {
+		http.NotFound(w, r)
+		return
+	}
+	var req struct {
+		Model    string `json:"model"`
+		Stream   bool   `json:"stream"`
+		Tools    []any  `json:"tools"`
+		Messages []struct {
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
+	}
+	body, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(body, &req); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	var results []map[string]any
+	for _, msg := range req.Messages {
+		var blocks []map[string]any
+		if json.Unmarshal(msg.Content, &blocks) != nil {
+			continue
+		}
+		for _, b := range blocks {
+			if b["type"] == "tool_result" {
+				results = append(results, b)
+			}
+		}
+	}
+	var content []map[string]any
+	stop := "end_turn"
+	switch {
+	case len(req.Tools) == 0: // a side request (titles, summaries)
+		content = []map[string]any{{"type": "text", "text": "ok"}}
+	case len(results) == 0:
+		content = []map[string]any{{"type": "tool_use", "id": "toolu_e2e_1", "name": "Bash",
+			"input": map[string]any{"command": "echo hello-from-mock", "description": "greet"}}}
+		stop = "tool_use"
+	case len(results) == 1:
+		content = []map[string]any{{"type": "tool_use", "id": "toolu_e2e_2", "name": "Bash",
+			"input": map[string]any{"command": "rm -rf ./scratch", "description": "clean up"}}}
+		stop = "tool_use"
+	default:
+		content = []map[string]any{{"type": "text", "text": "MOCK-DONE: all finished"}}
+	}
+	if len(req.Tools) > 0 {
+		m.mu.Lock()
+		m.toolResults = results
+		m.mu.Unlock()
+	}
+	usage := map[string]any{"input_tokens": 120, "output_tokens": 30}
+	msg := map[string]any{"id": fmt.Sprintf("msg_e2e_%d", len(results)), "type": "message", "role": "assistant",
+		"model": req.Model, "content": content, "stop_reason": stop, "stop_sequence": nil, "usage": usage}
+	if !req.Stream {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(msg)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	send := func(event string, data any) {
+		b, _ := json.Marshal(data)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+	}
+	start := map[string]any{}
+	for k, v := range msg {
+		start[k] = v
+	}
+	start["content"], start["stop_reason"] = []any{}, nil
+	send("message_start", map[string]any{"type": "message_start", "message": start})
+	for i, c := range content {
+		if c["type"] == "tool_use" {
+			input, _ := json.Marshal(c["input"])
+			send("content_block_start", map[string]any{"type": "content_block_start", "index": i,
+				"content_block": map[string]any{"type": "tool_use", "id": c["id"], "name": c["name"], "input": map[string]any{}}})
+			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+				"delta": map[string]any{"type": "input_json_delta", "partial_json": string(input)}})
+		} else {
+			send("content_block_start", map[string]any{"type": "content_block_start", "index": i,
+				"content_block": map[string]any{"type": "text", "text": ""}})
+			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+				"delta": map[string]any{"type": "text_delta", "text": c["text"]}})
+		}
+		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
+	}
+	send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
+		"usage": map[string]any{"output_tokens": 30}})
+	send("message_stop", map[string]any{"type": "message_stop"})
+}
+
+// TestClaudeCodeEndToEnd drives the real Claude Code (npm
+// @anthropic-ai/claude-code, installed by scripts/e2e-deps) against the
+// mock Messages API, with the hooks --print-settings prints, once as
+// command hooks and once as HTTP hooks. Both times the ledger must hold
+// the whole session, and the rm -rf the model asks for must be refused by
+// the deny rule, recorded as blocked, and never run.
+func TestClaudeCodeEndToEnd(t *testing.T) {
+	claude := e2e.Claude(t)
+	bin := binary(t)
+	rule := `tool:Bash AND "rm -rf"`
+	ts := startServer(t, t.TempDir(), func(c *serveConfig) {
+		c.Hooks.ClaudeCode = claudecode.Policy{Deny: []claudecode.Rule{{Query: rule, Reason: "recursive deletes need a human"}}}
+	})
+	for _, mode := range []string{"command", "http"} {
+		t.Run(mode, func(t *testing.T) {
+			mock := &mockMessages{}
+			llm := httptest.NewServer(mock)
+			defer llm.Close()
+			tmp := t.TempDir()
+			proj := filepath.Join(tmp, "proj")
+			home := filepath.Join(tmp, "home")
+			for _, d := range []string{filepath.Join(proj, ".claude"), filepath.Join(proj, "scratch"), home} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []string{"hook", "claude-code", "--print-settings", "--server", ts.url, "--spool", filepath.Join(tmp, "spool")}
+			if mode == "http" {
+				args = append(args, "--http")
+			} else {
+				args = append(args, "--deny", rule)
+			}
+			settings, err := exec.Command(bin, args...).Output()
+			if err != nil {
+				t.Fatalf("print-settings: %v", err)
+			}
+			if err := os.WriteFile(filepath.Join(proj, ".claude", "settings.json"), settings, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, claude, "-p", "say hello, then clean up the scratch directory",
+				"--output-format", "stream-json", "--verbose", "--allowedTools", "Bash")
+			cmd.Dir = proj
+			cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "USER=tester",
+				"ANTHROPIC_BASE_URL=" + llm.URL, "ANTHROPIC_API_KEY=sk-ant-test",
+				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1",
+				"CLAWTRAIL_TOKEN=" + ts.token}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("claude: %v\n%s", err, tail(out, 3000))
+			}
+			var session string
+			for _, line := range strings.Split(string(out), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) == nil && m["session_id"] != nil && session == "" {
+					session, _ = m["session_id"].(string)
+				}
+			}
+			if session == "" {
+				t.Fatalf("no session id in Claude Code's output:\n%s", tail(out, 3000))
+			}
+			if _, err := os.Stat(filepath.Join(proj, "scratch")); err != nil {
+				t.Errorf("the refused rm -rf ran: %v", err)
+			}
+			mock.mu.Lock()
+			results := mock.toolResults
+			mock.mu.Unlock()
+			if len(results) != 2 || !strings.Contains(fmt.Sprint(results[0]["content"]), "hello-from-mock") ||
+				results[1]["is_error"] != true || !strings.Contains(fmt.Sprint(results[1]["content"]), "clawtrail") {
+				t.Errorf("what the model was told: %v", results)
+			}
+
+			evs := sessionEvents(t, ts, session)
+			var got []string
+			var echo, blocked map[string]any
+			for _, e := range evs {
+				s := e["type"].(string)
+				if st, _ := e["status"].(string); st != "" {
+					s += "/" + st
+				}
+				got = append(got, s)
+				args, _ := e["arguments"].(map[string]any)
+				switch {
+				case e["status"] == "success" && args["command"] == "echo hello-from-mock":
+					echo = e
+				case e["status"] == "blocked":
+					blocked = e
+				}
+				if e["user_id"] != "tester" {
+					t.Errorf("user_id %v", e["user_id"])
+				}
+			}
+			timeline := strings.Join(got, " ")
+			t.Logf("%s session %s: %s", mode, session, timeline)
+			for _, want := range []string{"prompt", "tool_call/started tool_call/success", "tool_call/blocked", "output", "session_end"} {
+				if !strings.Contains(timeline, want) {
+					t.Errorf("timeline %q lacks %q", timeline, want)
+				}
+			}
+			if mode == "command" && !strings.HasPrefix(timeline, "session_start prompt") {
+				t.Errorf("timeline %q should start with session_start prompt", timeline)
+			}
+			if echo == nil || !strings.Contains(fmt.Sprint(echo["result"]), "hello-from-mock") {
+				t.Errorf("the echo tool call: %v", echo)
+			}
+			if blocked == nil || blocked["tool"] != "Bash" || !strings.Contains(fmt.Sprint(blocked["arguments"]), "rm -rf ./scratch") {
+				t.Errorf("the blocked call: %v", blocked)
+			}
+			if evs[0]["content"] != nil && mode == "command" && evs[1]["content"] != "say hello, then clean up the scratch directory" {
+				t.Errorf("prompt %v", evs[1]["content"])
+			}
+		})
+	}
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
