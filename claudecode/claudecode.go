@@ -37,6 +37,10 @@ type Options struct {
 	// path listed in attributes.truncated, so nothing is cut silently.
 	MaxFieldBytes int
 	Now           func() time.Time
+	// ReadTranscript: on Stop, read the session transcript Claude Code
+	// names for the turn's model and token usage (the command hook runs
+	// where the file is; the server never reads paths from requests).
+	ReadTranscript bool
 }
 
 // DefaultMaxFieldBytes is Options.MaxFieldBytes's default.
@@ -240,6 +244,11 @@ func Map(p *Payload, o Options) sdk.Event {
 			e.Type = "subagent_output"
 		}
 		e.Content = cutString(takeStr("last_assistant_message"), o.MaxFieldBytes, "content", &cuts)
+		if o.ReadTranscript {
+			if model, u, ok := TurnUsage(p.str("transcript_path"), p.str("prompt_id")); ok {
+				e.Model, e.Usage, e.TokensUsed = model, u, u.InputTokens+u.OutputTokens
+			}
+		}
 	case SessionStart:
 		e.Type = "session_start"
 		e.Content = takeStr("source")

@@ -315,3 +315,29 @@ func TestLoadPolicy(t *testing.T) {
 		t.Error("a misspelt key was accepted")
 	}
 }
+
+func TestStopReadsTheTurnsUsageFromTheTranscript(t *testing.T) {
+	model, u, ok := TurnUsage("testdata/claude-code-2.1.332-transcript-excerpt.jsonl", "570389a8-b9c4-4578-9a0e-9c1e7714061b")
+	// 8 model messages in the turn (msg_mock1 is written twice, one line
+	// per content block), each 123 in / 45 out.
+	if !ok || model != "claude-opus-5-5" || u.InputTokens != 8*123 || u.OutputTokens != 8*45 {
+		t.Fatalf("TurnUsage = %q %+v %v", model, u, ok)
+	}
+	if _, _, ok := TurnUsage("testdata/claude-code-2.1.332-transcript-excerpt.jsonl", "another-prompt"); ok {
+		t.Error("usage found for a prompt the transcript does not hold")
+	}
+	stop := stdinFixture(t)[16]
+	stop = []byte(strings.Replace(string(stop), "/home/user/.claude/projects/-home-user-proj/e0409ced-3049-432b-bcf4-ed7fdd007c62.jsonl",
+		"testdata/claude-code-2.1.332-transcript-excerpt.jsonl", 1))
+	p, err := Parse(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Map(p, Options{ReadTranscript: true})
+	if e.Model != "claude-opus-5-5" || e.Usage == nil || e.TokensUsed != 8*(123+45) {
+		t.Errorf("Stop event: model %q usage %+v tokens %d", e.Model, e.Usage, e.TokensUsed)
+	}
+	if e = Map(p, Options{}); e.Usage != nil {
+		t.Error("the transcript was read without ReadTranscript")
+	}
+}

@@ -193,7 +193,7 @@ func TestClaudeCodeEndToEnd(t *testing.T) {
 
 			evs := sessionEvents(t, ts, session)
 			var got []string
-			var echo, blocked map[string]any
+			var echo, blocked, output map[string]any
 			for _, e := range evs {
 				s := e["type"].(string)
 				if st, _ := e["status"].(string); st != "" {
@@ -206,6 +206,8 @@ func TestClaudeCodeEndToEnd(t *testing.T) {
 					echo = e
 				case e["status"] == "blocked":
 					blocked = e
+				case e["type"] == "output":
+					output = e
 				}
 				if e["user_id"] != "tester" {
 					t.Errorf("user_id %v", e["user_id"])
@@ -226,6 +228,13 @@ func TestClaudeCodeEndToEnd(t *testing.T) {
 			}
 			if blocked == nil || blocked["tool"] != "Bash" || !strings.Contains(fmt.Sprint(blocked["arguments"]), "rm -rf ./scratch") {
 				t.Errorf("the blocked call: %v", blocked)
+			}
+			if output == nil || !strings.Contains(fmt.Sprint(output["content"]), "MOCK-DONE") {
+				t.Errorf("output %v", output)
+			}
+			// The command hook reads the turn's usage from the transcript.
+			if tok, _ := output["tokens_used"].(float64); mode == "command" && (tok <= 0 || output["model"] == nil) {
+				t.Errorf("output without model or usage: %v", output)
 			}
 			if evs[0]["content"] != nil && mode == "command" && evs[1]["content"] != "say hello, then clean up the scratch directory" {
 				t.Errorf("prompt %v", evs[1]["content"])

@@ -150,7 +150,7 @@ func runClaudeHook(ctx context.Context, e env, f *claudeHookFlags) error {
 	if err != nil {
 		return err
 	}
-	o := claudecode.Options{User: f.user, Agent: f.agent, Channel: f.channel, MaxFieldBytes: f.maxField}
+	o := claudecode.Options{User: f.user, Agent: f.agent, Channel: f.channel, MaxFieldBytes: f.maxField, ReadTranscript: true}
 	if o.User == "" {
 		o.User = osUser(e)
 	}
