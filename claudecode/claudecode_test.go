@@ -307,7 +307,7 @@ func TestLoadPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pol.Deny) != 2 || pol.Deny[0].Reason != "no recursive deletes" || !strings.Contains(pol.Deny[1].Reason, "tool:WebFetch") {
+	if len(pol.Deny) != 2 || pol.Deny[0].Reason != "no recursive deletes" || !strings.Contains(pol.Deny[1].Reason, "the rule tool:WebFetch") {
 		t.Errorf("%+v", pol.Deny)
 	}
 	os.WriteFile(f, []byte("deny:\n  - qeury: x\n"), 0o600)

@@ -40,7 +40,7 @@ func (pol *Policy) Compile() error {
 		}
 		r.q = q
 		if r.Reason == "" {
-			r.Reason = "matches the clawtrail deny rule " + r.Query
+			r.Reason = "denied by the rule " + r.Query
 		}
 	}
 	return nil
