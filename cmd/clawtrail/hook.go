@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/clawtrail/clawtrail/claudecode"
@@ -189,9 +190,9 @@ func recordHookEvent(ctx context.Context, e env, f *claudeHookFlags, ev sdk.Even
 	if f.cf.tenant != "" {
 		ev.TenantID = f.cf.tenant
 	}
-	var lastErr error
+	var lastErr atomic.Value // error; OnError runs on the client's goroutines
 	client, err := sdk.New(sdk.Config{URL: c.BaseURL, Token: c.Token, Durable: true, SpoolDir: f.spool,
-		Logger: slog.New(slog.DiscardHandler), OnError: func(err error) { lastErr = err },
+		Logger: slog.New(slog.DiscardHandler), OnError: func(err error) { lastErr.Store(err) },
 		MinBackoff: 50 * time.Millisecond})
 	if err != nil {
 		return err
@@ -225,8 +226,8 @@ wait:
 	}
 	client.Close(expired())
 	why := client.Stats().LastError
-	if why == "" && lastErr != nil {
-		why = lastErr.Error()
+	if err, ok := lastErr.Load().(error); ok && why == "" {
+		why = err.Error()
 	}
 	if why == "" {
 		why = ferr.Error()
