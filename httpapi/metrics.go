@@ -26,6 +26,7 @@ type Metrics struct {
 	tails         prometheus.Gauge
 	auditDropped  prometheus.Counter
 	rateLimited   *prometheus.CounterVec
+	otlpSkipped   *prometheus.CounterVec
 }
 
 // NewMetrics registers the series in reg (a new registry when nil).
@@ -50,8 +51,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		auditDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "clawtrail_audit_records_dropped_total",
 			Help: "access and auth records that could not be stored (queue full, or the ledger refused them)."}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawtrail_requests_rate_limited_total", Help: "Requests answered 429, by kind."}, []string{"kind"}),
+		otlpSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawtrail_otlp_skipped_total",
+			Help: "OTLP spans and log records received but not stored as events (not agent activity, or operational telemetry), by signal and reason."},
+			[]string{"signal", "reason"}),
 	}
-	reg.MustRegister(m.ingested, m.duplicates, m.hookRefusals, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails, m.auditDropped, m.rateLimited,
+	reg.MustRegister(m.ingested, m.duplicates, m.hookRefusals, m.batchEvents, m.commitSeconds, m.indexed, m.rejected, m.searchSeconds, m.tails, m.auditDropped, m.rateLimited, m.otlpSkipped,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -140,6 +140,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", s.metricsHandler())
 	s.mux.HandleFunc("POST /v1/events", s.auth(clawtrail.RoleIngest, s.handleIngest))
+	s.mux.HandleFunc("POST /v1/otlp/v1/traces", s.auth(clawtrail.RoleIngest, s.handleOTLPTraces))
+	s.mux.HandleFunc("POST /v1/otlp/v1/logs", s.auth(clawtrail.RoleIngest, s.handleOTLPLogs))
 	s.mux.HandleFunc("POST /v1/hooks/claude-code", s.auth(clawtrail.RoleIngest, s.handleClaudeCodeHook))
 	s.mux.HandleFunc("GET /v1/events", s.auth(clawtrail.RoleReader, s.handleSearch))
 	s.mux.HandleFunc("GET /v1/events/{id}", s.auth(clawtrail.RoleReader, s.handleGet))
