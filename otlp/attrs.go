@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
@@ -215,9 +216,25 @@ func (a *attrs) rest(hits *[]string) map[string]any {
 				val = n
 			}
 		}
-		out[k] = val
+		putKey(out, k, val)
 	}
 	return clean(out, hits)
+}
+
+// putKey stores v under k made valid UTF-8 (JSON would otherwise rewrite
+// it, and two keys that differ only in invalid bytes would become one
+// duplicated key, which the server refuses).
+func putKey(m map[string]any, k string, v any) {
+	if !utf8.ValidString(k) {
+		k = strings.ToValidUTF8(k, "\uFFFD")
+		for base, i := k, 2; ; i++ {
+			if _, taken := m[k]; !taken {
+				break
+			}
+			k = base + "#" + strconv.Itoa(i)
+		}
+	}
+	m[k] = v
 }
 
 // clean scrubs credentials from kept attributes.
@@ -261,7 +278,7 @@ func textKey(k string) bool {
 func mapToAny(m pcommon.Map, hits *[]string) map[string]any {
 	out := make(map[string]any, m.Len())
 	for k, v := range m.All() {
-		out[k] = toAny(v)
+		putKey(out, k, toAny(v))
 	}
 	return clean(out, hits)
 }
@@ -287,7 +304,7 @@ func toAny(v pcommon.Value) any {
 	case pcommon.ValueTypeMap:
 		out := make(map[string]any, v.Map().Len())
 		for k, e := range v.Map().All() {
-			out[k] = toAny(e)
+			putKey(out, k, toAny(e))
 		}
 		return out
 	case pcommon.ValueTypeSlice:

@@ -344,9 +344,6 @@ func cutValue(v any, limit int, path string, cuts *[]string) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, val := range x {
-			if path == "attributes" && k == "truncated" {
-				continue // rewritten by marshal
-			}
 			out[k] = cutValue(val, limit, path+"."+k, cuts)
 		}
 		return out

@@ -3,6 +3,7 @@ package otlp
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -627,5 +628,41 @@ func TestValidType(t *testing.T) {
 		if got := validType(in); got != out {
 			t.Errorf("validType(%q) = %q, want %q", in, got, out)
 		}
+	}
+}
+
+func TestHostileInputStaysValid(t *testing.T) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("bad\xffkey", "x")
+	rs.Resource().Attributes().PutStr("bad\xfekey", "y")
+	sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetName("execute_tool \xff")
+	// No ids, no times: the id is a hash, the server stamps the time.
+	a := sp.Attributes()
+	a.PutStr("truncated", "mine")
+	a.PutStr("resource", "also mine")
+	a.PutDouble("nan", math.NaN())
+	a.PutEmptyBytes("blob").FromRaw([]byte{1, 2, 3})
+	a.PutStr("k\xff1", "a")
+	a.PutStr("k\xfe1", "b")
+	a.PutStr("gen_ai.tool.call.arguments", `{"a":1,"a":2}`)
+	r := Traces(td, Options{})
+	e := one(t, r) // the server's decoder accepts it
+	if !strings.HasPrefix(e["id"].(string), "otlp.h.") {
+		t.Errorf("id %v", e["id"])
+	}
+	if _, ok := e["timestamp"]; ok {
+		t.Error("a span without a start time got a timestamp")
+	}
+	at := attrsOf(e)
+	if at["otlp.attr.truncated"] != "mine" || at["otlp.attr.resource"] != "also mine" || at["nan"] != "NaN" || at["blob"] != "AQID" {
+		t.Errorf("attributes %v", at)
+	}
+	if _, cut := at["truncated"]; cut {
+		t.Error("nothing was cut, yet attributes.truncated is set")
+	}
+	if res := at["resource"].(map[string]any); len(res) != 2 {
+		t.Errorf("resource keys that differ only in invalid bytes collapsed: %v", res)
 	}
 }

@@ -114,7 +114,7 @@ func (s *source) finish(e *event, a *attrs) {
 		hits[i] = "resource." + hits[i]
 	}
 	for k, v := range a.rest(&hits) {
-		if _, taken := e.Attributes[k]; taken {
+		if _, taken := e.Attributes[k]; taken || k == "truncated" {
 			k = "otlp.attr." + k
 		}
 		e.attr(k, v)
