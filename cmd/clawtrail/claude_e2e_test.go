@@ -249,3 +249,85 @@ func tail(b []byte, n int) string {
 	}
 	return string(b)
 }
+
+// TestClaudeCodeTelemetryEndToEnd points the real Claude Code's own
+// OpenTelemetry export (OTLP/HTTP JSON, logs and traces) at clawtrail's
+// OTLP endpoint, next to the command hooks: the events that arrive by
+// telemetry carry the same session id as the hook events.
+func TestClaudeCodeTelemetryEndToEnd(t *testing.T) {
+	claude := e2e.Claude(t)
+	bin := binary(t)
+	ts := startServer(t, t.TempDir())
+	mock := &mockMessages{}
+	llm := httptest.NewServer(mock)
+	defer llm.Close()
+	tmp := t.TempDir()
+	proj := filepath.Join(tmp, "proj")
+	home := filepath.Join(tmp, "home")
+	for _, d := range []string{filepath.Join(proj, ".claude"), filepath.Join(proj, "scratch"), home} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settings, err := exec.Command(bin, "hook", "claude-code", "--print-settings", "--server", ts.url,
+		"--spool", filepath.Join(tmp, "spool")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(proj, ".claude", "settings.json"), settings, 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, claude, "-p", "say hello, then clean up the scratch directory",
+		"--output-format", "json", "--allowedTools", "Bash")
+	cmd.Dir = proj
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "USER=tester",
+		"ANTHROPIC_BASE_URL=" + llm.URL, "ANTHROPIC_API_KEY=sk-ant-test",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1", "CLAWTRAIL_TOKEN=" + ts.token,
+		"CLAUDE_CODE_ENABLE_TELEMETRY=1", "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1",
+		"OTEL_LOGS_EXPORTER=otlp", "OTEL_TRACES_EXPORTER=otlp", "OTEL_METRICS_EXPORTER=none",
+		"OTEL_EXPORTER_OTLP_PROTOCOL=http/json", "OTEL_EXPORTER_OTLP_ENDPOINT=" + ts.url + "/v1/otlp",
+		"OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer " + ts.token,
+		"OTEL_LOG_USER_PROMPTS=1", "OTEL_LOG_TOOL_DETAILS=1",
+		"OTEL_LOGS_EXPORT_INTERVAL=500", "OTEL_BSP_SCHEDULE_DELAY=500"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("claude: %v\n%s", err, tail(out, 3000))
+	}
+	var res struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := json.Unmarshal(out[strings.LastIndex(string(out), "\n{")+1:], &res); err != nil || res.SessionID == "" {
+		if err2 := json.Unmarshal(out, &res); err2 != nil || res.SessionID == "" {
+			t.Fatalf("no session id in Claude Code's output (%v):\n%s", err, tail(out, 3000))
+		}
+	}
+	// Telemetry is exported in batches; give the last one a moment.
+	var evs []map[string]any
+	var kinds map[string]int
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		evs = sessionEvents(t, ts, res.SessionID)
+		kinds = map[string]int{}
+		for _, e := range evs {
+			a, _ := e["attributes"].(map[string]any)
+			if _, hook := a["hook_event_name"]; hook {
+				kinds["hook:"+e["type"].(string)]++
+			} else {
+				kinds["otel:"+e["type"].(string)]++
+			}
+		}
+		if kinds["otel:prompt"] > 0 && kinds["otel:tool_call"] > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Logf("session %s: %v", res.SessionID, kinds)
+	if kinds["hook:prompt"] != 1 || kinds["otel:prompt"] < 1 || kinds["otel:tool_call"] < 1 {
+		t.Errorf("want the hook events and the telemetry events under one session id; got %v", kinds)
+	}
+	for _, e := range evs {
+		if e["type"] == "prompt" && e["content"] != "say hello, then clean up the scratch directory" {
+			t.Errorf("prompt %v", e)
+		}
+	}
+}
