@@ -1,0 +1,1303 @@
+// clawtrail plugin for OpenClaw: records what the agent does — inbound
+// messages and prompts, tool calls (started and finished), model output and
+// usage, exec approvals, session and run boundaries — as clawtrail events.
+//
+// Delivery never blocks the agent and never throws into it. Every hook
+// handler builds its event, appends it as one NDJSON line to a local spool
+// file (a synchronous append, so a tool that crashes the process still
+// leaves its "started" event on disk) and returns. A background timer sends
+// the spool to POST /v1/events in order, one request in flight, and deletes
+// a spool file only after the server acknowledged every line in it. Each
+// event carries an id made at capture time, so a batch resent after a lost
+// answer is stored once. See docs/integrations/openclaw.md.
+//
+// Plain ES module, Node built-ins only, no build step.
+
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import os from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+
+export const PLUGIN_ID = "clawtrail";
+export const VERSION = "0.1.0";
+
+const DEFAULTS = {
+  url: "http://127.0.0.1:7300",
+  maxFieldBytes: 65536,
+  maxSpoolBytes: 256 << 20,
+  flushIntervalMs: 1000,
+  timeoutMs: 10000,
+  finalFlushMs: 1500,
+};
+const SEGMENT_BYTES = 1 << 20; // a spool file is closed for appends at this size
+const BATCH_EVENTS = 500;
+const BATCH_BYTES = 1 << 20;
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 30000;
+const REPORT_EVERY_MS = 30000;
+const RESCAN_EVERY_MS = 30000;
+const MAP_LIMIT = 2000;
+
+// ---------------------------------------------------------------- config
+
+/** Resolves the plugin config (api.pluginConfig) with defaults and env. */
+export function resolveConfig(raw, env = process.env, stateDir) {
+  const c = raw && typeof raw === "object" ? raw : {};
+  const cap = c.capture && typeof c.capture === "object" ? c.capture : {};
+  const bool = (v, d) => (typeof v === "boolean" ? v : d);
+  const int = (v, d, lo, hi) =>
+    Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.floor(v))) : d;
+  const url = String(c.url || env.CLAWTRAIL_URL || DEFAULTS.url).replace(/\/+$/, "");
+  let spoolDir = typeof c.spoolDir === "string" && c.spoolDir ? c.spoolDir : "";
+  if (spoolDir.startsWith("~/")) spoolDir = path.join(os.homedir(), spoolDir.slice(2));
+  if (!spoolDir) {
+    const base = stateDir || env.OPENCLAW_STATE_DIR;
+    spoolDir = base
+      ? path.join(base, "clawtrail", "spool")
+      : path.join(os.homedir(), ".cache", "clawtrail", "openclaw-spool");
+  }
+  return {
+    enabled: c.enabled !== false,
+    url,
+    token: String(c.token || env.CLAWTRAIL_TOKEN || ""),
+    tenant: typeof c.tenant === "string" && c.tenant ? c.tenant : undefined,
+    capture: {
+      prompts: bool(cap.prompts, true),
+      outputs: bool(cap.outputs, true),
+      toolArguments: bool(cap.toolArguments, true),
+      toolResults: bool(cap.toolResults, true),
+      modelCalls: bool(cap.modelCalls, true),
+    },
+    maxFieldBytes: int(c.maxFieldBytes, DEFAULTS.maxFieldBytes, 256, 196608),
+    spoolDir: path.resolve(spoolDir),
+    maxSpoolBytes: int(c.maxSpoolBytes, DEFAULTS.maxSpoolBytes, 1 << 16, Number.MAX_SAFE_INTEGER),
+    flushIntervalMs: int(c.flushIntervalMs, DEFAULTS.flushIntervalMs, 10, 3600000),
+    timeoutMs: int(c.timeoutMs, DEFAULTS.timeoutMs, 100, 600000),
+    finalFlushMs: int(c.finalFlushMs, DEFAULTS.finalFlushMs, 0, 4000),
+  };
+}
+
+// ---------------------------------------------------------------- values
+
+const str = (v) => (typeof v === "string" && v !== "" ? v : undefined);
+const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+const wellFormed = (s) => (typeof s.toWellFormed === "function" ? s.toWellFormed() : s);
+
+/**
+ * Returns a plain JSON value for v: strings made well-formed (the server
+ * refuses lone surrogates), functions, symbols and AbortSignals dropped,
+ * bigints as strings, binary data as a size, cycles and depth past 12 cut.
+ */
+export function jsonSafe(v, depth = 0, seen = new WeakSet()) {
+  switch (typeof v) {
+    case "string":
+      return wellFormed(v);
+    case "number":
+      return Number.isFinite(v) ? v : String(v);
+    case "boolean":
+      return v;
+    case "bigint":
+      return v.toString();
+    case "object":
+      break;
+    default:
+      return undefined; // undefined, function, symbol
+  }
+  if (v === null) return null;
+  if (seen.has(v)) return "[circular]";
+  if (depth >= 12) return "[too deep]";
+  if (typeof AbortSignal !== "undefined" && v instanceof AbortSignal) return undefined;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (v instanceof Error) return { name: wellFormed(v.name), message: wellFormed(v.message) };
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return `[${v.byteLength} bytes]`;
+  seen.add(v);
+  try {
+    if (Array.isArray(v) || v instanceof Set) {
+      const out = [];
+      for (const x of v) {
+        const y = jsonSafe(x, depth + 1, seen);
+        out.push(y === undefined ? null : y);
+      }
+      return out;
+    }
+    const out = {};
+    const entries = v instanceof Map ? v.entries() : Object.entries(v);
+    for (const [k, x] of entries) {
+      const y = jsonSafe(x, depth + 1, seen);
+      if (y !== undefined) out[wellFormed(String(k))] = y;
+    }
+    return out;
+  } finally {
+    seen.delete(v);
+  }
+}
+
+/** Cuts s to at most max UTF-8 bytes, on a character boundary. */
+export function cutUtf8(s, max) {
+  const b = Buffer.from(s, "utf8");
+  if (b.length <= max) return s;
+  let end = max;
+  while (end > 0 && (b[end] & 0xc0) === 0x80) end--; // not inside a character
+  return b.subarray(0, end).toString("utf8");
+}
+
+const sha256 = (s) => crypto.createHash("sha256").update(s).digest("hex");
+
+// Cuts one field of ev to max bytes and notes the original size in
+// truncated[field]. Strings are cut; an object is kept as an object for
+// arguments ({"_truncated": "<its JSON, cut>"}) and as its cut JSON text
+// elsewhere, so what remains stays searchable.
+function capField(ev, field, max, truncated) {
+  const v = ev[field];
+  if (v === undefined || v === null) return;
+  if (typeof v === "string") {
+    const n = Buffer.byteLength(v);
+    if (n > max) {
+      ev[field] = cutUtf8(v, max);
+      truncated[field] = n;
+    }
+    return;
+  }
+  if (typeof v !== "object") return;
+  const s = JSON.stringify(v);
+  const n = Buffer.byteLength(s);
+  if (n <= max) return;
+  truncated[field] = n;
+  ev[field] = field === "arguments" || field === "attributes" ? { _truncated: cutUtf8(s, max) } : cutUtf8(s, max);
+}
+
+/** Applies maxFieldBytes to an event (mutating it) and returns it. */
+export function capEvent(ev, max) {
+  const truncated = {};
+  for (const f of ["content", "arguments", "result", "error", "reason"]) capField(ev, f, max, truncated);
+  if (ev.attributes) capField(ev, "attributes", max, truncated);
+  if (Object.keys(truncated).length) {
+    if (!ev.attributes || typeof ev.attributes !== "object" || ev.attributes._truncated !== undefined) {
+      ev.attributes = { ...(ev.attributes || {}) };
+    }
+    ev.attributes.truncated = truncated;
+  }
+  return ev;
+}
+
+/** A generator of event ids: oc_<ms, base 36><process random><counter>. */
+export function idFactory() {
+  const proc = crypto.randomBytes(5).toString("hex");
+  let last = 0;
+  let counter = 0;
+  return () => {
+    let t = Date.now();
+    if (t <= last) t = last; // never go backwards: ids sort in capture order
+    else counter = 0;
+    last = t;
+    counter++;
+    return `oc_${t.toString(36).padStart(9, "0")}${proc}${counter.toString(36).padStart(4, "0")}`;
+  };
+}
+
+// A Map that forgets its oldest entries past MAP_LIMIT.
+class BoundedMap extends Map {
+  set(k, v) {
+    if (k === undefined) return this;
+    if (this.has(k)) this.delete(k);
+    super.set(k, v);
+    if (this.size > MAP_LIMIT) this.delete(this.keys().next().value);
+    return this;
+  }
+}
+
+// ---------------------------------------------------------------- reporting
+
+/** Logs through api.logger, each kind of problem at most once per interval. */
+export class Reporter {
+  constructor(logger, intervalMs = REPORT_EVERY_MS) {
+    this.logger = logger || console;
+    this.intervalMs = intervalMs;
+    this.last = new Map();
+    this.failing = false;
+  }
+  warn(kind, msg) {
+    const now = Date.now();
+    const t = this.last.get(kind);
+    if (t !== undefined && now - t < this.intervalMs) return;
+    this.last.set(kind, now);
+    try {
+      this.logger.warn(`clawtrail: ${msg}`);
+    } catch {}
+  }
+  info(msg) {
+    try {
+      this.logger.info(`clawtrail: ${msg}`);
+    } catch {}
+  }
+}
+
+// ---------------------------------------------------------------- spool
+
+const SEG_RE = /^seg-(\d+)-([0-9a-f]+)-(\d+)\.ndjson$/;
+const LIVE = Symbol.for("clawtrail.openclaw.liveSpoolTokens");
+const liveTokens = (globalThis[LIVE] ??= new Set());
+
+function pidAlive(pid) {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}
+
+/**
+ * A directory of NDJSON files, one writer per process: seg-<pid>-<token>-<n>.ndjson.
+ * Lines are appended to the open file; the sender reads closed ("sealed")
+ * files in order and deletes each once the server has all of it. Files of a
+ * process that is gone are adopted (renamed into this process's name) and
+ * sent first.
+ */
+export class Spool {
+  constructor({ dir, maxBytes, reporter }) {
+    this.dir = dir;
+    this.maxBytes = maxBytes;
+    this.reporter = reporter;
+    this.token = crypto.randomBytes(4).toString("hex");
+    this.seq = 0;
+    this.fd = null;
+    this.activePath = null;
+    this.activeBytes = 0;
+    this.sealed = []; // {path, size, offset}
+    this.total = 0; // bytes of every file in dir (ours and others')
+    this.dropped = 0; // events not spooled since the last report
+    this.droppedTotal = 0;
+    this.adopted = 0;
+    this.damaged = 0;
+    this.memory = []; // lines that could not be written to disk
+    this.memoryBytes = 0;
+    this.opened = false;
+  }
+
+  open() {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    liveTokens.add(this.token);
+    this.opened = true;
+    this.rescan();
+  }
+
+  name(seq) {
+    return path.join(this.dir, `seg-${process.pid}-${this.token}-${String(seq).padStart(9, "0")}.ndjson`);
+  }
+
+  /** Recounts the directory's size and adopts files of processes that are gone. */
+  rescan() {
+    let names;
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (err) {
+      this.reporter.warn("spool", `cannot read spool ${this.dir}: ${err.message}`);
+      return;
+    }
+    let total = 0;
+    const orphans = [];
+    const mine = new Set(this.sealed.map((s) => s.path));
+    if (this.activePath) mine.add(this.activePath);
+    for (const n of names) {
+      const p = path.join(this.dir, n);
+      let st;
+      try {
+        st = fs.statSync(p);
+      } catch {
+        continue;
+      }
+      total += st.size;
+      const m = SEG_RE.exec(n);
+      if (!m || mine.has(p)) continue;
+      const pid = Number(m[1]);
+      const gone = pid === process.pid ? !liveTokens.has(m[2]) : !pidAlive(pid);
+      if (gone) orphans.push({ p, mtime: st.mtimeMs, n, size: st.size });
+    }
+    this.total = total;
+    orphans.sort((a, b) => a.mtime - b.mtime || (a.n < b.n ? -1 : 1));
+    const taken = [];
+    for (const o of orphans) {
+      const to = this.name(++this.seq);
+      try {
+        fs.renameSync(o.p, to); // atomic: of two adopters, one wins
+      } catch {
+        continue;
+      }
+      taken.push({ path: to, size: o.size, offset: 0 });
+      this.adopted++;
+    }
+    if (taken.length) {
+      // Adopted files are older than anything this process wrote and not yet sent.
+      const unsent = this.sealed.length && this.sealed[0].offset > 0 ? 1 : 0;
+      this.sealed.splice(unsent, 0, ...taken);
+    }
+  }
+
+  /** Appends one line (ending in \n). Returns false when it was dropped. */
+  append(line) {
+    const len = Buffer.byteLength(line);
+    if (this.total + this.memoryBytes + len > this.maxBytes) {
+      this.dropped++;
+      this.droppedTotal++;
+      this.reporter.warn("full", `spool ${this.dir} is full (${this.maxBytes} bytes): events are being dropped (${this.droppedTotal} so far)`);
+      return false;
+    }
+    try {
+      if (this.fd === null) {
+        this.activePath = this.name(++this.seq);
+        this.fd = fs.openSync(this.activePath, "a", 0o600);
+        this.activeBytes = 0;
+      }
+      fs.writeSync(this.fd, line);
+      this.activeBytes += len;
+      this.total += len;
+      if (this.activeBytes >= SEGMENT_BYTES) this.seal();
+    } catch (err) {
+      // The disk refused: keep it in memory (bounded by maxSpoolBytes too).
+      this.reporter.warn("spoolwrite", `cannot write spool ${this.dir}: ${err.message}; keeping events in memory`);
+      this.closeActive();
+      this.memory.push(line);
+      this.memoryBytes += len;
+    }
+    return true;
+  }
+
+  closeActive() {
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {}
+    }
+    this.fd = null;
+  }
+
+  /** Closes the open file for appends and queues it for sending. */
+  seal() {
+    if (this.fd === null) return;
+    this.closeActive();
+    if (this.activeBytes > 0) this.sealed.push({ path: this.activePath, size: this.activeBytes, offset: 0 });
+    else {
+      try {
+        fs.unlinkSync(this.activePath);
+      } catch {}
+    }
+    this.activePath = null;
+    this.activeBytes = 0;
+  }
+
+  pending() {
+    return this.sealed.length > 0 || this.activeBytes > 0 || this.memory.length > 0;
+  }
+
+  /**
+   * The next batch to send: {lines: string[], done()} where done() marks
+   * them delivered. Null when there is nothing.
+   */
+  next() {
+    if (!this.sealed.length && this.activeBytes > 0) this.seal();
+    const seg = this.sealed[0];
+    if (!seg) {
+      if (!this.memory.length) return null;
+      const lines = this.memory.slice(0, BATCH_EVENTS);
+      return {
+        lines,
+        done: () => {
+          this.memory.splice(0, lines.length);
+          this.memoryBytes -= lines.reduce((a, l) => a + Buffer.byteLength(l), 0);
+        },
+      };
+    }
+    let buf;
+    try {
+      buf = fs.readFileSync(seg.path);
+    } catch (err) {
+      this.reporter.warn("spoolread", `cannot read ${seg.path}: ${err.message}; skipping it`);
+      this.sealed.shift();
+      return this.next();
+    }
+    seg.size = buf.length;
+    const lines = [];
+    let off = seg.offset;
+    let bytes = 0;
+    while (off < buf.length && lines.length < BATCH_EVENTS && bytes < BATCH_BYTES) {
+      const nl = buf.indexOf(10, off);
+      if (nl < 0) {
+        // A line torn by a crash mid-write: it can never be completed.
+        this.damaged++;
+        this.reporter.warn("damaged", `skipping a torn line at the end of ${seg.path}`);
+        off = buf.length;
+        break;
+      }
+      const line = buf.toString("utf8", off, nl + 1);
+      off = nl + 1;
+      if (line.trim() === "") continue;
+      lines.push(line);
+      bytes += line.length;
+    }
+    const end = off;
+    return {
+      lines,
+      done: () => {
+        seg.offset = end;
+        if (seg.offset >= seg.size) {
+          try {
+            fs.unlinkSync(seg.path);
+          } catch {}
+          this.total = Math.max(0, this.total - seg.size);
+          this.sealed.shift();
+        }
+      },
+    };
+  }
+
+  /** Appends refused lines to rejected.ndjson in the spool directory. */
+  reject(lines) {
+    try {
+      fs.appendFileSync(path.join(this.dir, "rejected.ndjson"), lines.join(""), { mode: 0o600 });
+    } catch (err) {
+      this.reporter.warn("rejectwrite", `cannot write rejected.ndjson: ${err.message}`);
+    }
+  }
+
+  close() {
+    this.seal();
+    liveTokens.delete(this.token);
+    this.opened = false;
+  }
+}
+
+// ---------------------------------------------------------------- sender
+
+/** POSTs NDJSON; resolves {status, retryAfterMs, body} or rejects on a network error. */
+function post(cfg, agent, body, gzipped) {
+  return new Promise((resolve, reject) => {
+    let u;
+    try {
+      u = new URL(cfg.url + "/v1/events");
+    } catch (err) {
+      reject(new Error(`bad url ${cfg.url}: ${err.message}`));
+      return;
+    }
+    const mod = u.protocol === "https:" ? https : http;
+    const headers = {
+      "Content-Type": "application/x-ndjson",
+      "Content-Length": body.length,
+      "User-Agent": `clawtrail-openclaw/${VERSION}`,
+    };
+    if (cfg.token) headers.Authorization = `Bearer ${cfg.token}`;
+    if (gzipped) headers["Content-Encoding"] = "gzip";
+    const req = mod.request(u, { method: "POST", headers, agent: agent[u.protocol] });
+    // Delivery never keeps the process alive by itself (see flush()).
+    req.on("socket", (s) => s.unref());
+    req.setTimeout(cfg.timeoutMs, () => req.destroy(new Error(`no answer within ${cfg.timeoutMs} ms`)));
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const chunks = [];
+      let size = 0;
+      res.on("data", (c) => {
+        if (size < 1 << 20) chunks.push(c);
+        size += c.length;
+      });
+      res.on("error", reject);
+      res.on("end", () => {
+        let json;
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        } catch {}
+        resolve({ status: res.statusCode, retryAfterMs: retryAfter(res.headers["retry-after"]), body: json });
+      });
+    });
+    req.end(body);
+  });
+}
+
+function retryAfter(v) {
+  if (!v) return 0;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? 0 : Math.max(0, t - Date.now());
+}
+
+function describe(res) {
+  const e = res.body && res.body.error;
+  let s = `HTTP ${res.status}${e && e.message ? `: ${e.message}` : ""}`;
+  const d = (e && Array.isArray(e.details) && e.details) || [];
+  for (const x of d.slice(0, 3)) {
+    s += `; ${x.line ? `line ${x.line}: ` : ""}${x.field ? `field ${x.field}: ` : ""}${x.message || ""}`;
+  }
+  if (d.length > 3) s += ` (and ${d.length - 3} more)`;
+  return s;
+}
+
+/** Delivers the spool, in order, one request in flight. */
+export class Sender {
+  constructor({ cfg, spool, reporter }) {
+    this.cfg = cfg;
+    this.spool = spool;
+    this.reporter = reporter;
+    this.agent = {
+      "http:": new http.Agent({ keepAlive: true, maxSockets: 1 }),
+      "https:": new https.Agent({ keepAlive: true, maxSockets: 1 }),
+    };
+    this.running = null; // the promise of the delivery loop while it runs
+    this.stopped = false;
+    this.backoff = MIN_BACKOFF_MS;
+    this.wake = null; // ends the current backoff wait early
+    this.failing = false;
+    this.stats = { sent: 0, duplicates: 0, rejected: 0, retries: 0, requests: 0 };
+  }
+
+  /** Starts the delivery loop unless it runs; returns its promise. */
+  kick() {
+    if (this.stopped) return Promise.resolve();
+    if (this.wake) this.wake();
+    if (!this.running) {
+      this.running = this.loop().finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  async loop() {
+    while (!this.stopped) {
+      const batch = this.spool.next();
+      if (!batch) return;
+      if (batch.lines.length && !(await this.deliver(batch.lines))) return;
+      batch.done();
+    }
+  }
+
+  sleep(ms) {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      t.unref();
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  // Sends lines until the server has them; lines it refuses for good are set
+  // aside. Returns false only when stopping.
+  async deliver(lines) {
+    for (;;) {
+      if (this.stopped) return false;
+      let res;
+      let failure;
+      try {
+        const raw = Buffer.from(lines.join(""), "utf8");
+        const gz = raw.length > 1024;
+        const body = gz ? await new Promise((ok, no) => zlib.gzip(raw, (e, b) => (e ? no(e) : ok(b)))) : raw;
+        this.stats.requests++;
+        res = await post(this.cfg, this.agent, body, gz);
+      } catch (err) {
+        failure = `server unreachable: ${err.message}`;
+      }
+      if (res && res.status === 200) {
+        const b = res.body || {};
+        this.stats.sent += Number(b.accepted) || 0;
+        this.stats.duplicates += Number(b.duplicates) || 0;
+        if (this.failing) this.reporter.info(`delivering to ${this.cfg.url} again`);
+        this.failing = false;
+        this.backoff = MIN_BACKOFF_MS;
+        return true;
+      }
+      if (res && (res.status === 400 || res.status === 409)) {
+        const d = (res.body && res.body.error && res.body.error.details) || [];
+        const bad = new Set(d.map((x) => x && x.line).filter((n) => Number.isInteger(n) && n >= 1 && n <= lines.length));
+        if (bad.size === 0) {
+          if (lines.length === 1) {
+            this.setAside(lines, describe(res));
+            return true;
+          }
+          return this.split(lines);
+        }
+        this.setAside(lines.filter((_, i) => bad.has(i + 1)), describe(res));
+        lines = lines.filter((_, i) => !bad.has(i + 1));
+        if (!lines.length) return true;
+        continue;
+      }
+      if (res && res.status === 413) {
+        if (lines.length === 1) {
+          this.setAside(lines, describe(res));
+          return true;
+        }
+        return this.split(lines);
+      }
+      // Unreachable, 401/403 (a key problem someone must fix), 429, 5xx: keep and retry.
+      this.stats.retries++;
+      this.failing = true;
+      const why = failure || describe(res);
+      const hint = res && (res.status === 401 || res.status === 403) ? " (check the plugin's token: an ingest key of the tenant)" : "";
+      this.reporter.warn("deliver", `sending ${lines.length} events to ${this.cfg.url}: ${why}${hint}; kept in ${this.spool.dir}, retrying`);
+      let wait = Math.round(this.backoff * (0.5 + Math.random()));
+      if (res && res.retryAfterMs > 0) wait = Math.min(res.retryAfterMs, 300000);
+      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+      await this.sleep(wait);
+    }
+  }
+
+  async split(lines) {
+    const h = lines.length >> 1;
+    return (await this.deliver(lines.slice(0, h))) && (await this.deliver(lines.slice(h)));
+  }
+
+  setAside(lines, why) {
+    this.stats.rejected += lines.length;
+    this.spool.reject(lines);
+    this.reporter.warn("rejected", `the server refused ${lines.length} events (${why}); set aside in ${path.join(this.spool.dir, "rejected.ndjson")}`);
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.wake) this.wake();
+    for (const a of Object.values(this.agent)) a.destroy();
+  }
+}
+
+// ---------------------------------------------------------------- recorder
+
+/**
+ * Owns the spool, the sender and the timer. record(ev) never throws;
+ * flush(ms) tries to deliver everything within ms.
+ */
+export class Recorder {
+  constructor(cfg, logger) {
+    this.cfg = cfg;
+    this.reporter = new Reporter(logger);
+    this.spool = new Spool({ dir: cfg.spoolDir, maxBytes: cfg.maxSpoolBytes, reporter: this.reporter });
+    this.sender = new Sender({ cfg, spool: this.spool, reporter: this.reporter });
+    this.newId = idFactory();
+    this.timer = null;
+    this.started = false;
+    this.closed = false;
+    this.lastRescan = 0;
+    this.exitFlushed = false;
+    this.onBeforeExit = () => {
+      // The event loop is empty: one last delivery, then let the process go.
+      if (this.exitFlushed || !this.spool.pending()) return;
+      this.exitFlushed = true;
+      this.flush(this.cfg.finalFlushMs);
+    };
+    this.onExit = () => this.spool.closeActive();
+  }
+
+  start() {
+    if (this.started || this.closed) return;
+    this.started = true;
+    try {
+      this.spool.open();
+    } catch (err) {
+      this.reporter.warn("spool", `cannot open spool ${this.cfg.spoolDir}: ${err.message}; events are kept in memory only`);
+    }
+    if (!this.cfg.token) {
+      this.reporter.warn("token", "no token configured (plugins.entries.clawtrail.config.token or CLAWTRAIL_TOKEN): events are spooled, and the server will refuse them until a key is set");
+    }
+    if (this.spool.adopted) this.reporter.info(`sending ${this.spool.adopted} spool files left by earlier processes`);
+    this.lastRescan = Date.now();
+    this.schedule();
+    process.on("beforeExit", this.onBeforeExit);
+    process.on("exit", this.onExit);
+  }
+
+  schedule() {
+    if (this.closed) return;
+    this.timer = setTimeout(() => this.tick(), this.cfg.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  tick() {
+    try {
+      if (this.spool.opened && Date.now() - this.lastRescan > RESCAN_EVERY_MS) {
+        this.lastRescan = Date.now();
+        this.spool.rescan();
+      }
+      this.noteDrops();
+      if (this.spool.pending()) this.sender.kick();
+    } catch (err) {
+      this.reporter.warn("tick", `delivery: ${err.message}`);
+    }
+    this.schedule();
+  }
+
+  // Drops are never silent: once there is room again, an event says how many.
+  noteDrops() {
+    const sp = this.spool;
+    if (!sp.dropped || sp.total + sp.memoryBytes + 4096 > sp.maxBytes) return; // none, or still full
+    const n = sp.dropped;
+    sp.dropped = 0;
+    this.write({ type: "clawtrail.dropped", content: `${n} events were dropped: the spool was full`, attributes: { dropped: n, spool_dir: sp.dir } });
+  }
+
+  /** Stamps, caps, encodes and spools one event. Never throws. */
+  record(ev) {
+    if (this.closed || !this.cfg.enabled) return;
+    try {
+      if (!this.started) this.start();
+      this.noteDrops();
+      this.write(ev);
+    } catch (err) {
+      this.reporter.warn("record", `could not record a ${ev && ev.type} event: ${err.message}`);
+    }
+  }
+
+  write(ev) {
+    const out = jsonSafe({ id: this.newId(), timestamp: new Date().toISOString(), tenant_id: this.cfg.tenant, ...ev });
+    for (const [k, v] of Object.entries(out)) {
+      const empty = v === null || v === "" || (typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0 && k !== "arguments");
+      if (empty) delete out[k];
+    }
+    const safe = capEvent(out, this.cfg.maxFieldBytes);
+    return this.spool.append(JSON.stringify(safe) + "\n");
+  }
+
+  /** Tries to deliver everything within ms; resolves true when nothing is left. */
+  flush(ms) {
+    if (!this.started || this.closed) return Promise.resolve(!this.spool.pending());
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(!this.spool.pending());
+      };
+      // A referenced timer: the process waits for this flush, at most ms.
+      const deadline = setTimeout(finish, ms);
+      const attempt = () => {
+        if (settled) return;
+        const run = this.sender.kick();
+        run.then(() => {
+          if (settled) return;
+          if (!this.spool.pending() || this.sender.stopped) finish();
+          else setImmediate(attempt); // more was written meanwhile
+        });
+      };
+      attempt();
+    });
+  }
+
+  stats() {
+    return {
+      ...this.sender.stats,
+      dropped: this.spool.droppedTotal,
+      adopted: this.spool.adopted,
+      damaged: this.spool.damaged,
+      spoolBytes: this.spool.total,
+      pending: this.spool.pending(),
+    };
+  }
+
+  /** Stops the timer and the sender; what is not delivered stays spooled. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.sender.stop();
+    this.spool.close();
+    process.off("beforeExit", this.onBeforeExit);
+    process.off("exit", this.onExit);
+  }
+}
+
+// ---------------------------------------------------------------- mapping
+
+/**
+ * Turns OpenClaw hook payloads into clawtrail events. Every field is picked
+ * explicitly: a context object is never copied (gateway_start's holds the
+ * whole config with its secrets; tool contexts hold AbortSignals).
+ */
+export class Mapper {
+  constructor(cfg) {
+    this.cfg = cfg;
+    this.sessionIdByKey = new BoundedMap(); // sessionKey → latest sessionId
+    this.senderByRun = new BoundedMap(); // runId → sender id
+    this.senderByKey = new BoundedMap(); // sessionKey → last sender id
+    this.tools = new BoundedMap(); // toolCallId → what before_tool_call saw
+  }
+
+  // Who and where, from whatever the hook's event and ctx carry.
+  base(hook, event, ctx) {
+    const e = event || {};
+    const c = ctx || {};
+    const sessionKey = str(c.sessionKey) || str(e.sessionKey);
+    const runId = str(c.runId) || str(e.runId);
+    let sessionId = str(c.sessionId) || str(e.sessionId);
+    if (sessionId && sessionKey) this.sessionIdByKey.set(sessionKey, sessionId);
+    if (!sessionId && sessionKey) sessionId = this.sessionIdByKey.get(sessionKey) || sessionKey;
+    const requester = c.requester && typeof c.requester === "object" ? c.requester : {};
+    let user = str(requester.senderId) || str(c.senderId) || str(e.senderId);
+    if (user) {
+      this.senderByRun.set(runId, user);
+      this.senderByKey.set(sessionKey, user);
+    } else {
+      user = (runId && this.senderByRun.get(runId)) || (sessionKey && this.senderByKey.get(sessionKey));
+    }
+    const trace = c.trace && typeof c.trace === "object" ? c.trace : {};
+    const attributes = {
+      hook,
+      session_key: sessionKey,
+      run_id: runId,
+      channel_id: str(c.channelId),
+      account_id: str(c.accountId) || str(requester.accountId),
+      conversation_id: str(c.conversationId),
+      message_id: str(c.messageId) || str(e.messageId),
+      trigger: str(c.trigger),
+      sender_is_owner: typeof requester.senderIsOwner === "boolean" ? requester.senderIsOwner : undefined,
+    };
+    return {
+      session_id: sessionId,
+      user_id: user,
+      agent_id: str(c.agentId),
+      channel: str(c.channelId) || str(c.channel) || str(requester.channel) || str(c.messageProvider),
+      trace_id: str(trace.traceId),
+      span_id: str(trace.spanId),
+      parent_id: str(trace.parentSpanId),
+      attributes,
+    };
+  }
+
+  text(v, allowed, ev, field = "content") {
+    if (typeof v !== "string") return undefined;
+    if (allowed) return v;
+    ev.attributes.omitted = [...(ev.attributes.omitted || []), field];
+    ev.attributes[`${field}_bytes`] = Buffer.byteLength(v);
+    return undefined;
+  }
+
+  message_received(event, ctx) {
+    const ev = { type: "prompt", ...this.base("message_received", event, ctx) };
+    ev.content = this.text(event.content, this.cfg.capture.prompts, ev);
+    const meta = event.metadata && typeof event.metadata === "object" ? event.metadata : {};
+    Object.assign(ev.attributes, {
+      from: str(event.from),
+      thread_id: event.threadId !== undefined ? String(event.threadId) : undefined,
+      provider: str(meta.provider),
+      surface: str(meta.surface),
+      message_time: num(event.timestamp) ? new Date(event.timestamp).toISOString() : undefined,
+    });
+    return ev;
+  }
+
+  llm_input(event, ctx) {
+    const ev = { type: "prompt", ...this.base("llm_input", event, ctx), model: str(event.model) };
+    ev.content = this.text(event.prompt, this.cfg.capture.prompts, ev);
+    // The system prompt (~47 KB), the history and the tool catalog are not
+    // copied into every turn: sizes and hashes say what was sent, and that
+    // it changed, without storing it again.
+    const sys = typeof event.systemPrompt === "string" ? event.systemPrompt : undefined;
+    const tools = Array.isArray(event.tools) ? event.tools : undefined;
+    let toolsHash;
+    try {
+      toolsHash = tools ? sha256(JSON.stringify(jsonSafe(tools))) : undefined;
+    } catch {}
+    Object.assign(ev.attributes, {
+      provider: str(event.provider),
+      system_prompt_bytes: sys !== undefined ? Buffer.byteLength(sys) : undefined,
+      system_prompt_sha256: sys !== undefined ? sha256(sys) : undefined,
+      history_messages: Array.isArray(event.historyMessages) ? event.historyMessages.length : undefined,
+      tools_count: tools ? tools.length : undefined,
+      tools_sha256: toolsHash,
+      images_count: num(event.imagesCount),
+    });
+    return ev;
+  }
+
+  llm_output(event, ctx) {
+    const ev = { type: "output", ...this.base("llm_output", event, ctx), model: str(event.model) };
+    const texts = Array.isArray(event.assistantTexts) ? event.assistantTexts.filter((t) => typeof t === "string") : [];
+    ev.content = this.text(texts.join("\n\n"), this.cfg.capture.outputs, ev);
+    const u = event.usage && typeof event.usage === "object" ? event.usage : undefined;
+    if (u) {
+      const input = num(u.input);
+      const output = num(u.output);
+      ev.usage = {
+        input_tokens: input,
+        output_tokens: output,
+        cache_read_tokens: num(u.cacheRead),
+        cache_write_tokens: num(u.cacheWrite),
+        total_tokens: num(u.total),
+      };
+      const total = num(u.total) ?? (input !== undefined || output !== undefined ? (input || 0) + (output || 0) : undefined);
+      if (total !== undefined) ev.tokens_used = Math.round(total);
+    }
+    Object.assign(ev.attributes, {
+      provider: str(event.provider),
+      resolved_ref: str(event.resolvedRef),
+      harness_id: str(event.harnessId),
+      reasoning_effort: str(event.reasoningEffort),
+      assistant_texts: texts.length,
+    });
+    return ev;
+  }
+
+  tool(hook, event, ctx) {
+    const callId = str(event.toolCallId) || str(ctx.toolCallId);
+    const ev = { type: "tool_call", ...this.base(hook, event, ctx), tool: str(event.toolName) || str(ctx.toolName) };
+    const prior = callId ? this.tools.get(callId) : undefined;
+    if (prior) {
+      // after_tool_call's ctx is thinner than before_tool_call's.
+      for (const k of ["user_id", "channel", "trace_id", "session_id"]) ev[k] ??= prior[k];
+    }
+    // The tool call is a span of its own (its toolCallId), a child of the run's span.
+    const runSpan = ev.span_id;
+    ev.parent_id = (prior && prior.parent_id) || runSpan;
+    ev.span_id = callId || runSpan;
+    if (ev.span_id === ev.parent_id) ev.parent_id = undefined;
+    ev.attributes.tool_call_id = callId;
+    ev.attributes.tool_kind = str(event.toolKind) || str(ctx.toolKind);
+    if (event.params && typeof event.params === "object") {
+      if (this.cfg.capture.toolArguments) ev.arguments = event.params;
+      else ev.attributes.omitted = ["arguments"];
+    }
+    return ev;
+  }
+
+  before_tool_call(event, ctx) {
+    const ev = this.tool("before_tool_call", event, ctx);
+    ev.status = "started";
+    if (Array.isArray(event.derivedPaths)) ev.attributes.derived_paths = event.derivedPaths.filter((p) => typeof p === "string").slice(0, 50);
+    const callId = ev.attributes.tool_call_id;
+    if (callId) {
+      this.tools.set(callId, {
+        user_id: ev.user_id,
+        channel: ev.channel,
+        trace_id: ev.trace_id,
+        session_id: ev.session_id,
+        parent_id: ev.parent_id,
+      });
+    }
+    return ev;
+  }
+
+  after_tool_call(event, ctx) {
+    const ev = this.tool("after_tool_call", event, ctx);
+    const callId = ev.attributes.tool_call_id;
+    if (callId) this.tools.delete(callId);
+    const r = event.result;
+    const details = r && typeof r === "object" && r.details && typeof r.details === "object" ? r.details : undefined;
+    const dstatus = details && str(details.status);
+    if (event.error !== undefined && event.error !== null && event.error !== "") {
+      ev.status = "error";
+      ev.error = typeof event.error === "string" ? event.error : JSON.stringify(jsonSafe(event.error));
+    } else if (dstatus === "approval-pending") ev.status = "pending";
+    else if (dstatus === "approval-unavailable") ev.status = "blocked";
+    else if (dstatus === "failed" || dstatus === "error") ev.status = "error";
+    else ev.status = "success";
+    ev.duration_ms = num(event.durationMs);
+    if (r !== undefined) {
+      if (this.cfg.capture.toolResults) ev.result = toolResult(r);
+      else ev.attributes.omitted = [...(ev.attributes.omitted || []), "result"];
+    }
+    if (details) {
+      const d = {};
+      for (const [k, v] of Object.entries(details)) {
+        if (typeof v === "number" || typeof v === "boolean") d[k] = v;
+        else if (typeof v === "string" && v.length <= 512 && DETAIL_STRINGS.has(k)) d[k] = v;
+      }
+      if (Object.keys(d).length) ev.attributes.tool_details = d;
+      if (num(details.exitCode) !== undefined && details.exitCode !== 0 && ev.status === "success") ev.status = "error";
+    }
+    return ev;
+  }
+
+  agent_end(event, ctx) {
+    const ev = { type: "agent_end", ...this.base("agent_end", event, ctx) };
+    ev.status = event.success === false ? "error" : event.success === true ? "success" : undefined;
+    ev.error = typeof event.error === "string" ? event.error : undefined;
+    ev.duration_ms = num(event.durationMs);
+    ev.model = str(ctx.modelId);
+    Object.assign(ev.attributes, {
+      message_count: Array.isArray(event.messages) ? event.messages.length : undefined,
+      provider: str(ctx.modelProviderId),
+    });
+    return ev;
+  }
+
+  session_start(event, ctx) {
+    const ev = { type: "session_start", ...this.base("session_start", event, ctx) };
+    ev.attributes.resumed_from = str(event.resumedFrom);
+    return ev;
+  }
+
+  session_end(event, ctx) {
+    const ev = { type: "session_end", ...this.base("session_end", event, ctx) };
+    ev.reason = str(event.reason);
+    ev.duration_ms = num(event.durationMs);
+    Object.assign(ev.attributes, {
+      message_count: num(event.messageCount),
+      next_session_id: str(event.nextSessionId),
+      next_session_key: str(event.nextSessionKey),
+      transcript_archived: typeof event.transcriptArchived === "boolean" ? event.transcriptArchived : undefined,
+    });
+    return ev;
+  }
+
+  message_sent(event, ctx) {
+    const ev = { type: "message_sent", ...this.base("message_sent", event, ctx) };
+    ev.content = this.text(event.content, this.cfg.capture.outputs, ev);
+    ev.status = event.success === false ? "error" : "success";
+    ev.error = typeof event.error === "string" ? event.error : undefined;
+    ev.attributes.to = str(event.to);
+    return ev;
+  }
+
+  model_call_ended(event, ctx) {
+    if (!this.cfg.capture.modelCalls) return undefined;
+    const ev = { type: "model_call", ...this.base("model_call_ended", event, ctx), model: str(event.model) };
+    ev.duration_ms = num(event.durationMs);
+    ev.status = event.outcome === "error" ? "error" : "success";
+    ev.error = event.outcome === "error" ? str(event.failureKind) || str(event.errorCategory) || "error" : undefined;
+    Object.assign(ev.attributes, {
+      provider: str(event.provider),
+      call_id: str(event.callId),
+      api: str(event.api),
+      transport: str(event.transport),
+      request_bytes: num(event.requestPayloadBytes),
+      response_bytes: num(event.responseStreamBytes),
+      time_to_first_byte_ms: num(event.timeToFirstByteMs),
+      error_category: str(event.errorCategory),
+      upstream_request_id_hash: str(event.upstreamRequestIdHash),
+    });
+    return ev;
+  }
+
+  subagent_spawned(event, ctx) {
+    const ev = { type: "subagent_spawned", ...this.base("subagent_spawned", event, ctx) };
+    ev.session_id = ev.session_id || str(ctx.requesterSessionKey);
+    Object.assign(ev.attributes, {
+      child_session_key: str(event.childSessionKey),
+      child_agent_id: str(event.agentId),
+      label: str(event.label),
+      mode: str(event.mode),
+    });
+    return ev;
+  }
+
+  subagent_ended(event, ctx) {
+    const ev = { type: "subagent_ended", ...this.base("subagent_ended", event, ctx) };
+    ev.session_id = ev.session_id || str(ctx.requesterSessionKey);
+    ev.status = str(event.outcome);
+    ev.reason = str(event.reason);
+    ev.error = str(event.error);
+    Object.assign(ev.attributes, { target_session_key: str(event.targetSessionKey), target_kind: str(event.targetKind) });
+    return ev;
+  }
+
+  gateway_start(event) {
+    // Never ctx: it holds the whole config, secrets included.
+    return { type: "gateway_start", attributes: { hook: "gateway_start", port: num(event.port) } };
+  }
+
+  gateway_stop(event) {
+    return { type: "gateway_stop", reason: str(event.reason), attributes: { hook: "gateway_stop" } };
+  }
+
+  /** An agent event on the "approval" stream (exec approvals). */
+  approval(evt) {
+    const d = evt && evt.data && typeof evt.data === "object" ? evt.data : {};
+    const ctx = { sessionKey: evt.sessionKey, sessionId: evt.sessionId, runId: evt.runId, agentId: evt.agentId };
+    const ev = { type: "approval", ...this.base("agent_event:approval", {}, ctx) };
+    const toolCallId = str(d.toolCallId);
+    const prior = toolCallId ? this.tools.get(toolCallId) : undefined;
+    if (prior) for (const k of ["user_id", "channel", "trace_id"]) ev[k] ??= prior[k];
+    ev.tool = str(d.kind) === "exec" || !str(d.kind) ? "exec" : str(d.kind);
+    ev.parent_id = toolCallId || ev.parent_id;
+    const phase = str(d.phase);
+    const status = str(d.status);
+    if (phase === "requested") ev.status = status === "unavailable" ? "blocked" : "pending";
+    else if (status === "denied" || status === "failed") {
+      ev.status = "denied";
+      ev.decision = "denied";
+    } else if (status === "approved" || status === "allowed") {
+      ev.status = "approved";
+      ev.decision = "approved";
+    } else ev.status = status;
+    ev.reason = str(d.reason) || str(d.message);
+    if (str(d.command) !== undefined || str(d.host) !== undefined) {
+      if (this.cfg.capture.toolArguments) ev.arguments = { command: str(d.command), host: str(d.host) };
+      else ev.attributes.omitted = ["arguments"];
+    }
+    Object.assign(ev.attributes, {
+      phase,
+      approval_status: status,
+      approval_kind: str(d.kind),
+      approval_id: str(d.approvalId),
+      approval_slug: str(d.approvalSlug),
+      title: str(d.title),
+      tool_call_id: toolCallId,
+      stream_seq: num(evt.seq),
+    });
+    return ev;
+  }
+}
+
+// Tool result details kept as attributes.tool_details: numbers, booleans
+// and these strings (never output text: "aggregated" repeats the output).
+const DETAIL_STRINGS = new Set(["status", "exitReason", "cwd", "host", "reason", "mode", "kind", "approvalId", "approvalSlug"]);
+
+// OpenClaw tool results are {content: [{type: "text", text}], details}; the
+// text is what the model saw, so it is the result. Anything else is kept as
+// it is.
+function toolResult(r) {
+  if (r && typeof r === "object" && Array.isArray(r.content)) {
+    const parts = r.content;
+    if (parts.length && parts.every((p) => p && p.type === "text" && typeof p.text === "string")) {
+      return parts.map((p) => p.text).join("\n");
+    }
+    return parts.map((p) => (p && p.type === "text" ? p.text : p && p.type ? { type: p.type } : p));
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------- plugin
+
+const HOOKS = [
+  "message_received",
+  "llm_input",
+  "llm_output",
+  "before_tool_call",
+  "after_tool_call",
+  "agent_end",
+  "session_start",
+  "session_end",
+  "message_sent",
+  "model_call_ended",
+  "subagent_spawned",
+  "subagent_ended",
+  "gateway_start",
+  "gateway_stop",
+];
+
+const RECORDERS = Symbol.for("clawtrail.openclaw.recorders");
+
+// One recorder per configuration per process: OpenClaw may register the
+// plugin again (config reload); the new registration takes over the spool.
+function recorderFor(cfg, logger) {
+  const all = (globalThis[RECORDERS] ??= new Map());
+  const key = JSON.stringify(cfg);
+  let r = all.get(key);
+  if (r && !r.closed) return r;
+  for (const [k, old] of all) {
+    if (old.cfg.spoolDir === cfg.spoolDir) {
+      old.close();
+      all.delete(k);
+    }
+  }
+  r = new Recorder(cfg, logger);
+  all.set(key, r);
+  return r;
+}
+
+/** Registers the hooks on api (OpenClaw's plugin API). Returns the recorder. */
+export function register(api) {
+  const logger = api.logger || console;
+  let stateDir;
+  try {
+    stateDir = api.runtime && api.runtime.state && api.runtime.state.resolveStateDir ? api.runtime.state.resolveStateDir() : undefined;
+  } catch {}
+  const cfg = resolveConfig(api.pluginConfig, process.env, stateDir);
+  const recorder = recorderFor(cfg, logger);
+  const mapper = new Mapper(cfg);
+  const reporter = recorder.reporter;
+
+  const capture = (hook, event, ctx) => {
+    try {
+      if (!cfg.enabled) return;
+      const ev = mapper[hook](event || {}, ctx || {});
+      if (ev) recorder.record(ev);
+    } catch (err) {
+      reporter.warn(`hook:${hook}`, `${hook}: ${err && err.message}`);
+    }
+  };
+  const flushFor = (ms) => recorder.flush(Math.max(0, ms)).catch(() => {});
+
+  for (const hook of HOOKS) {
+    let handler;
+    if (hook === "gateway_stop") {
+      // Awaited by OpenClaw (5 s budget): a short final delivery.
+      handler = (event, ctx) => {
+        capture(hook, event, ctx);
+        return flushFor(cfg.finalFlushMs).then(() => undefined);
+      };
+    } else if (hook === "session_end") {
+      handler = (event, ctx) => {
+        capture(hook, event, ctx);
+        const reason = event && event.reason;
+        // Shutdown and restart share a 2 s drain across every plugin.
+        if (reason === "shutdown" || reason === "restart") return flushFor(Math.min(cfg.finalFlushMs, 1000)).then(() => undefined);
+        recorder.sender.kick();
+        return undefined;
+      };
+    } else if (hook === "agent_end") {
+      handler = (event, ctx) => {
+        capture(hook, event, ctx);
+        if (recorder.started) recorder.sender.kick(); // deliver the turn now; not awaited
+        return undefined;
+      };
+    } else {
+      // Synchronous and returns nothing: never a decision, never a delay.
+      handler = (event, ctx) => {
+        capture(hook, event, ctx);
+        return undefined;
+      };
+    }
+    try {
+      api.on(hook, handler);
+    } catch (err) {
+      reporter.warn(`on:${hook}`, `cannot register ${hook}: ${err && err.message}`);
+    }
+  }
+
+  // Exec approvals reach plugins as agent events on the "approval" stream.
+  const subscription = {
+    id: "clawtrail-approvals",
+    description: "records exec approval requests and denials",
+    streams: ["approval"],
+    handle: (evt) => {
+      try {
+        if (cfg.enabled) recorder.record(mapper.approval(evt || {}));
+      } catch (err) {
+        reporter.warn("approval", `approval event: ${err && err.message}`);
+      }
+    },
+  };
+  try {
+    const events = api.agent && api.agent.events;
+    if (events && typeof events.registerAgentEventSubscription === "function") events.registerAgentEventSubscription(subscription);
+    else if (typeof api.registerAgentEventSubscription === "function") api.registerAgentEventSubscription(subscription);
+  } catch (err) {
+    reporter.warn("approvalsub", `cannot subscribe to approval events: ${err && err.message}`);
+  }
+
+  const mode = api.registrationMode;
+  if (cfg.enabled && (mode === undefined || mode === "full")) recorder.start();
+  return recorder;
+}
+
+export default {
+  id: PLUGIN_ID,
+  name: "clawtrail",
+  description: "Tamper-evident audit trail for OpenClaw agents (clawtrail)",
+  version: VERSION,
+  register(api) {
+    try {
+      register(api);
+    } catch (err) {
+      try {
+        (api.logger || console).error(`clawtrail: not recording: ${err && err.message}`);
+      } catch {}
+    }
+  },
+};
