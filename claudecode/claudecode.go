@@ -14,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -36,6 +38,9 @@ type Options struct {
 	// (default 64 KiB). A longer one is cut at a UTF-8 boundary and its
 	// path listed in attributes.truncated, so nothing is cut silently.
 	MaxFieldBytes int
+	// MaxEventBytes is the server's event size limit (default 1 MiB); the
+	// mapped event is kept under it, with room for what the server adds.
+	MaxEventBytes int
 	Now           func() time.Time
 	// ReadTranscript: on Stop, read the session transcript Claude Code
 	// names for the turn's model and token usage (the command hook runs
@@ -46,9 +51,29 @@ type Options struct {
 // DefaultMaxFieldBytes is Options.MaxFieldBytes's default.
 const DefaultMaxFieldBytes = 64 << 10
 
-// maxEventBytes keeps a mapped event under the server's default event
-// size limit (1 MiB) with room for what the server adds.
-const maxEventBytes = 900 << 10
+// DefaultMaxEventBytes is Options.MaxEventBytes's default (the server's).
+const DefaultMaxEventBytes = 1 << 20
+
+// eventBudget is the size a mapped event must stay under: the server's
+// limit less room for what the server adds (seq, key_id, received_at,
+// tenant_id, redaction records).
+func eventBudget(limit int) int {
+	if limit >= 256<<10 {
+		return limit - 124<<10
+	}
+	return limit * 3 / 4
+}
+
+// maxValueDepth is how deeply a payload value (tool_input, tool_response,
+// any other field) may nest objects and arrays; deeper parts are kept as
+// their JSON text, so that the event stays within the server's nesting
+// limit (strictjson.MaxDepth, 64, counted from the event itself).
+const maxValueDepth = 32
+
+// maxDurationMS is the longest duration_ms mapped to the event's
+// duration (time.Duration holds about 292 years); a larger value is kept
+// under attributes as sent.
+const maxDurationMS = 1e12
 
 // Hook event names Claude Code sends (2.1.x).
 const (
@@ -153,11 +178,23 @@ var attrFields = []string{"cwd", "transcript_path", "prompt_id", "permission_mod
 // Map turns a hook call into one event. The event has no id: the caller's
 // client (or the server) assigns one.
 func Map(p *Payload, o Options) sdk.Event {
+	return mapPayload(p, o, true)
+}
+
+// mapPayload is Map; with cut false nothing is cut (the event deny rules
+// are matched against, so that no part of a call can hide past a cut).
+func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 	if o.Agent == "" {
 		o.Agent = "claude-code"
 	}
 	if o.MaxFieldBytes <= 0 {
 		o.MaxFieldBytes = DefaultMaxFieldBytes
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if !cut {
+		o.MaxFieldBytes = math.MaxInt
 	}
 	now := time.Now
 	if o.Now != nil {
@@ -168,21 +205,23 @@ func Map(p *Payload, o Options) sdk.Event {
 		Attributes: map[string]any{"hook_event_name": p.Event},
 	}
 	used := map[string]bool{}
-	take := func(name string) (any, bool) {
+	var flat []string
+	// take reads a payload field for the event field at path.
+	take := func(name, path string) (any, bool) {
 		used[name] = true
-		return p.value(name)
+		v, ok := p.value(name)
+		return flatten(v, 1, path, &flat), ok
 	}
 	takeStr := func(name string) string {
 		used[name] = true
 		return p.str(name)
 	}
 	for _, f := range attrFields {
-		if v, ok := take(f); ok {
+		if v, ok := take(f, "attributes."+f); ok {
 			e.Attributes[f] = v
 		}
 	}
-	if v, ok := p.value("effort"); ok {
-		used["effort"] = true
+	if v, ok := take("effort", "attributes.effort"); ok {
 		if m, ok := v.(map[string]any); ok && m["level"] != nil {
 			e.Attributes["effort"] = m["level"]
 		} else {
@@ -194,10 +233,10 @@ func Map(p *Payload, o Options) sdk.Event {
 	toolCall := func() {
 		e.Type = "tool_call"
 		e.Tool = takeStr("tool_name")
-		if v, ok := take("tool_input"); ok {
+		if v, ok := take("tool_input", "arguments"); ok {
 			e.Arguments = cutValue(objectOf(v), o.MaxFieldBytes, "arguments", &cuts)
 		}
-		if ms, ok := p.num("duration_ms"); ok && ms >= 0 {
+		if ms, ok := p.num("duration_ms"); ok && ms >= 0 && ms <= maxDurationMS {
 			used["duration_ms"] = true
 			e.Duration = time.Duration(ms * float64(time.Millisecond))
 		}
@@ -213,7 +252,7 @@ func Map(p *Payload, o Options) sdk.Event {
 	case PostToolUse:
 		toolCall()
 		e.Status = "success"
-		if v, ok := take("tool_response"); ok {
+		if v, ok := take("tool_response", "result"); ok {
 			e.Result = cutValue(v, o.MaxFieldBytes, "result", &cuts)
 			if e.Operation == "write" && e.Bytes == 0 {
 				if m, ok := v.(map[string]any); ok {
@@ -227,7 +266,7 @@ func Map(p *Payload, o Options) sdk.Event {
 		toolCall()
 		e.Status = "error"
 		e.Error = cutString(takeStr("error"), o.MaxFieldBytes, "error", &cuts)
-		if v, ok := take("is_interrupt"); ok {
+		if v, ok := take("is_interrupt", "attributes.is_interrupt"); ok {
 			e.Attributes["is_interrupt"] = v
 			if v == true {
 				e.Status = "interrupted"
@@ -267,14 +306,60 @@ func Map(p *Payload, o Options) sdk.Event {
 			continue
 		}
 		if v, ok := p.value(k); ok {
+			v = flatten(v, 1, "attributes."+k, &flat)
 			e.Attributes[k] = cutValue(v, o.MaxFieldBytes, "attributes."+k, &cuts)
 		}
 	}
-	if len(cuts) > 0 {
-		e.Attributes["truncated"] = cuts
+	if len(flat) > 0 {
+		flat = summarize(dedupe(flat))
+		sort.Strings(flat)
+		e.Attributes["flattened"] = flat
 	}
-	shrink(&e, &cuts)
+	if !cut {
+		return e
+	}
+	if len(cuts) > 0 {
+		e.Attributes["truncated"] = summarize(dedupe(cuts))
+	}
+	shrink(&e, &cuts, eventBudget(o.MaxEventBytes))
 	return e
+}
+
+// flatten replaces the objects and arrays of v nested deeper than
+// maxValueDepth (depth is v's own level) by their JSON text, noting each
+// one's path in flat: the content is kept, and searchable as text.
+func flatten(v any, depth int, path string, flat *[]string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if depth > maxValueDepth {
+			*flat = append(*flat, path)
+			return jsonText(x)
+		}
+		for k, kv := range x {
+			x[k] = flatten(kv, depth+1, path+"."+k, flat)
+		}
+		return x
+	case []any:
+		if depth > maxValueDepth {
+			*flat = append(*flat, path)
+			return jsonText(x)
+		}
+		for i, kv := range x {
+			x[i] = flatten(kv, depth+1, path, flat)
+		}
+		return x
+	}
+	return v
+}
+
+func jsonText(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // fileFields fills path, operation and bytes for Claude Code's file tools,
@@ -372,31 +457,103 @@ func cutValue(v any, max int, path string, cuts *[]string) any {
 	return v
 }
 
-// shrink makes sure the event fits the server's size limit: strings cut
-// at MaxFieldBytes can still add up (a Write of many long lines, a long
-// array). It cuts harder, in steps, and finally replaces the result.
-func shrink(e *sdk.Event, cuts *[]string) {
-	for _, max := range []int{16 << 10, 4 << 10, 1 << 10, 256} {
+// shrink makes sure the event fits the server's size limit (budget bytes):
+// strings cut at MaxFieldBytes can still add up (a Write of many long
+// lines, a long array, many fields). It cuts harder, in steps, then
+// replaces what is still too large by a marker, and says so in
+// attributes.truncated each time.
+func shrink(e *sdk.Event, cuts *[]string, budget int) {
+	fits := func() bool {
 		b, err := e.MarshalJSON()
-		if err == nil && len(b) <= maxEventBytes {
-			return
-		}
+		return err == nil && len(b) <= budget
+	}
+	note := func() { e.Attributes["truncated"] = summarize(dedupe(*cuts)) }
+	if fits() {
+		return
+	}
+	for _, max := range []int{16 << 10, 4 << 10, 1 << 10, 256} {
 		e.Arguments = cutValue(e.Arguments, max, "arguments", cuts)
 		e.Result = cutValue(e.Result, max, "result", cuts)
 		e.Content = cutString(e.Content, max, "content", cuts)
+		e.Error = cutString(e.Error, max, "error", cuts)
 		for k, v := range e.Attributes {
-			if k != "truncated" {
+			if k != "truncated" && k != "flattened" {
 				e.Attributes[k] = cutValue(v, max, "attributes."+k, cuts)
 			}
 		}
-		e.Attributes["truncated"] = dedupe(*cuts)
+		note()
+		if fits() {
+			return
+		}
 	}
-	if b, err := e.MarshalJSON(); err != nil || len(b) > maxEventBytes {
-		e.Result = "[removed: too large to record]"
+	// Many small values, or fields no one expects to be long: replace.
+	if e.Result != nil {
+		e.Result = removed
+		*cuts = append(*cuts, "result")
+	}
+	if e.Arguments != nil {
 		e.Arguments = map[string]any{"removed": "too large to record"}
-		*cuts = append(*cuts, "arguments", "result")
-		e.Attributes["truncated"] = dedupe(*cuts)
+		*cuts = append(*cuts, "arguments")
 	}
+	for _, f := range []struct {
+		name string
+		s    *string
+	}{{"session_id", &e.SessionID}, {"tool", &e.Tool}, {"path", &e.Path}, {"reason", &e.Reason},
+		{"operation", &e.Operation}, {"span_id", &e.SpanID}, {"user_id", &e.UserID}, {"agent_id", &e.AgentID},
+		{"channel", &e.Channel}} {
+		*f.s = cutString(*f.s, 1<<10, f.name, cuts)
+	}
+	note()
+	if fits() {
+		return
+	}
+	for k := range e.Attributes {
+		switch k {
+		case "hook_event_name", "rule", "truncated", "flattened":
+		default:
+			delete(e.Attributes, k)
+			*cuts = append(*cuts, "attributes."+k)
+		}
+	}
+	note()
+	if !fits() {
+		// Only the lists of what was cut can be left too long.
+		*cuts = append(*cuts, "attributes")
+		e.Attributes["truncated"] = []string{"arguments", "attributes", "result"}
+		delete(e.Attributes, "flattened")
+	}
+}
+
+// removed is what a value too large to record is replaced with.
+const removed = "[removed: too large to record]"
+
+// summarize keeps a list of paths short: when it is long (many cut items
+// of one array, many cut keys), each path is shortened to its first two,
+// then its first segment.
+func summarize(paths []string) []string {
+	const maxList = 8 << 10
+	size := func(ps []string) int {
+		n := 0
+		for _, p := range ps {
+			n += len(p) + 3
+		}
+		return n
+	}
+	for _, segs := range []int{2, 1} {
+		if size(paths) <= maxList {
+			return paths
+		}
+		short := make([]string, len(paths))
+		for i, p := range paths {
+			parts := strings.SplitN(p, ".", segs+1)
+			if len(parts) > segs {
+				parts = parts[:segs]
+			}
+			short[i] = cutString(strings.Join(parts, "."), 256, "", new([]string))
+		}
+		paths = dedupe(short)
+	}
+	return paths
 }
 
 func dedupe(s []string) []string {

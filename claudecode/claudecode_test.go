@@ -247,7 +247,7 @@ func TestLongValuesAreCutAndMarked(t *testing.T) {
 	payload, _ = json.Marshal(map[string]any{"session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Write",
 		"tool_input": map[string]any{"file_path": "/a", "edits": lines}})
 	e, _ = mapped(t, payload, nil)
-	if len(raw(e.Arguments)) > maxEventBytes || attr(e, "truncated") == nil {
+	if len(raw(e.Arguments)) > eventBudget(DefaultMaxEventBytes) || attr(e, "truncated") == nil {
 		t.Errorf("arguments %d bytes, truncated %v", len(raw(e.Arguments)), attr(e, "truncated"))
 	}
 }

@@ -3,6 +3,7 @@ package claudecode
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -81,14 +82,21 @@ var refusable = map[string]string{
 // answer Claude Code with. tenant is the tenant the event will be stored
 // in, so that rules may name tenant:. Calls that already happened (Post…,
 // Stop) are never refused.
+//
+// The rules see the whole call: p mapped as e was (same identity and
+// time) but with nothing cut, so that no part of a long command or input
+// can hide past --max-field-bytes or the event size limit.
 func (pol *Policy) Apply(p *Payload, e *sdk.Event, tenant string) (*Rule, []byte, error) {
 	status, ok := refusable[p.Event]
 	if !ok || len(pol.Deny) == 0 {
 		return nil, nil, nil
 	}
-	ev, err := Decode(*e)
+	at := e.Timestamp
+	view := mapPayload(p, Options{User: e.UserID, Agent: e.AgentID, Channel: e.Channel,
+		Now: func() time.Time { return at }}, false)
+	ev, err := decodeWith(&viewDecoder, view)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("the deny rules cannot be matched against this %s call: %w", p.Event, err)
 	}
 	ev.TenantID = tenant
 	for i := range pol.Deny {
@@ -127,14 +135,24 @@ func Refusal(hookEvent, reason string) []byte {
 // the event the server will store.
 var decoder = ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
 
+// viewDecoder decodes the uncut event rules are matched against: the
+// server's validation without its event size limit (the payload itself is
+// bounded by the hook's input limit or the server's request limit).
+var viewDecoder = ingest.Decoder{Limits: ingest.Limits{MaxEventBytes: math.MaxInt, MaxRequestBytes: math.MaxInt,
+	MaxClockSkew: ingest.DefaultMaxClockSkew}, Now: time.Now}
+
 // Decode turns a mapped event into the server's form, validated as the
 // server validates it.
 func Decode(e sdk.Event) (*clawtrail.Event, error) {
+	return decodeWith(&decoder, e)
+}
+
+func decodeWith(d *ingest.Decoder, e sdk.Event) (*clawtrail.Event, error) {
 	line, err := e.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
-	ps, err := decoder.Decode(line, true)
+	ps, err := d.Decode(line, true)
 	if err != nil {
 		return nil, err
 	}
