@@ -35,7 +35,7 @@ func (s *Server) handleClaudeCodeHook(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &clawtrail.InvalidError{Message: err.Error()})
 		return
 	}
-	o := claudecode.Options{Now: s.now}
+	o := claudecode.Options{Now: s.now, MaxEventBytes: s.cfg.Limits.MaxEventBytes}
 	for _, h := range []struct {
 		name string
 		dst  *string
