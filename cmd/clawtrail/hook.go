@@ -34,9 +34,34 @@ func newHookCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hook",
 		Short: "Record an agent's hook calls (Claude Code)",
+		// An agent runs this command: a mistyped hook name must not exit 0
+		// with the help on stdout (Claude Code would give it to the model
+		// as context) nor 2 (Claude Code's "block").
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return exitStatus{1, fmt.Errorf("unknown hook %q (the hooks are: claude-code)", args[0])}
+			}
+			return cmd.Help()
+		},
 	}
 	cmd.AddCommand(newClaudeCodeHookCmd(e))
 	return cmd
+}
+
+// hookError makes any error of a hook command exit 1: flag and argument
+// errors would otherwise exit 2, which Claude Code reads as "block this
+// call" (a settings.json written for another version would then block
+// every prompt and tool call).
+func hookError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		return err
+	}
+	return exitStatus{1, err}
 }
 
 // claudeHookEvents are the hook events --print-settings registers.
@@ -79,21 +104,22 @@ so they hold while the server is down.
 
 Exit status is 0, or 1 for an error Claude Code should show without blocking;
 never 2, which Claude Code reads as "block".`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args: func(cmd *cobra.Command, args []string) error { return hookError(cobra.NoArgs(cmd, args)) },
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if f.print {
 				return printClaudeSettings(e, &f)
 			}
-			err := runClaudeHook(cmd.Context(), e, &f)
-			if err != nil {
-				var es exitStatus
-				if !errors.As(err, &es) {
-					err = exitStatus{1, err}
+			defer func() {
+				// A panic would exit 2 (Go's code for it): Claude Code's "block".
+				if p := recover(); p != nil {
+					err = fmt.Errorf("internal error: %v", p)
 				}
-			}
-			return err
+				err = hookError(err)
+			}()
+			return runClaudeHook(cmd.Context(), e, &f)
 		},
 	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return hookError(err) })
 	fs := cmd.Flags()
 	f.cf.register(cmd)
 	fs.StringArrayVar(&f.deny, "deny", nil, "refuse calls matching this query (repeatable), e.g. 'tool:Bash AND \"rm -rf\"'")
