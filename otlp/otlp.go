@@ -242,17 +242,38 @@ func (u usage) any() bool {
 }
 
 // encode writes the event as one JSON line within the options' limits:
-// strings are cut to MaxFieldBytes, then shorter until the event fits, and
-// as a last resort the attributes, then arguments and result, are replaced
-// by a marker. Every cut is listed in attributes.truncated. When the event
-// has no id yet (log records), its id is a hash of the rest.
+// values nested deeper than the server accepts are kept as their JSON text
+// (listed in attributes.otlp.flattened); strings are cut to MaxFieldBytes,
+// then shorter until the event fits, and as a last resort the attributes,
+// then arguments and result, are dropped. Every cut is listed in
+// attributes.truncated. When the event has no id yet (log records), its id
+// is a hash of the rest.
 func (e *event) encode(o Options) []byte {
 	orig := *e
+	var flat []string
+	if orig.Arguments != nil {
+		orig.Arguments = flatten(orig.Arguments, 1, "arguments", &flat).(map[string]any)
+	}
+	if orig.Result != nil {
+		orig.Result = flatten(orig.Result, 1, "result", &flat)
+	}
+	if orig.Attributes != nil {
+		orig.Attributes = flatten(orig.Attributes, 1, "attributes", &flat).(map[string]any)
+	}
+	if len(flat) > 0 {
+		attrs := make(map[string]any, len(orig.Attributes)+1)
+		for k, v := range orig.Attributes {
+			attrs[k] = v
+		}
+		attrs["otlp.flattened"] = pathList(flat)
+		orig.Attributes = attrs
+	}
 	for limit := o.MaxFieldBytes; ; limit /= 2 {
 		var cuts []string
 		c := orig
-		c.Content = cutString(orig.Content, limit, "content", &cuts)
-		c.Error = cutString(orig.Error, limit, "error", &cuts)
+		for _, f := range c.stringFields() {
+			*f.s = cutString(*f.s, limit, f.name, &cuts)
+		}
 		if orig.Arguments != nil {
 			c.Arguments = cutValue(orig.Arguments, limit, "arguments", &cuts).(map[string]any)
 		}
@@ -263,18 +284,23 @@ func (e *event) encode(o Options) []byte {
 			c.Attributes = cutValue(orig.Attributes, limit, "attributes", &cuts).(map[string]any)
 		}
 		if limit < 256 {
-			// Many small values: drop whole fields, named.
-			if len(c.Attributes) > 0 {
-				cuts = append(cuts, "attributes")
-				c.Attributes = nil
+			// Many small values: drop the largest attributes, then whole
+			// fields, named (and what was cut inside them said once, by
+			// the dropped name).
+			if b := c.marshal(cuts); len(b) > o.budget() && len(c.Attributes) > 0 {
+				c.Attributes, cuts = dropLargest(c.Attributes, cuts, len(b)-o.budget())
+				if b := c.marshal(cuts); len(b) > o.budget() {
+					cuts = dropped(cuts, "attributes")
+					c.Attributes = nil
+				}
 			}
 			if b := c.marshal(cuts); len(b) > o.budget() {
 				if c.Arguments != nil {
-					cuts = append(cuts, "arguments")
+					cuts = dropped(cuts, "arguments")
 					c.Arguments = nil
 				}
 				if c.Result != nil {
-					cuts = append(cuts, "result")
+					cuts = dropped(cuts, "result")
 					c.Result = nil
 				}
 			}
@@ -286,18 +312,155 @@ func (e *event) encode(o Options) []byte {
 	}
 }
 
+// stringFields are the event's free string fields, which a sender can make
+// as long as it likes (ids, type, status and timestamp are bounded).
+func (e *event) stringFields() []struct {
+	name string
+	s    *string
+} {
+	return []struct {
+		name string
+		s    *string
+	}{{"content", &e.Content}, {"error", &e.Error}, {"session_id", &e.SessionID}, {"user_id", &e.UserID},
+		{"agent_id", &e.AgentID}, {"channel", &e.Channel}, {"tool", &e.Tool}, {"model", &e.Model},
+		{"destination", &e.Destination}, {"method", &e.Method}, {"endpoint", &e.Endpoint},
+		{"approver", &e.Approver}, {"reason", &e.Reason}}
+}
+
+// dropLargest drops the largest attributes (ties by key) until at least
+// need bytes are gone, and lists each as cut instead of what was cut
+// inside it.
+func dropLargest(attrs map[string]any, cuts []string, need int) (map[string]any, []string) {
+	type sized struct {
+		k string
+		n int
+	}
+	list := make([]sized, 0, len(attrs))
+	for k, v := range attrs {
+		list = append(list, sized{k, len(k) + 4 + len(jsonBytes(v))})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].n != list[j].n {
+			return list[i].n > list[j].n
+		}
+		return list[i].k < list[j].k
+	})
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	gone := map[string]bool{}
+	for _, a := range list {
+		if need <= 0 {
+			break
+		}
+		delete(out, a.k)
+		gone[a.k] = true
+		need -= a.n
+	}
+	kept := cuts[:0:0]
+	for _, c := range cuts {
+		rest, ok := strings.CutPrefix(c, "attributes.")
+		inside := false
+		for i := 0; ok && i <= len(rest) && !inside; i++ {
+			if i == len(rest) || rest[i] == '.' {
+				inside = gone[rest[:i]]
+			}
+		}
+		if !inside {
+			kept = append(kept, c)
+		}
+	}
+	for k := range gone {
+		kept = append(kept, "attributes."+k)
+	}
+	return out, kept
+}
+
+// dropped replaces the cuts inside a dropped field by the field's name.
+func dropped(cuts []string, field string) []string {
+	out := cuts[:0]
+	for _, c := range cuts {
+		if c != field && !strings.HasPrefix(c, field+".") {
+			out = append(out, c)
+		}
+	}
+	return append(out, field)
+}
+
+// pathList is a sorted list of distinct paths, kept short: when the paths
+// are many (every key of a large map), they are shortened to their first
+// segments until the list is under 8 KiB.
+func pathList(paths []string) []any {
+	for segs := 4; ; segs-- {
+		seen := map[string]bool{}
+		var list []string
+		size := 0
+		for _, p := range paths {
+			if parts := strings.SplitN(p, ".", segs+1); len(parts) > segs {
+				p = strings.Join(parts[:segs], ".")
+			}
+			if len(p) > 256 {
+				p = cutString(p, 256, "", new([]string))
+			}
+			if !seen[p] {
+				seen[p] = true
+				list = append(list, p)
+				size += len(p) + 3
+			}
+		}
+		if size <= 8<<10 || segs == 1 {
+			sort.Strings(list)
+			out := make([]any, len(list))
+			for i, p := range list {
+				out[i] = p
+			}
+			return out
+		}
+	}
+}
+
+// maxValueDepth is how deeply a field's value may nest objects and arrays;
+// deeper parts become their JSON text, so that the event stays within the
+// server's nesting limit (strictjson.MaxDepth, 64, from the event itself).
+const maxValueDepth = 40
+
+// flatten returns v with the objects and arrays nested deeper than
+// maxValueDepth (depth is v's own level) replaced by their JSON text, each
+// one's path noted in flat. v is not changed.
+func flatten(v any, depth int, path string, flat *[]string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if depth > maxValueDepth {
+			*flat = append(*flat, path)
+			return string(jsonBytes(x))
+		}
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = flatten(val, depth+1, path+"."+k, flat)
+		}
+		return out
+	case []any:
+		if depth > maxValueDepth {
+			*flat = append(*flat, path)
+			return string(jsonBytes(x))
+		}
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = flatten(val, depth+1, path, flat)
+		}
+		return out
+	}
+	return v
+}
+
 func (e event) marshal(cuts []string) []byte {
 	if len(cuts) > 0 {
 		attrs := make(map[string]any, len(e.Attributes)+1)
 		for k, v := range e.Attributes {
 			attrs[k] = v
 		}
-		sort.Strings(cuts)
-		list := make([]any, len(cuts))
-		for i, c := range cuts {
-			list[i] = c
-		}
-		attrs["truncated"] = list
+		attrs["truncated"] = pathList(cuts)
 		e.Attributes = attrs
 	}
 	if e.ID == "" {

@@ -1,0 +1,96 @@
+package otlp
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clawtrail/clawtrail/ingest"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// One hostile span must not make the server refuse its whole batch (a 400
+// that an exporter does not retry: every span of the batch lost): values
+// nested deeper than the server's nesting limit, a huge session id,
+// service name or tool name, an array of many small strings.
+func TestHostileSpansMapToValidEvents(t *testing.T) {
+	dec := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
+	deepArgs := `"rm -rf /"`
+	for i := 0; i < 100; i++ {
+		deepArgs = `[` + deepArgs + `]`
+	}
+	cases := map[string]func() ptrace.Traces{
+		"deep attribute": func() ptrace.Traces {
+			td, sp := newSpan("svc", "chat gpt")
+			v := sp.Attributes().PutEmptyMap("deep")
+			for i := 0; i < 100; i++ {
+				v = v.PutEmptyMap("a")
+			}
+			v.PutStr("x", "y")
+			return td
+		},
+		"deep JSON arguments": func() ptrace.Traces {
+			td, sp := newSpan("svc", "execute_tool t")
+			sp.Attributes().PutStr("gen_ai.tool.call.arguments", `{"a":`+deepArgs+`}`)
+			return td
+		},
+		"deep span event attribute": func() ptrace.Traces {
+			td, sp := newSpan("svc", "chat gpt")
+			v := sp.Events().AppendEmpty().Attributes().PutEmptySlice("deep")
+			for i := 0; i < 100; i++ {
+				v = v.AppendEmpty().SetEmptySlice()
+			}
+			return td
+		},
+		"huge session id": func() ptrace.Traces {
+			td, sp := newSpan("svc", "chat gpt")
+			sp.Attributes().PutStr("session.id", strings.Repeat("s", 2<<20))
+			return td
+		},
+		"huge service name": func() ptrace.Traces {
+			td, _ := newSpan(strings.Repeat("S", 2<<20), "chat gpt")
+			return td
+		},
+		"huge tool name": func() ptrace.Traces {
+			td, sp := newSpan("svc", "execute_tool x")
+			sp.Attributes().PutStr("gen_ai.tool.name", strings.Repeat("T", 2<<20))
+			return td
+		},
+		"many small strings": func() ptrace.Traces {
+			td, sp := newSpan("svc", "chat gpt")
+			sl := sp.Attributes().PutEmptySlice("many")
+			for i := 0; i < 80000; i++ {
+				sl.AppendEmpty().SetStr(strings.Repeat("q", 200))
+			}
+			return td
+		},
+	}
+	for name, mk := range cases {
+		r := Traces(mk(), Options{})
+		if len(r.Lines) != 1 {
+			t.Fatalf("%s: %d events", name, len(r.Lines))
+		}
+		if budget := (Options{}).withDefaults().budget(); len(r.Lines[0]) > budget {
+			t.Errorf("%s: the event is %d bytes", name, len(r.Lines[0]))
+		}
+		if _, err := dec.Decode(r.NDJSON(), true); err != nil {
+			t.Errorf("%s: the server refuses the event: %.300v", name, err)
+			continue
+		}
+		e := decode(t, r)[0]
+		a := attrsOf(e)
+		switch name {
+		case "deep JSON arguments":
+			if args, _ := e["arguments"].(map[string]any); !strings.Contains(jsonString(args), "rm -rf /") || a["otlp.flattened"] == nil {
+				t.Errorf("%s: arguments %v, flattened %v", name, e["arguments"], a["otlp.flattened"])
+			}
+		case "many small strings":
+			// Only the attribute too large to keep goes, and says so.
+			if a["otlp.span_name"] != "chat gpt" || a["many"] != nil || !strings.Contains(jsonString(a["truncated"]), "attributes.many") {
+				t.Errorf("%s: attributes %v", name, a)
+			}
+		}
+	}
+}
+
+func jsonString(v any) string { return string(jsonBytes(v)) }
