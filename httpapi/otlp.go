@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 
@@ -45,7 +46,11 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request, signal strin
 		s.writeError(w, r, err)
 		return
 	}
-	opts := otlp.Options{MaxEventBytes: s.cfg.Limits.MaxEventBytes}
+	// The mapped events of one request are bounded like a request to POST
+	// /v1/events (with room for what mapping adds): each carries its
+	// resource, so many small spans under a large resource would otherwise
+	// take gigabytes.
+	opts := otlp.Options{MaxEventBytes: s.cfg.Limits.MaxEventBytes, MaxTotalBytes: 2 * s.cfg.Limits.MaxRequestBytes}
 	var res otlp.Result
 	switch signal {
 	case "traces":
@@ -62,6 +67,11 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request, signal strin
 			return
 		}
 		res = otlp.Logs(ld, opts)
+	}
+	if res.TooLarge {
+		s.writeError(w, r, fmt.Errorf("%w: the events this OTLP request maps to are over %d bytes (every event carries the resource's attributes); send smaller batches or a smaller resource",
+			clawtrail.ErrTooLarge, opts.MaxTotalBytes))
+		return
 	}
 	if len(res.Lines) > 0 {
 		events, err := s.dec.Decode(res.NDJSON(), true)

@@ -24,7 +24,9 @@ func Logs(ld plog.Logs, o Options) Result {
 					r.skip(reason)
 					continue
 				}
-				r.Lines = append(r.Lines, e.encode(o))
+				if !r.add(e.encode(o), o) {
+					return r
+				}
 			}
 		}
 	}

@@ -56,9 +56,20 @@ type Options struct {
 	// error, attributes); a longer one is cut at a UTF-8 boundary and its
 	// path listed in attributes.truncated (default 64 KiB).
 	MaxFieldBytes int
+	// MaxTotalBytes bounds the mapped lines of one batch together (default
+	// 64 MiB): every event carries its resource's attributes, so a small
+	// request of many spans under a large resource would otherwise map to
+	// gigabytes. Past it, mapping stops and Result.TooLarge is set.
+	MaxTotalBytes int
 }
 
+// DefaultMaxTotalBytes is Options.MaxTotalBytes's default.
+const DefaultMaxTotalBytes = 64 << 20
+
 func (o Options) withDefaults() Options {
+	if o.MaxTotalBytes <= 0 {
+		o.MaxTotalBytes = DefaultMaxTotalBytes
+	}
 	if o.MaxEventBytes <= 0 {
 		o.MaxEventBytes = DefaultMaxEventBytes
 	}
@@ -93,6 +104,21 @@ const (
 type Result struct {
 	Lines   [][]byte       // one event JSON object per line, in input order
 	Skipped map[string]int // spans or log records not mapped, by reason
+	// TooLarge: the lines went over Options.MaxTotalBytes and mapping
+	// stopped; Lines is incomplete and must not be stored.
+	TooLarge bool
+	size     int
+}
+
+// add appends a line; false when the batch is over the total limit.
+func (r *Result) add(line []byte, o Options) bool {
+	r.size += len(line) + 1
+	if r.size > o.MaxTotalBytes {
+		r.TooLarge = true
+		return false
+	}
+	r.Lines = append(r.Lines, line)
+	return true
 }
 
 func (r *Result) skip(reason string) {

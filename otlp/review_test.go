@@ -94,3 +94,22 @@ func TestHostileSpansMapToValidEvents(t *testing.T) {
 }
 
 func jsonString(v any) string { return string(jsonBytes(v)) }
+
+// Mapping stops once a batch's events together pass MaxTotalBytes, for
+// logs as for traces.
+func TestMaxTotalBytesStopsMapping(t *testing.T) {
+	ld, _ := newLog(ClaudeCodeScope, "")
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("big", strings.Repeat("b", 50<<10))
+	recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	for i := 0; i < 30; i++ {
+		lr := recs.AppendEmpty()
+		lr.SetEventName("claude_code.user_prompt")
+		lr.Attributes().PutStr("prompt", "p"+itoa(i))
+	}
+	if r := Logs(ld, Options{MaxTotalBytes: 1 << 20}); !r.TooLarge || len(r.Lines) >= 30 {
+		t.Errorf("logs: TooLarge %v with %d lines", r.TooLarge, len(r.Lines))
+	}
+	if r := Logs(ld, Options{}); r.TooLarge || len(r.Lines) != 30 {
+		t.Errorf("logs under the default: TooLarge %v with %d lines", r.TooLarge, len(r.Lines))
+	}
+}

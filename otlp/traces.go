@@ -34,7 +34,9 @@ func Traces(td ptrace.Traces, o Options) Result {
 					r.skip(reason)
 					continue
 				}
-				r.Lines = append(r.Lines, e.encode(o))
+				if !r.add(e.encode(o), o) {
+					return r
+				}
 			}
 		}
 	}
