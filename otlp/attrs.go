@@ -241,7 +241,15 @@ func putKey(m map[string]any, k string, v any) {
 func clean(m map[string]any, hits *[]string) map[string]any {
 	for k, v := range m {
 		if s, ok := v.(string); ok && urlKey(k) {
-			if u, changed := scrubURL(s); changed {
+			scrubbed := scrubURL
+			if k == "url.query" {
+				// The query alone, without its '?'.
+				scrubbed = func(q string) (string, bool) {
+					u, changed := scrubURL("?" + q)
+					return u[1:], changed
+				}
+			}
+			if u, changed := scrubbed(s); changed {
 				m[k] = u
 				*hits = append(*hits, k)
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail/ingest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -111,5 +112,29 @@ func TestMaxTotalBytesStopsMapping(t *testing.T) {
 	}
 	if r := Logs(ld, Options{}); r.TooLarge || len(r.Lines) != 30 {
 		t.Errorf("logs under the default: TooLarge %v with %d lines", r.TooLarge, len(r.Lines))
+	}
+}
+
+// Credentials in url.query (the query alone, no '?') and in a log
+// record's structured body are scrubbed like those of url.full and of
+// attributes.
+func TestQueryAndLogBodyCredentialsScrubbed(t *testing.T) {
+	td, sp := newSpan("svc", "GET")
+	sp.SetKind(ptrace.SpanKindClient)
+	sp.Attributes().PutStr("http.request.method", "GET")
+	sp.Attributes().PutStr("url.full", "https://api.example.com/v1?api_key=SECRET1")
+	sp.Attributes().PutStr("url.query", "api_key=SECRET2&page=2")
+	line := string(Traces(td, Options{}).Lines[0])
+	if strings.Contains(line, "SECRET") || !strings.Contains(line, `"url.query":"api_key=[REDACTED]&page=[REDACTED]"`) {
+		t.Errorf("url.query kept: %s", line)
+	}
+	ld, lr := newLog("openclaw", "")
+	lr.SetSeverityNumber(plog.SeverityNumberError)
+	m := lr.Body().SetEmptyMap()
+	m.PutStr("message", "upstream refused")
+	m.PutEmptyMap("headers").PutStr("Authorization", "Basic SECRET3")
+	e := one(t, Logs(ld, Options{}))
+	if line := jsonString(e); strings.Contains(line, "SECRET") || !strings.Contains(line, "otlp.body.headers.Authorization") {
+		t.Errorf("log body kept: %s", line)
 	}
 }

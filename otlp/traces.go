@@ -121,6 +121,11 @@ func (s *source) finish(e *event, a *attrs) {
 		}
 		e.attr(k, v)
 	}
+	if body, ok := e.Attributes["otlp.body"]; ok {
+		// A log record's structured body (a header map, a request) is
+		// scrubbed like its attributes.
+		scrub(body, "otlp.body", &hits)
+	}
 	if e.Arguments != nil {
 		var argHits []string
 		scrub(e.Arguments, "", &argHits)
