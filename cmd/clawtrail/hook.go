@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -107,7 +109,7 @@ never 2, which Claude Code reads as "block".`,
 		Args: func(cmd *cobra.Command, args []string) error { return hookError(cobra.NoArgs(cmd, args)) },
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if f.print {
-				return printClaudeSettings(e, &f)
+				return printClaudeSettings(e, cmd, &f)
 			}
 			defer func() {
 				// A panic would exit 2 (Go's code for it): Claude Code's "block".
@@ -280,9 +282,15 @@ func osUser(e env) string {
 
 // printClaudeSettings prints the settings.json block that installs this
 // hook with the same flags (never the key itself).
-func printClaudeSettings(e env, f *claudeHookFlags) error {
-	if _, err := f.policy(); err != nil {
+func printClaudeSettings(e env, cmd *cobra.Command, f *claudeHookFlags) error {
+	pol, err := f.policy()
+	if err != nil {
 		return err
+	}
+	if f.asURL && len(pol.Deny) > 0 {
+		// HTTP hooks never run this command: the rules would be printed
+		// into the SessionStart hook alone and refuse nothing.
+		return usagef("--deny and --rules apply to command hooks; with --http, put the deny rules in the server's configuration (hooks.claude_code.deny)")
 	}
 	server := f.cf.server
 	if server == "" {
@@ -329,11 +337,20 @@ func printClaudeSettings(e env, f *claudeHookFlags) error {
 	if f.requireRecord {
 		args = append(args, "--require-record")
 	}
+	if cmd.Flags().Changed("timeout") {
+		args = append(args, "--timeout", f.timeout.String())
+	}
+	if cmd.Flags().Changed("max-field-bytes") {
+		args = append(args, "--max-field-bytes", strconv.Itoa(f.maxField))
+	}
+	// Claude Code kills a hook at its timeout (seconds): leave the command
+	// its --timeout and a margin for the spool and the rules.
+	hookTimeout := max(10, int(math.Ceil(f.timeout.Seconds()))+5)
 	quoted := make([]string, len(args))
 	for i, a := range args {
 		quoted[i] = shellQuote(a)
 	}
-	command := map[string]any{"type": "command", "command": strings.Join(quoted, " "), "timeout": 10}
+	command := map[string]any{"type": "command", "command": strings.Join(quoted, " "), "timeout": hookTimeout}
 	hooks := map[string]any{}
 	for _, ev := range claudeHookEvents {
 		h := command

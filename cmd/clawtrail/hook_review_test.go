@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,5 +59,35 @@ func TestClaudeCodeHookUsageErrorsNeverExit2(t *testing.T) {
 		stderr: &errb, getenv: func(string) string { return "" }})
 	if code != 1 || out.Len() != 0 || !strings.Contains(errb.String(), `unknown hook "claude_code"`) {
 		t.Errorf("hook claude_code: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// --print-settings carries every flag that changes what the hook does:
+// --timeout and --max-field-bytes were dropped (the installed hook then
+// ran with the defaults), Claude Code's own timeout leaves the command
+// its --timeout, and deny rules with --http (which never run this
+// command) are refused instead of silently ignored.
+func TestClaudeCodePrintSettingsKeepsEveryFlag(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	out, errOut, code := ts.cli("", "hook", "claude-code", "--print-settings", "--timeout", "20s", "--max-field-bytes", "4096")
+	if code != 0 {
+		t.Fatalf("%d %s", code, errOut)
+	}
+	var s struct {
+		Hooks map[string][]struct {
+			Hooks []map[string]any `json:"hooks"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	h := s.Hooks["PreToolUse"][0].Hooks[0]
+	cmdline, _ := h["command"].(string)
+	if !strings.HasSuffix(cmdline, " --timeout 20s --max-field-bytes 4096") || h["timeout"] != float64(25) {
+		t.Errorf("command %q, timeout %v", cmdline, h["timeout"])
+	}
+	out, errOut, code = ts.cli("", "hook", "claude-code", "--print-settings", "--http", "--deny", "tool:Bash")
+	if code == 0 || out != "" || !strings.Contains(errOut, "hooks.claude_code.deny") {
+		t.Errorf("--http --deny: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
