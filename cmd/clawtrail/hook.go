@@ -218,9 +218,12 @@ func recordHookEvent(ctx context.Context, e env, f *claudeHookFlags, ev sdk.Even
 	if f.cf.tenant != "" {
 		ev.TenantID = f.cf.tenant
 	}
-	var lastErr atomic.Value // error; OnError runs on the client's goroutines
+	// OnError runs on the client's goroutines, with errors of several
+	// types: the message is kept (an atomic.Value would panic on a second
+	// type, and a panic exits 2).
+	var lastErr atomic.Pointer[string]
 	client, err := sdk.New(sdk.Config{URL: c.BaseURL, Token: c.Token, Durable: true, SpoolDir: f.spool,
-		Logger: slog.New(slog.DiscardHandler), OnError: func(err error) { lastErr.Store(err) },
+		Logger: slog.New(slog.DiscardHandler), OnError: func(err error) { msg := err.Error(); lastErr.Store(&msg) },
 		MinBackoff: 50 * time.Millisecond})
 	if err != nil {
 		return err
@@ -254,8 +257,8 @@ wait:
 	}
 	client.Close(expired())
 	why := client.Stats().LastError
-	if err, ok := lastErr.Load().(error); ok && why == "" {
-		why = err.Error()
+	if msg := lastErr.Load(); msg != nil && why == "" {
+		why = *msg
 	}
 	if why == "" {
 		why = ferr.Error()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -89,5 +90,34 @@ func TestClaudeCodePrintSettingsKeepsEveryFlag(t *testing.T) {
 	out, errOut, code = ts.cli("", "hook", "claude-code", "--print-settings", "--http", "--deny", "tool:Bash")
 	if code == 0 || out != "" || !strings.Contains(errOut, "hooks.claude_code.deny") {
 		t.Errorf("--http --deny: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// The SDK reports problems of different error types (a line the server
+// refuses for good, then a 503 for the rest): the hook must survive both
+// (it stored them in an atomic.Value, which panics on a second type, on
+// the SDK's goroutine: exit 2, Claude Code's "block").
+func TestClaudeCodeHookSurvivesMixedDeliveryErrors(t *testing.T) {
+	spool := t.TempDir()
+	pre := `{"session_id":"s","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"}}`
+	// One event waits in the spool from a call made while the server was down.
+	if _, errOut, code := hookRun(pre, map[string]string{"CLAWTRAIL_TOKEN": "k"}, "--server", "http://127.0.0.1:1", "--spool", spool); code != 0 {
+		t.Fatalf("%d %s", code, errOut)
+	}
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if calls.Add(1) == 1 {
+			w.WriteHeader(400)
+			w.Write([]byte(`{"error":{"code":"invalid","message":"1 problem(s) in the request; nothing was stored","details":[{"line":1,"message":"bad"}]}}`))
+			return
+		}
+		w.WriteHeader(503)
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"try later"}}`))
+	}))
+	defer srv.Close()
+	_, errOut, code := hookRun(pre, map[string]string{"CLAWTRAIL_TOKEN": "k"}, "--server", srv.URL, "--spool", spool, "--timeout", "2s")
+	if code != 0 || !strings.Contains(errOut, "kept in the spool") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
