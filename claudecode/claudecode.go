@@ -171,6 +171,11 @@ var common = map[string]bool{
 	"session_id": true, "hook_event_name": true,
 }
 
+// reservedAttr are the attributes clawtrail itself writes; a payload key
+// of the same name is kept as payload_<name>.
+var reservedAttr = map[string]bool{"truncated": true, "flattened": true, "rule": true, "hook_event_name": true,
+	"effort": true, "is_interrupt": true}
+
 // attrFields are copied to attributes under the same name when present.
 var attrFields = []string{"cwd", "transcript_path", "prompt_id", "permission_mode", "tool_use_id", "mcp_server",
 	"agent_id", "agent_type"}
@@ -306,8 +311,13 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 			continue
 		}
 		if v, ok := p.value(k); ok {
-			v = flatten(v, 1, "attributes."+k, &flat)
-			e.Attributes[k] = cutValue(v, o.MaxFieldBytes, "attributes."+k, &cuts)
+			name := k
+			if reservedAttr[k] {
+				// Never let a payload pose as clawtrail's own markings.
+				name = "payload_" + k
+			}
+			v = flatten(v, 1, "attributes."+name, &flat)
+			e.Attributes[name] = cutValue(v, o.MaxFieldBytes, "attributes."+name, &cuts)
 		}
 	}
 	if len(flat) > 0 {

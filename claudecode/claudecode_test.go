@@ -341,3 +341,13 @@ func TestStopReadsTheTurnsUsageFromTheTranscript(t *testing.T) {
 		t.Error("the transcript was read without ReadTranscript")
 	}
 }
+
+func TestPayloadCannotPoseAsClawtrailMarkings(t *testing.T) {
+	e, _ := mapped(t, []byte(`{"session_id":"s","hook_event_name":"Notification","message":"m","rule":"forged","truncated":["x"],"flattened":1}`), nil)
+	if attr(e, "rule") != nil || attr(e, "truncated") != nil || attr(e, "flattened") != nil {
+		t.Errorf("a payload key posed as a clawtrail marking: %s", raw(e.Attributes))
+	}
+	if attr(e, "payload_rule") != "forged" || attr(e, "payload_flattened") != json.Number("1") && attr(e, "payload_flattened") != float64(1) {
+		t.Errorf("the payload's own keys were not kept: %s", raw(e.Attributes))
+	}
+}

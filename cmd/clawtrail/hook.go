@@ -253,7 +253,12 @@ wait:
 		}
 	}
 	if ferr == nil {
-		return client.Close(ctx)
+		// Delivered: a failure to close (the spool's bookkeeping) does not
+		// make the event unrecorded.
+		if err := client.Close(ctx); err != nil {
+			fmt.Fprintf(e.stderr, "clawtrail: the event was delivered, but closing the spool failed: %v\n", err)
+		}
+		return nil
 	}
 	client.Close(expired())
 	why := client.Stats().LastError
