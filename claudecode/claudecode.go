@@ -19,8 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
+	"github.com/clawtrail/clawtrail/internal/fit"
 	"github.com/clawtrail/clawtrail/sdk"
 )
 
@@ -215,7 +215,7 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 	take := func(name, path string) (any, bool) {
 		used[name] = true
 		v, ok := p.value(name)
-		return flatten(v, 1, path, &flat), ok
+		return fit.Flatten(v, 1, maxValueDepth, path, &flat), ok
 	}
 	takeStr := func(name string) string {
 		used[name] = true
@@ -239,7 +239,7 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 		e.Type = "tool_call"
 		e.Tool = takeStr("tool_name")
 		if v, ok := take("tool_input", "arguments"); ok {
-			e.Arguments = cutValue(objectOf(v), o.MaxFieldBytes, "arguments", &cuts)
+			e.Arguments = fit.Value(objectOf(v), o.MaxFieldBytes, "arguments", &cuts)
 		}
 		if ms, ok := p.num("duration_ms"); ok && ms >= 0 && ms <= maxDurationMS {
 			used["duration_ms"] = true
@@ -258,7 +258,7 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 		toolCall()
 		e.Status = "success"
 		if v, ok := take("tool_response", "result"); ok {
-			e.Result = cutValue(v, o.MaxFieldBytes, "result", &cuts)
+			e.Result = fit.Value(v, o.MaxFieldBytes, "result", &cuts)
 			if e.Operation == "write" && e.Bytes == 0 {
 				if m, ok := v.(map[string]any); ok {
 					if s, ok := m["content"].(string); ok {
@@ -270,7 +270,7 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 	case PostToolUseFailure:
 		toolCall()
 		e.Status = "error"
-		e.Error = cutString(takeStr("error"), o.MaxFieldBytes, "error", &cuts)
+		e.Error = fit.String(takeStr("error"), o.MaxFieldBytes, "error", &cuts)
 		if v, ok := take("is_interrupt", "attributes.is_interrupt"); ok {
 			e.Attributes["is_interrupt"] = v
 			if v == true {
@@ -287,7 +287,7 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 		if p.Event == "SubagentStop" {
 			e.Type = "subagent_output"
 		}
-		e.Content = cutString(takeStr("last_assistant_message"), o.MaxFieldBytes, "content", &cuts)
+		e.Content = fit.String(takeStr("last_assistant_message"), o.MaxFieldBytes, "content", &cuts)
 		if o.ReadTranscript {
 			if model, u, ok := TurnUsage(p.str("transcript_path"), p.str("prompt_id")); ok {
 				e.Model, e.Usage, e.TokensUsed = model, u, u.InputTokens+u.OutputTokens
@@ -316,12 +316,12 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 				// Never let a payload pose as clawtrail's own markings.
 				name = "payload_" + k
 			}
-			v = flatten(v, 1, "attributes."+name, &flat)
-			e.Attributes[name] = cutValue(v, o.MaxFieldBytes, "attributes."+name, &cuts)
+			v = fit.Flatten(v, 1, maxValueDepth, "attributes."+name, &flat)
+			e.Attributes[name] = fit.Value(v, o.MaxFieldBytes, "attributes."+name, &cuts)
 		}
 	}
 	if len(flat) > 0 {
-		flat = summarize(dedupe(flat))
+		flat = fit.Paths(flat)
 		sort.Strings(flat)
 		e.Attributes["flattened"] = flat
 	}
@@ -329,47 +329,10 @@ func mapPayload(p *Payload, o Options, cut bool) sdk.Event {
 		return e
 	}
 	if len(cuts) > 0 {
-		e.Attributes["truncated"] = summarize(dedupe(cuts))
+		e.Attributes["truncated"] = fit.Paths(cuts)
 	}
 	shrink(&e, &cuts, eventBudget(o.MaxEventBytes))
 	return e
-}
-
-// flatten replaces the objects and arrays of v nested deeper than
-// maxValueDepth (depth is v's own level) by their JSON text, noting each
-// one's path in flat: the content is kept, and searchable as text.
-func flatten(v any, depth int, path string, flat *[]string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if depth > maxValueDepth {
-			*flat = append(*flat, path)
-			return jsonText(x)
-		}
-		for k, kv := range x {
-			x[k] = flatten(kv, depth+1, path+"."+k, flat)
-		}
-		return x
-	case []any:
-		if depth > maxValueDepth {
-			*flat = append(*flat, path)
-			return jsonText(x)
-		}
-		for i, kv := range x {
-			x[i] = flatten(kv, depth+1, path, flat)
-		}
-		return x
-	}
-	return v
-}
-
-func jsonText(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // fileFields fills path, operation and bytes for Claude Code's file tools,
@@ -434,39 +397,6 @@ func typeName(hook string) string {
 	return s
 }
 
-// cutString cuts s to max bytes at a rune boundary, noting path in cuts.
-func cutString(s string, max int, path string, cuts *[]string) string {
-	if len(s) <= max {
-		return s
-	}
-	i := max
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	*cuts = append(*cuts, path)
-	return s[:i]
-}
-
-// cutValue cuts every string inside v longer than max, noting each one's
-// path.
-func cutValue(v any, max int, path string, cuts *[]string) any {
-	switch x := v.(type) {
-	case string:
-		return cutString(x, max, path, cuts)
-	case map[string]any:
-		for k, kv := range x {
-			x[k] = cutValue(kv, max, path+"."+k, cuts)
-		}
-		return x
-	case []any:
-		for i, kv := range x {
-			x[i] = cutValue(kv, max, fmt.Sprintf("%s.%d", path, i), cuts)
-		}
-		return x
-	}
-	return v
-}
-
 // shrink makes sure the event fits the server's size limit (budget bytes):
 // strings cut at MaxFieldBytes can still add up (a Write of many long
 // lines, a long array, many fields). It cuts harder, in steps, then
@@ -477,18 +407,18 @@ func shrink(e *sdk.Event, cuts *[]string, budget int) {
 		b, err := e.MarshalJSON()
 		return err == nil && len(b) <= budget
 	}
-	note := func() { e.Attributes["truncated"] = summarize(dedupe(*cuts)) }
+	note := func() { e.Attributes["truncated"] = fit.Paths(*cuts) }
 	if fits() {
 		return
 	}
 	for _, max := range []int{16 << 10, 4 << 10, 1 << 10, 256} {
-		e.Arguments = cutValue(e.Arguments, max, "arguments", cuts)
-		e.Result = cutValue(e.Result, max, "result", cuts)
-		e.Content = cutString(e.Content, max, "content", cuts)
-		e.Error = cutString(e.Error, max, "error", cuts)
+		e.Arguments = fit.Value(e.Arguments, max, "arguments", cuts)
+		e.Result = fit.Value(e.Result, max, "result", cuts)
+		e.Content = fit.String(e.Content, max, "content", cuts)
+		e.Error = fit.String(e.Error, max, "error", cuts)
 		for k, v := range e.Attributes {
 			if k != "truncated" && k != "flattened" {
-				e.Attributes[k] = cutValue(v, max, "attributes."+k, cuts)
+				e.Attributes[k] = fit.Value(v, max, "attributes."+k, cuts)
 			}
 		}
 		note()
@@ -511,7 +441,7 @@ func shrink(e *sdk.Event, cuts *[]string, budget int) {
 	}{{"session_id", &e.SessionID}, {"tool", &e.Tool}, {"path", &e.Path}, {"reason", &e.Reason},
 		{"operation", &e.Operation}, {"span_id", &e.SpanID}, {"user_id", &e.UserID}, {"agent_id", &e.AgentID},
 		{"channel", &e.Channel}} {
-		*f.s = cutString(*f.s, 1<<10, f.name, cuts)
+		*f.s = fit.String(*f.s, 1<<10, f.name, cuts)
 	}
 	note()
 	if fits() {
@@ -536,47 +466,6 @@ func shrink(e *sdk.Event, cuts *[]string, budget int) {
 
 // removed is what a value too large to record is replaced with.
 const removed = "[removed: too large to record]"
-
-// summarize keeps a list of paths short: when it is long (many cut items
-// of one array, many cut keys), each path is shortened to its first two,
-// then its first segment.
-func summarize(paths []string) []string {
-	const maxList = 8 << 10
-	size := func(ps []string) int {
-		n := 0
-		for _, p := range ps {
-			n += len(p) + 3
-		}
-		return n
-	}
-	for _, segs := range []int{2, 1} {
-		if size(paths) <= maxList {
-			return paths
-		}
-		short := make([]string, len(paths))
-		for i, p := range paths {
-			parts := strings.SplitN(p, ".", segs+1)
-			if len(parts) > segs {
-				parts = parts[:segs]
-			}
-			short[i] = cutString(strings.Join(parts, "."), 256, "", new([]string))
-		}
-		paths = dedupe(short)
-	}
-	return paths
-}
-
-func dedupe(s []string) []string {
-	seen := map[string]bool{}
-	out := s[:0:0]
-	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
-}
 
 func firstRunes(s string, n int) string {
 	for i := range s {

@@ -35,8 +35,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/clawtrail/clawtrail/internal/fit"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -278,36 +278,36 @@ func (e *event) encode(o Options) []byte {
 	orig := *e
 	var flat []string
 	if orig.Arguments != nil {
-		orig.Arguments = flatten(orig.Arguments, 1, "arguments", &flat).(map[string]any)
+		orig.Arguments = fit.Flatten(orig.Arguments, 1, maxValueDepth, "arguments", &flat).(map[string]any)
 	}
 	if orig.Result != nil {
-		orig.Result = flatten(orig.Result, 1, "result", &flat)
+		orig.Result = fit.Flatten(orig.Result, 1, maxValueDepth, "result", &flat)
 	}
 	if orig.Attributes != nil {
-		orig.Attributes = flatten(orig.Attributes, 1, "attributes", &flat).(map[string]any)
+		orig.Attributes = fit.Flatten(orig.Attributes, 1, maxValueDepth, "attributes", &flat).(map[string]any)
 	}
 	if len(flat) > 0 {
 		attrs := make(map[string]any, len(orig.Attributes)+1)
 		for k, v := range orig.Attributes {
 			attrs[k] = v
 		}
-		attrs["otlp.flattened"] = pathList(flat)
+		attrs["otlp.flattened"] = fit.Paths(flat)
 		orig.Attributes = attrs
 	}
 	for limit := o.MaxFieldBytes; ; limit /= 2 {
 		var cuts []string
 		c := orig
 		for _, f := range c.stringFields() {
-			*f.s = cutString(*f.s, limit, f.name, &cuts)
+			*f.s = fit.String(*f.s, limit, f.name, &cuts)
 		}
 		if orig.Arguments != nil {
-			c.Arguments = cutValue(orig.Arguments, limit, "arguments", &cuts).(map[string]any)
+			c.Arguments = fit.Value(orig.Arguments, limit, "arguments", &cuts).(map[string]any)
 		}
 		if orig.Result != nil {
-			c.Result = cutValue(orig.Result, limit, "result", &cuts)
+			c.Result = fit.Value(orig.Result, limit, "result", &cuts)
 		}
 		if orig.Attributes != nil {
-			c.Attributes = cutValue(orig.Attributes, limit, "attributes", &cuts).(map[string]any)
+			c.Attributes = fit.Value(orig.Attributes, limit, "attributes", &cuts).(map[string]any)
 		}
 		if limit < 256 {
 			// Many small values: drop the largest attributes, then whole
@@ -316,17 +316,17 @@ func (e *event) encode(o Options) []byte {
 			if b := c.marshal(cuts); len(b) > o.budget() && len(c.Attributes) > 0 {
 				c.Attributes, cuts = dropLargest(c.Attributes, cuts, len(b)-o.budget())
 				if b := c.marshal(cuts); len(b) > o.budget() {
-					cuts = dropped(cuts, "attributes")
+					cuts = fit.Without(cuts, "attributes")
 					c.Attributes = nil
 				}
 			}
 			if b := c.marshal(cuts); len(b) > o.budget() {
 				if c.Arguments != nil {
-					cuts = dropped(cuts, "arguments")
+					cuts = fit.Without(cuts, "arguments")
 					c.Arguments = nil
 				}
 				if c.Result != nil {
-					cuts = dropped(cuts, "result")
+					cuts = fit.Without(cuts, "result")
 					c.Result = nil
 				}
 			}
@@ -403,82 +403,10 @@ func dropLargest(attrs map[string]any, cuts []string, need int) (map[string]any,
 	return out, kept
 }
 
-// dropped replaces the cuts inside a dropped field by the field's name.
-func dropped(cuts []string, field string) []string {
-	out := cuts[:0]
-	for _, c := range cuts {
-		if c != field && !strings.HasPrefix(c, field+".") {
-			out = append(out, c)
-		}
-	}
-	return append(out, field)
-}
-
-// pathList is a sorted list of distinct paths, kept short: when the paths
-// are many (every key of a large map), they are shortened to their first
-// segments until the list is under 8 KiB.
-func pathList(paths []string) []any {
-	for segs := 4; ; segs-- {
-		seen := map[string]bool{}
-		var list []string
-		size := 0
-		for _, p := range paths {
-			if parts := strings.SplitN(p, ".", segs+1); len(parts) > segs {
-				p = strings.Join(parts[:segs], ".")
-			}
-			if len(p) > 256 {
-				p = cutString(p, 256, "", new([]string))
-			}
-			if !seen[p] {
-				seen[p] = true
-				list = append(list, p)
-				size += len(p) + 3
-			}
-		}
-		if size <= 8<<10 || segs == 1 {
-			sort.Strings(list)
-			out := make([]any, len(list))
-			for i, p := range list {
-				out[i] = p
-			}
-			return out
-		}
-	}
-}
-
 // maxValueDepth is how deeply a field's value may nest objects and arrays;
 // deeper parts become their JSON text, so that the event stays within the
 // server's nesting limit (strictjson.MaxDepth, 64, from the event itself).
 const maxValueDepth = 40
-
-// flatten returns v with the objects and arrays nested deeper than
-// maxValueDepth (depth is v's own level) replaced by their JSON text, each
-// one's path noted in flat. v is not changed.
-func flatten(v any, depth int, path string, flat *[]string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if depth > maxValueDepth {
-			*flat = append(*flat, path)
-			return string(jsonBytes(x))
-		}
-		out := make(map[string]any, len(x))
-		for k, val := range x {
-			out[k] = flatten(val, depth+1, path+"."+k, flat)
-		}
-		return out
-	case []any:
-		if depth > maxValueDepth {
-			*flat = append(*flat, path)
-			return string(jsonBytes(x))
-		}
-		out := make([]any, len(x))
-		for i, val := range x {
-			out[i] = flatten(val, depth+1, path, flat)
-		}
-		return out
-	}
-	return v
-}
 
 func (e event) marshal(cuts []string) []byte {
 	if len(cuts) > 0 {
@@ -486,7 +414,7 @@ func (e event) marshal(cuts []string) []byte {
 		for k, v := range e.Attributes {
 			attrs[k] = v
 		}
-		attrs["truncated"] = pathList(cuts)
+		attrs["truncated"] = fit.Paths(cuts)
 		e.Attributes = attrs
 	}
 	if e.ID == "" {
@@ -510,40 +438,6 @@ func jsonBytes(v any) []byte {
 		panic(fmt.Sprintf("otlp: encode event: %v", err))
 	}
 	return bytes.TrimRight(b.Bytes(), "\n")
-}
-
-// cutString cuts s to at most limit bytes at a UTF-8 boundary.
-func cutString(s string, limit int, path string, cuts *[]string) string {
-	if len(s) <= limit {
-		return s
-	}
-	i := limit
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	*cuts = append(*cuts, path)
-	return s[:i]
-}
-
-// cutValue returns a copy of v with every string cut to limit.
-func cutValue(v any, limit int, path string, cuts *[]string) any {
-	switch x := v.(type) {
-	case string:
-		return cutString(x, limit, path, cuts)
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, val := range x {
-			out[k] = cutValue(val, limit, path+"."+k, cuts)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, val := range x {
-			out[i] = cutValue(val, limit, path, cuts)
-		}
-		return out
-	}
-	return v
 }
 
 // validType turns a name into a valid event type (^[a-z][a-z0-9_.]{0,63}$)
