@@ -552,10 +552,15 @@ export class Sender {
     this.stats = { sent: 0, duplicates: 0, rejected: 0, retries: 0, requests: 0 };
   }
 
-  /** Starts the delivery loop unless it runs; returns its promise. */
-  kick() {
+  /**
+   * Starts the delivery loop unless it runs; returns its promise. A loop
+   * waiting out a backoff or a Retry-After keeps waiting unless now is true
+   * (a final flush): the timer kicks every flushIntervalMs and must not turn
+   * the backoff into a request per tick.
+   */
+  kick(now = false) {
     if (this.stopped) return Promise.resolve();
-    if (this.wake) this.wake();
+    if (now && this.wake) this.wake();
     if (!this.running) {
       this.running = this.loop().finally(() => {
         this.running = null;
@@ -777,7 +782,7 @@ export class Recorder {
       const deadline = setTimeout(finish, ms);
       const attempt = () => {
         if (settled) return;
-        const run = this.sender.kick();
+        const run = this.sender.kick(true);
         run.then(() => {
           if (settled) return;
           if (!this.spool.pending() || this.sender.stopped) finish();

@@ -347,7 +347,7 @@ test("the spool keeps events while the server is down, then delivers them in ord
     srv.server.close();
     await new Promise((r) => srv.server.listen(port, "127.0.0.1", r));
     try {
-      rec.sender.kick(); // skip the backoff wait
+      rec.sender.kick(true); // skip the backoff wait
       await until("delivery", () => srv.events.length === 20, 10000);
       assert.deepEqual(srv.events.map((e) => e.content), Array.from({ length: 20 }, (_, i) => `m${i}`));
       await until("spool emptied", () => !rec.stats().pending);
@@ -415,7 +415,7 @@ test("401 keeps the events, reports once, and delivers after the key is fixed", 
     assert.equal(warns.length, 1, "reported at most once per interval");
     assert.match(warns[0][1], /token/);
     ok = true;
-    rec.sender.kick();
+    rec.sender.kick(true);
     await until("delivery", () => srv.events.length === 1, 10000);
   } finally {
     rec.close();
