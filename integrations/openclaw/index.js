@@ -523,10 +523,19 @@ function retryAfter(v) {
   return Number.isNaN(t) ? 0 : Math.max(0, t - Date.now());
 }
 
+// The error object of an answer and its details, whatever shape the body
+// has (a proxy's answer need not be clawtrail's {"error": {...}}).
+function errorOf(res) {
+  const b = res.body;
+  const e = b && typeof b === "object" && b.error && typeof b.error === "object" ? b.error : {};
+  const details = Array.isArray(e.details) ? e.details.filter((x) => x && typeof x === "object") : [];
+  return { message: typeof e.message === "string" ? e.message : "", details };
+}
+
 function describe(res) {
-  const e = res.body && res.body.error;
-  let s = `HTTP ${res.status}${e && e.message ? `: ${e.message}` : ""}`;
-  const d = (e && Array.isArray(e.details) && e.details) || [];
+  const e = errorOf(res);
+  let s = `HTTP ${res.status}${e.message ? `: ${e.message}` : ""}`;
+  const d = e.details;
   for (const x of d.slice(0, 3)) {
     s += `; ${x.line ? `line ${x.line}: ` : ""}${x.field ? `field ${x.field}: ` : ""}${x.message || ""}`;
   }
@@ -562,9 +571,12 @@ export class Sender {
     if (this.stopped) return Promise.resolve();
     if (now && this.wake) this.wake();
     if (!this.running) {
-      this.running = this.loop().finally(() => {
-        this.running = null;
-      });
+      // Never rejects: a rejection nobody handles ends OpenClaw's process.
+      this.running = this.loop()
+        .catch((err) => this.reporter.warn("loop", `delivery stopped: ${err && err.message}; retrying on the next tick`))
+        .finally(() => {
+          this.running = null;
+        });
     }
     return this.running;
   }
@@ -619,8 +631,7 @@ export class Sender {
         return true;
       }
       if (res && (res.status === 400 || res.status === 409)) {
-        const d = (res.body && res.body.error && res.body.error.details) || [];
-        const bad = new Set(d.map((x) => x && x.line).filter((n) => Number.isInteger(n) && n >= 1 && n <= lines.length));
+        const bad = new Set(errorOf(res).details.map((x) => x.line).filter((n) => Number.isInteger(n) && n >= 1 && n <= lines.length));
         if (bad.size === 0) {
           if (lines.length === 1) {
             this.setAside(lines, describe(res));

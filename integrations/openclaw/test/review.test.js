@@ -113,3 +113,33 @@ test("Retry-After and the backoff are kept: the flush timer does not cut the wai
     await srv.close();
   }
 });
+
+test("an odd error body from the server (or a proxy) never becomes an unhandled rejection", async () => {
+  // OpenClaw exits the process on an unhandled rejection that is not an AbortError.
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  const bodies = [
+    { status: 400, raw: JSON.stringify({ error: { code: "invalid", details: { line: 1 } } }) },
+    { status: 400, raw: JSON.stringify({ error: { code: "invalid", message: "x", details: [null, 7, "s"] } }) },
+    { status: 409, raw: JSON.stringify({ error: "conflict" }) },
+    { status: 503, raw: JSON.stringify({ error: { details: [null] } }) },
+    { status: 400, raw: "null" },
+  ];
+  let i = 0;
+  const srv = await fakeServer(() => (i < bodies.length ? bodies[i++] : null));
+  const { api, rec } = setup({}, srv.url);
+  try {
+    msg(api, "kept");
+    for (let n = 0; n < 6 && srv.events.length === 0; n++) {
+      rec.sender.kick(true);
+      await sleep(150);
+    }
+    await sleep(50);
+    assert.deepEqual(unhandled.map(String), []);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    rec.close();
+    await srv.close();
+  }
+});
