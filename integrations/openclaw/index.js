@@ -353,14 +353,36 @@ export class Spool {
         this.fd = fs.openSync(this.activePath, "a", 0o600);
         this.activeBytes = 0;
       }
-      fs.writeSync(this.fd, line);
+      const buf = Buffer.from(line, "utf8");
+      let off = 0;
+      try {
+        // write(2) may take part of the line (a disk filling up): loop.
+        while (off < buf.length) {
+          const n = fs.writeSync(this.fd, buf, off, buf.length - off);
+          if (!(n > 0)) throw new Error("write took no bytes");
+          off += n;
+        }
+      } catch (err) {
+        if (off > 0) {
+          // Take the part back, so no later line is glued to it; if that
+          // fails too, the file ends in a torn line the sender skips.
+          try {
+            fs.ftruncateSync(this.fd, this.activeBytes);
+          } catch {
+            this.activeBytes += off;
+            this.total += off;
+          }
+        }
+        throw err;
+      }
       this.activeBytes += len;
       this.total += len;
       if (this.activeBytes >= SEGMENT_BYTES) this.seal();
     } catch (err) {
       // The disk refused: keep it in memory (bounded by maxSpoolBytes too).
+      // The open file is sealed, not forgotten: what it holds is still sent.
       this.reporter.warn("spoolwrite", `cannot write spool ${this.dir}: ${err.message}; keeping events in memory`);
-      this.closeActive();
+      this.seal();
       this.memory.push(line);
       this.memoryBytes += len;
     }

@@ -143,3 +143,56 @@ test("an odd error body from the server (or a proxy) never becomes an unhandled 
     await srv.close();
   }
 });
+
+test("a failed spool write does not strand the events already in the open file", async () => {
+  const srv = await fakeServer();
+  const { api, rec, spoolDir } = setup({ flushIntervalMs: 3600000 }, srv.url);
+  const realWrite = fs.writeSync;
+  try {
+    msg(api, "a");
+    fs.writeSync = () => {
+      const e = new Error("ENOSPC: no space left on device, write");
+      e.code = "ENOSPC";
+      throw e;
+    };
+    msg(api, "b"); // kept in memory
+    fs.writeSync = realWrite;
+    msg(api, "c");
+    assert.equal(await rec.flush(3000), true, "everything delivered");
+    assert.deepEqual(srv.events.map((e) => e.content).sort(), ["a", "b", "c"]);
+    assert.deepEqual(fs.readdirSync(spoolDir).filter((n) => n.startsWith("seg-")), []);
+  } finally {
+    fs.writeSync = realWrite;
+    rec.close();
+    await srv.close();
+  }
+});
+
+test("a short write leaves no event glued to a torn one", async () => {
+  const srv = await fakeServer();
+  const { api, rec } = setup({ flushIntervalMs: 3600000 }, srv.url);
+  const realWrite = fs.writeSync;
+  try {
+    msg(api, "a");
+    // The disk fills mid-line: write(2) takes part of the line, then refuses.
+    let calls = 0;
+    fs.writeSync = (fd, data, ...rest) => {
+      calls++;
+      if (calls === 1) return realWrite(fd, String(data).slice(0, 10), ...rest);
+      const e = new Error("ENOSPC: no space left on device, write");
+      e.code = "ENOSPC";
+      throw e;
+    };
+    msg(api, "b");
+    fs.writeSync = realWrite;
+    msg(api, "c");
+    await rec.flush(3000);
+    const got = srv.events.map((e) => e.content).sort();
+    assert.deepEqual(got, ["a", "b", "c"]);
+    assert.equal(rec.stats().rejected, 0);
+  } finally {
+    fs.writeSync = realWrite;
+    rec.close();
+    await srv.close();
+  }
+});
