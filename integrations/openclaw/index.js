@@ -332,8 +332,11 @@ export class Spool {
       this.adopted++;
     }
     if (taken.length) {
-      // Adopted files are older than anything this process wrote and not yet sent.
-      const unsent = this.sealed.length && this.sealed[0].offset > 0 ? 1 : 0;
+      // Adopted files are older than anything this process wrote and not yet
+      // sent; a file being sent (a batch in flight, or partly acknowledged)
+      // stays first.
+      const head = this.sealed[0];
+      const unsent = head && (head.offset > 0 || head.reading) ? 1 : 0;
       this.sealed.splice(unsent, 0, ...taken);
     }
   }
@@ -443,6 +446,7 @@ export class Spool {
       return this.next();
     }
     seg.size = buf.length;
+    seg.reading = true;
     const lines = [];
     let off = seg.offset;
     let bytes = 0;
@@ -466,12 +470,15 @@ export class Spool {
       lines,
       done: () => {
         seg.offset = end;
+        seg.reading = false;
         if (seg.offset >= seg.size) {
           try {
             fs.unlinkSync(seg.path);
           } catch {}
           this.total = Math.max(0, this.total - seg.size);
-          this.sealed.shift();
+          // By identity: files adopted meanwhile may sit in the queue too.
+          const i = this.sealed.indexOf(seg);
+          if (i >= 0) this.sealed.splice(i, 1);
         }
       },
     };

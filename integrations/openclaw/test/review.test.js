@@ -196,3 +196,27 @@ test("a short write leaves no event glued to a torn one", async () => {
     await srv.close();
   }
 });
+
+test("a dead process's spool adopted while a batch is in flight is still sent", async () => {
+  let down = true;
+  const srv = await fakeServer(() => (down ? { status: 503, body: { error: { code: "unavailable", message: "later" } } } : null));
+  const { api, rec, spoolDir } = setup({}, srv.url);
+  try {
+    msg(api, "mine");
+    await until("a failed attempt", () => srv.requests.length >= 1);
+    // Meanwhile another process died leaving its spool; the periodic rescan adopts it.
+    const line = (id, content) => JSON.stringify({ id, type: "prompt", content }) + "\n";
+    fs.writeFileSync(path.join(spoolDir, "seg-4194305-abcd-000000001.ndjson"), line("oc_orphan1", "orphan 1") + line("oc_orphan2", "orphan 2"));
+    rec.spool.rescan();
+    assert.equal(rec.stats().adopted, 1);
+    down = false;
+    rec.sender.kick(true);
+    await until("all three delivered", () => srv.events.length === 3, 5000);
+    assert.deepEqual(srv.events.map((e) => e.content).sort(), ["mine", "orphan 1", "orphan 2"]);
+    await until("spool emptied", () => !rec.stats().pending);
+    assert.deepEqual(fs.readdirSync(spoolDir).filter((n) => n.startsWith("seg-")), []);
+  } finally {
+    rec.close();
+    await srv.close();
+  }
+});
