@@ -109,6 +109,23 @@ export function jsonSafe(v, depth = 0, seen = new WeakSet()) {
   if (v === null) return null;
   if (seen.has(v)) return "[circular]";
   if (depth >= 12) return "[too deep]";
+  try {
+    return jsonSafeObject(v, depth, seen);
+  } catch (err) {
+    // A getter that throws, a revoked Proxy: that value is lost, not the event.
+    return unreadable(err);
+  }
+}
+
+function unreadable(err) {
+  try {
+    return `[unreadable: ${wellFormed(String((err && err.message) || err))}]`;
+  } catch {
+    return "[unreadable]";
+  }
+}
+
+function jsonSafeObject(v, depth, seen) {
   if (typeof AbortSignal !== "undefined" && v instanceof AbortSignal) return undefined;
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
   if (v instanceof Error) return { name: wellFormed(v.name), message: wellFormed(v.message) };
@@ -124,11 +141,17 @@ export function jsonSafe(v, depth = 0, seen = new WeakSet()) {
       return out;
     }
     const out = {};
-    const entries = v instanceof Map ? v.entries() : Object.entries(v);
-    for (const [k, x] of entries) {
-      const y = jsonSafe(x, depth + 1, seen);
+    const put = (k, read) => {
+      let y;
+      try {
+        y = jsonSafe(read(), depth + 1, seen);
+      } catch (err) {
+        y = unreadable(err);
+      }
       if (y !== undefined) out[wellFormed(String(k))] = y;
-    }
+    };
+    if (v instanceof Map) for (const [k, x] of v.entries()) put(k, () => x);
+    else for (const k of Object.keys(v)) put(k, () => v[k]);
     return out;
   } finally {
     seen.delete(v);

@@ -220,3 +220,30 @@ test("a dead process's spool adopted while a batch is in flight is still sent", 
     await srv.close();
   }
 });
+
+const spooled = (dir) =>
+  fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith("seg-"))
+    .flatMap((n) => fs.readFileSync(path.join(dir, n), "utf8").split("\n").filter(Boolean))
+    .map((l) => JSON.parse(l));
+
+test("a value that throws when read costs that value, not the whole event", () => {
+  const { api, rec, spoolDir } = setup();
+  try {
+    const params = { command: "ls" };
+    Object.defineProperty(params, "secret", { enumerable: true, get() { throw new Error("no"); } });
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    params.proxy = revoked.proxy;
+    api.hooks.before_tool_call({ toolName: "exec", params, toolCallId: "t1" }, { toolName: "exec", sessionId: "s1" });
+    const evs = spooled(spoolDir);
+    assert.equal(evs.length, 1, "the tool call was recorded");
+    assert.equal(evs[0].tool, "exec");
+    assert.equal(evs[0].arguments.command, "ls");
+    assert.equal(typeof evs[0].arguments.secret, "string");
+    assert.equal(typeof evs[0].arguments.proxy, "string");
+  } finally {
+    rec.close();
+  }
+});
