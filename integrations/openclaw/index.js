@@ -40,6 +40,7 @@ const MAX_BACKOFF_MS = 30000;
 const REPORT_EVERY_MS = 30000;
 const RESCAN_EVERY_MS = 30000;
 const MAP_LIMIT = 2000;
+const EVENT_BYTES = 1000000; // under the server's default per-event limit (1 MiB)
 
 // ---------------------------------------------------------------- config
 
@@ -204,6 +205,13 @@ export function capEvent(ev, max) {
     ev.attributes.truncated = truncated;
   }
   return ev;
+}
+
+// One NDJSON line for ev with its fields cut to max; ev is left as it was.
+function encodeCapped(ev, max) {
+  const copy = { ...ev };
+  if (copy.attributes && typeof copy.attributes === "object") copy.attributes = { ...copy.attributes };
+  return JSON.stringify(capEvent(copy, max)) + "\n";
 }
 
 /** A generator of event ids: oc_<ms, base 36><process random><counter>. */
@@ -826,8 +834,16 @@ export class Recorder {
       const empty = v === null || v === "" || (typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0 && k !== "arguments");
       if (empty) delete out[k];
     }
-    const safe = capEvent(out, this.cfg.maxFieldBytes);
-    return this.spool.append(JSON.stringify(safe) + "\n");
+    // maxFieldBytes counts a field's bytes, not its JSON: escapes (6 bytes a
+    // control character) and several full fields can pass the server's
+    // per-event limit, which would refuse the whole event. Cut harder then.
+    let max = this.cfg.maxFieldBytes;
+    let line = encodeCapped(out, max);
+    while (Buffer.byteLength(line) > EVENT_BYTES && max > 256) {
+      max = Math.max(256, max >> 1);
+      line = encodeCapped(out, max);
+    }
+    return this.spool.append(line);
   }
 
   /** Tries to deliver everything within ms; resolves true when nothing is left. */

@@ -247,3 +247,26 @@ test("a value that throws when read costs that value, not the whole event", () =
     rec.close();
   }
 });
+
+test("an event stays under the server's 1 MiB event limit, however its fields escape", () => {
+  const { api, rec, spoolDir } = setup({ maxFieldBytes: 196608 });
+  try {
+    // Control characters take 6 bytes each in JSON; quotes in arguments' cut text take 2.
+    const ctl = "\u0001".repeat(196608);
+    api.hooks.after_tool_call(
+      { toolName: "exec", params: { command: '"'.repeat(300000) }, toolCallId: "t1", result: ctl, error: ctl },
+      { toolName: "exec", sessionId: "s1" },
+    );
+    const files = fs.readdirSync(spoolDir).filter((n) => n.startsWith("seg-"));
+    const line = fs.readFileSync(path.join(spoolDir, files[0]), "utf8").split("\n")[0];
+    assert.ok(Buffer.byteLength(line) <= 1 << 20, `event is ${Buffer.byteLength(line)} bytes`);
+    const ev = JSON.parse(line);
+    assert.equal(ev.tool, "exec");
+    assert.equal(ev.attributes.truncated.result, 196608);
+    assert.equal(ev.attributes.truncated.error, 196608);
+    assert.ok(ev.attributes.truncated.arguments > 300000);
+    assert.ok(ev.result.length > 0 && ev.error.length > 0);
+  } finally {
+    rec.close();
+  }
+});
