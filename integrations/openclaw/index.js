@@ -1158,8 +1158,7 @@ export class Mapper {
   }
 
   subagent_spawned(event, ctx) {
-    const ev = { type: "subagent_spawned", ...this.base("subagent_spawned", event, ctx) };
-    ev.session_id = ev.session_id || str(ctx.requesterSessionKey);
+    const ev = { type: "subagent_spawned", ...this.base("subagent_spawned", event, requesterCtx(ctx)) };
     Object.assign(ev.attributes, {
       child_session_key: str(event.childSessionKey),
       child_agent_id: str(event.agentId),
@@ -1170,8 +1169,7 @@ export class Mapper {
   }
 
   subagent_ended(event, ctx) {
-    const ev = { type: "subagent_ended", ...this.base("subagent_ended", event, ctx) };
-    ev.session_id = ev.session_id || str(ctx.requesterSessionKey);
+    const ev = { type: "subagent_ended", ...this.base("subagent_ended", event, requesterCtx(ctx)) };
     ev.status = str(event.outcome);
     ev.reason = str(event.reason);
     ev.error = str(event.error);
@@ -1225,6 +1223,13 @@ export class Mapper {
     });
     return ev;
   }
+}
+
+// A subagent hook's ctx is {runId (the child's), childSessionKey,
+// requesterSessionKey}: the event belongs to the requester's session, so it
+// is read as the requester's session key (mapped to its session id).
+function requesterCtx(ctx) {
+  return { runId: ctx.runId, sessionId: ctx.sessionId, sessionKey: str(ctx.sessionKey) || str(ctx.requesterSessionKey) };
 }
 
 // Tool result details kept as attributes.tool_details: numbers, booleans

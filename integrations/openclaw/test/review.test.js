@@ -270,3 +270,24 @@ test("an event stays under the server's 1 MiB event limit, however its fields es
     rec.close();
   }
 });
+
+test("subagent events are filed under the requester's session id, not its session key", () => {
+  const { api, rec, spoolDir } = setup();
+  try {
+    const sid = "c5df0444-0000-4000-8000-000000000009";
+    const key = "agent:main:telegram:direct:42";
+    api.hooks.before_tool_call({ toolName: "sessions_spawn", params: {}, toolCallId: "c1" }, { toolName: "sessions_spawn", sessionId: sid, sessionKey: key, runId: "r1", requester: { senderId: "alice" } });
+    // The real ctx of subagent_spawned/ended: {runId (the child's), childSessionKey, requesterSessionKey}.
+    const ctx = { runId: "child-run", childSessionKey: "agent:main:subagent:abc", requesterSessionKey: key };
+    api.hooks.subagent_spawned({ runId: "child-run", childSessionKey: "agent:main:subagent:abc", agentId: "main", mode: "run", threadRequested: false }, ctx);
+    api.hooks.subagent_ended({ targetSessionKey: "agent:main:subagent:abc", targetKind: "subagent", reason: "completed", outcome: "ok", runId: "child-run" }, ctx);
+    const [, spawned, ended] = spooled(spoolDir);
+    for (const ev of [spawned, ended]) {
+      assert.equal(ev.session_id, sid, ev.type);
+      assert.equal(ev.attributes.session_key, key, ev.type);
+      assert.equal(ev.user_id, "alice", ev.type);
+    }
+  } finally {
+    rec.close();
+  }
+});
