@@ -906,6 +906,7 @@ export class Mapper {
   constructor(cfg) {
     this.cfg = cfg;
     this.sessionIdByKey = new BoundedMap(); // sessionKey → latest sessionId
+    this.sessionIdByRun = new BoundedMap(); // runId → its sessionId
     this.senderByRun = new BoundedMap(); // runId → sender id
     this.senderByKey = new BoundedMap(); // sessionKey → last sender id
     this.tools = new BoundedMap(); // toolCallId → what before_tool_call saw
@@ -918,8 +919,14 @@ export class Mapper {
     const sessionKey = str(c.sessionKey) || str(e.sessionKey);
     const runId = str(c.runId) || str(e.runId);
     let sessionId = str(c.sessionId) || str(e.sessionId);
-    if (sessionId && sessionKey) this.sessionIdByKey.set(sessionKey, sessionId);
-    if (!sessionId && sessionKey) sessionId = this.sessionIdByKey.get(sessionKey) || sessionKey;
+    if (sessionId) {
+      if (sessionKey) this.sessionIdByKey.set(sessionKey, sessionId);
+      if (runId) this.sessionIdByRun.set(runId, sessionId);
+    } else {
+      // A run stays in the session it started in, even if its key has a
+      // newer session by now; the key's latest session otherwise.
+      sessionId = (runId && this.sessionIdByRun.get(runId)) || (sessionKey && (this.sessionIdByKey.get(sessionKey) || sessionKey)) || undefined;
+    }
     const requester = c.requester && typeof c.requester === "object" ? c.requester : {};
     let user = str(requester.senderId) || str(c.senderId) || str(e.senderId);
     if (user) {
@@ -1158,7 +1165,8 @@ export class Mapper {
   }
 
   subagent_spawned(event, ctx) {
-    const ev = { type: "subagent_spawned", ...this.base("subagent_spawned", event, requesterCtx(ctx)) };
+    const ev = { type: "subagent_spawned", ...this.base("subagent_spawned", {}, requesterCtx(ctx)) };
+    ev.attributes.child_run_id = str(ctx.runId) || str(event.runId);
     Object.assign(ev.attributes, {
       child_session_key: str(event.childSessionKey),
       child_agent_id: str(event.agentId),
@@ -1169,7 +1177,8 @@ export class Mapper {
   }
 
   subagent_ended(event, ctx) {
-    const ev = { type: "subagent_ended", ...this.base("subagent_ended", event, requesterCtx(ctx)) };
+    const ev = { type: "subagent_ended", ...this.base("subagent_ended", {}, requesterCtx(ctx)) };
+    ev.attributes.child_run_id = str(ctx.runId) || str(event.runId);
     ev.status = str(event.outcome);
     ev.reason = str(event.reason);
     ev.error = str(event.error);
@@ -1225,11 +1234,12 @@ export class Mapper {
   }
 }
 
-// A subagent hook's ctx is {runId (the child's), childSessionKey,
-// requesterSessionKey}: the event belongs to the requester's session, so it
-// is read as the requester's session key (mapped to its session id).
+// A subagent hook's ctx is {runId, childSessionKey, requesterSessionKey}
+// and both runIds (ctx's, event's) are the child's: the event belongs to the
+// requester's session, so it is read as the requester's session key (mapped
+// to its session id), and the child's run is attributes.child_run_id.
 function requesterCtx(ctx) {
-  return { runId: ctx.runId, sessionId: ctx.sessionId, sessionKey: str(ctx.sessionKey) || str(ctx.requesterSessionKey) };
+  return { sessionId: ctx.sessionId, sessionKey: str(ctx.sessionKey) || str(ctx.requesterSessionKey) };
 }
 
 // Tool result details kept as attributes.tool_details: numbers, booleans

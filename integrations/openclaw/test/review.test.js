@@ -279,14 +279,40 @@ test("subagent events are filed under the requester's session id, not its sessio
     api.hooks.before_tool_call({ toolName: "sessions_spawn", params: {}, toolCallId: "c1" }, { toolName: "sessions_spawn", sessionId: sid, sessionKey: key, runId: "r1", requester: { senderId: "alice" } });
     // The real ctx of subagent_spawned/ended: {runId (the child's), childSessionKey, requesterSessionKey}.
     const ctx = { runId: "child-run", childSessionKey: "agent:main:subagent:abc", requesterSessionKey: key };
+    // The child ran in a session of its own.
+    api.hooks.llm_input({ runId: "child-run", sessionId: "child-session", prompt: "p" }, { runId: "child-run", sessionId: "child-session", sessionKey: "agent:main:subagent:abc" });
     api.hooks.subagent_spawned({ runId: "child-run", childSessionKey: "agent:main:subagent:abc", agentId: "main", mode: "run", threadRequested: false }, ctx);
     api.hooks.subagent_ended({ targetSessionKey: "agent:main:subagent:abc", targetKind: "subagent", reason: "completed", outcome: "ok", runId: "child-run" }, ctx);
-    const [, spawned, ended] = spooled(spoolDir);
+    const [, , spawned, ended] = spooled(spoolDir);
     for (const ev of [spawned, ended]) {
+      assert.equal(ev.attributes.child_run_id, "child-run", ev.type);
       assert.equal(ev.session_id, sid, ev.type);
       assert.equal(ev.attributes.session_key, key, ev.type);
       assert.equal(ev.user_id, "alice", ev.type);
     }
+  } finally {
+    rec.close();
+  }
+});
+
+test("every event of a run keeps the run's session id, even when its key has moved on", () => {
+  const { api, rec, spoolDir } = setup();
+  try {
+    const key = "agent:main:main";
+    api.hooks.llm_input({ runId: "r1", sessionId: "S1", prompt: "p", model: "m" }, { runId: "r1", sessionKey: key, sessionId: "S1" });
+    api.hooks.before_tool_call({ toolName: "exec", params: { command: "sleep 60" }, runId: "r1", toolCallId: "c1" }, { toolName: "exec", sessionKey: key, sessionId: "S1", runId: "r1" });
+    // Meanwhile the key gets a new session (a /new from another surface, a reset).
+    api.hooks.session_start({ sessionId: "S2", sessionKey: key }, { sessionId: "S2", sessionKey: key });
+    // Hooks whose ctx lacks the session id (as a real after_tool_call's can).
+    api.hooks.after_tool_call({ toolName: "exec", params: { command: "sleep 60" }, runId: "r1", toolCallId: "c1", result: "ok" }, { toolName: "exec", sessionKey: key, runId: "r1", toolCallId: "c1" });
+    api.hooks.agent_end({ runId: "r1", success: true, messages: [] }, { runId: "r1", sessionKey: key });
+    const evs = spooled(spoolDir).filter((e) => e.attributes.run_id === "r1");
+    assert.deepEqual(evs.map((e) => [e.type, e.session_id]), [
+      ["prompt", "S1"],
+      ["tool_call", "S1"],
+      ["tool_call", "S1"],
+      ["agent_end", "S1"],
+    ]);
   } finally {
     rec.close();
   }
