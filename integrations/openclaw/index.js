@@ -81,6 +81,18 @@ export function resolveConfig(raw, env = process.env, stateDir) {
   };
 }
 
+/** The url as it may be logged: without a password in it. */
+export function loggableUrl(url) {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = "***";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return String(url).replace(/\/\/[^/@]*@/, "//***@");
+  }
+}
+
 // ---------------------------------------------------------------- values
 
 const str = (v) => (typeof v === "string" && v !== "" ? v : undefined);
@@ -540,7 +552,7 @@ function post(cfg, agent, body, gzipped) {
     try {
       u = new URL(cfg.url + "/v1/events");
     } catch (err) {
-      reject(new Error(`bad url ${cfg.url}: ${err.message}`));
+      reject(new Error(`bad url ${loggableUrl(cfg.url)}: ${err.message}`));
       return;
     }
     const mod = u.protocol === "https:" ? https : http;
@@ -685,7 +697,7 @@ export class Sender {
         const b = res.body || {};
         this.stats.sent += Number(b.accepted) || 0;
         this.stats.duplicates += Number(b.duplicates) || 0;
-        if (this.failing) this.reporter.info(`delivering to ${this.cfg.url} again`);
+        if (this.failing) this.reporter.info(`delivering to ${loggableUrl(this.cfg.url)} again`);
         this.failing = false;
         this.backoff = MIN_BACKOFF_MS;
         return true;
@@ -716,7 +728,7 @@ export class Sender {
       this.failing = true;
       const why = failure || describe(res);
       const hint = res && (res.status === 401 || res.status === 403) ? " (check the plugin's token: an ingest key of the tenant)" : "";
-      this.reporter.warn("deliver", `sending ${lines.length} events to ${this.cfg.url}: ${why}${hint}; kept in ${this.spool.dir}, retrying`);
+      this.reporter.warn("deliver", `sending ${lines.length} events to ${loggableUrl(this.cfg.url)}: ${why}${hint}; kept in ${this.spool.dir}, retrying`);
       let wait = Math.round(this.backoff * (0.5 + Math.random()));
       if (res && res.retryAfterMs > 0) wait = Math.min(res.retryAfterMs, 300000);
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);

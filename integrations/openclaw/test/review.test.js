@@ -317,3 +317,19 @@ test("every event of a run keeps the run's session id, even when its key has mov
     rec.close();
   }
 });
+
+test("neither the token nor a password in the url is ever logged", async () => {
+  const srv = await fakeServer(() => ({ status: 401, body: { error: { code: "unauthorized", message: "bad key" } } }));
+  const url = srv.url.replace("http://", "http://svc:hunter2-url-password@");
+  const { api, rec } = setup({ token: "ct_secret_token_value" }, url);
+  try {
+    msg(api, "x");
+    await until("a refusal logged", () => api.logs.some(([, m]) => /401/.test(m)));
+    const all = api.logs.map(([, m]) => m).join("\n");
+    assert.ok(!all.includes("hunter2-url-password"), all);
+    assert.ok(!all.includes("ct_secret_token_value"), all);
+  } finally {
+    rec.close();
+    await srv.close();
+  }
+});
