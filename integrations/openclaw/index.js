@@ -601,7 +601,8 @@ function errorOf(res) {
   const b = res.body;
   const e = b && typeof b === "object" && b.error && typeof b.error === "object" ? b.error : {};
   const details = Array.isArray(e.details) ? e.details.filter((x) => x && typeof x === "object") : [];
-  return { message: typeof e.message === "string" ? e.message : "", details };
+  // clawtrail's errors always carry a code; a proxy's page does not.
+  return { message: typeof e.message === "string" ? e.message : "", details, ours: typeof e.code === "string" };
 }
 
 function describe(res) {
@@ -702,7 +703,10 @@ export class Sender {
         this.backoff = MIN_BACKOFF_MS;
         return true;
       }
-      if (res && (res.status === 400 || res.status === 409)) {
+      // A 400/409 that is not clawtrail's (a proxy in front of it, the url
+      // pointing at something else) says nothing about the events: it is
+      // kept and retried below like a 5xx, never split and set aside.
+      if (res && (res.status === 400 || res.status === 409) && errorOf(res).ours) {
         const bad = new Set(errorOf(res).details.map((x) => x.line).filter((n) => Number.isInteger(n) && n >= 1 && n <= lines.length));
         if (bad.size === 0) {
           if (lines.length === 1) {
@@ -727,7 +731,12 @@ export class Sender {
       this.stats.retries++;
       this.failing = true;
       const why = failure || describe(res);
-      const hint = res && (res.status === 401 || res.status === 403) ? " (check the plugin's token: an ingest key of the tenant)" : "";
+      const hint =
+        res && (res.status === 401 || res.status === 403)
+          ? " (check the plugin's token: an ingest key of the tenant)"
+          : res && (res.status === 400 || res.status === 409)
+            ? " (not an answer from clawtrail: check the url and any proxy in front of it)"
+            : "";
       this.reporter.warn("deliver", `sending ${lines.length} events to ${loggableUrl(this.cfg.url)}: ${why}${hint}; kept in ${this.spool.dir}, retrying`);
       let wait = Math.round(this.backoff * (0.5 + Math.random()));
       if (res && res.retryAfterMs > 0) wait = Math.min(res.retryAfterMs, 300000);

@@ -333,3 +333,23 @@ test("neither the token nor a password in the url is ever logged", async () => {
     await srv.close();
   }
 });
+
+test("a 400 that is not clawtrail's (a proxy's HTML page) keeps the events instead of setting them all aside", async () => {
+  let proxyBroken = true;
+  const srv = await fakeServer(() => (proxyBroken ? { status: 400, headers: { "content-type": "text/html" }, raw: "<html><body>400 The plain HTTP request was sent to HTTPS port</body></html>" } : null));
+  const { api, rec, spoolDir } = setup({}, srv.url);
+  try {
+    for (const c of ["a", "b", "c", "d"]) msg(api, c);
+    await until("a refusal", () => srv.requests.length >= 1);
+    await sleep(300);
+    assert.equal(rec.stats().rejected, 0, "set aside");
+    assert.ok(!fs.existsSync(path.join(spoolDir, "rejected.ndjson")));
+    assert.ok(api.logs.some(([l, m]) => l === "warn" && /HTTP 400/.test(m)));
+    proxyBroken = false;
+    rec.sender.kick(true);
+    await until("delivery", () => srv.events.length === 4, 5000);
+  } finally {
+    rec.close();
+    await srv.close();
+  }
+});
