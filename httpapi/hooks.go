@@ -5,24 +5,27 @@ import (
 	"net/http"
 
 	"github.com/clawtrail/clawtrail"
-	"github.com/clawtrail/clawtrail/claudecode"
 )
 
-// maxHookHeader bounds the identity headers a hook may send.
-const maxHookHeader = 256
+// AgentHook maps one hook call of an agent to an event and the answer the
+// agent expects (claudecode.HTTPHook for Claude Code). It is an interface
+// so that this package does not depend on the integrations.
+type AgentHook interface {
+	// Hook returns the event as one JSON line for tenant, within
+	// maxEventBytes; the answer (nil: "{}"); and the rule that refused the
+	// call, if one did. An error means the request is wrong (a 400).
+	Hook(body []byte, header http.Header, tenant string, maxEventBytes int) (line, answer []byte, refused string, err error)
+}
 
 // handleClaudeCodeHook is POST /v1/hooks/claude-code: Claude Code's HTTP
-// hooks. The body is the hook payload; X-Clawtrail-User, X-Clawtrail-Agent
-// and X-Clawtrail-Channel name who and what (Claude Code expands
-// environment variables in hook headers). The call is recorded as one
-// event, and the server's deny rules (Config.ClaudeCode) may refuse it:
-// the answer is then Claude Code's refusal JSON. A refusal is answered
-// even when recording it failed, so that a rule never depends on storage;
-// the failure is logged.
+// hooks (Config.ClaudeCode). The call is recorded as one event through the
+// same decoder and commit as POST /v1/events. A refusal is answered even
+// when recording it failed, so that a rule never depends on storage; the
+// failure is logged.
 func (s *Server) handleClaudeCodeHook(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
-	if s.hookRulesErr != nil {
-		s.writeError(w, r, fmt.Errorf("the server's Claude Code deny rules are invalid: %w", s.hookRulesErr))
+	if s.cfg.ClaudeCode == nil {
+		s.writeError(w, r, fmt.Errorf("%w: Claude Code hooks are not enabled on this server", clawtrail.ErrNotFound))
 		return
 	}
 	body, err := s.readBody(w, r)
@@ -30,44 +33,23 @@ func (s *Server) handleClaudeCodeHook(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p, err := claudecode.Parse(body)
+	line, answer, refused, err := s.cfg.ClaudeCode.Hook(body, r.Header, c.tenant, s.cfg.Limits.MaxEventBytes)
 	if err != nil {
 		s.writeError(w, r, &clawtrail.InvalidError{Message: err.Error()})
 		return
 	}
-	o := claudecode.Options{Now: s.now, MaxEventBytes: s.cfg.Limits.MaxEventBytes}
-	for _, h := range []struct {
-		name string
-		dst  *string
-	}{{"X-Clawtrail-User", &o.User}, {"X-Clawtrail-Agent", &o.Agent}, {"X-Clawtrail-Channel", &o.Channel}} {
-		v := r.Header.Get(h.name)
-		if len(v) > maxHookHeader {
-			s.writeError(w, r, &clawtrail.InvalidError{Message: h.name + " is over 256 bytes"})
-			return
-		}
-		*h.dst = v
-	}
-	e := claudecode.Map(p, o)
-	rule, answer, err := s.cfg.ClaudeCode.Apply(p, &e, c.tenant)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	line, err := e.MarshalJSON()
+	events, err := s.dec.Decode(line, true)
 	if err == nil {
-		var events []clawtrail.Pending
-		if events, err = s.dec.Decode(line, true); err == nil {
-			_, _, err = s.commit(r, c, events)
-		}
+		_, _, err = s.commit(r, c, events)
 	}
 	if err != nil {
-		if rule == nil {
+		if refused == "" {
 			s.writeCommitError(w, r, err)
 			return
 		}
-		s.log.Error("claude-code hook: refused a call but could not record it", "rule", rule.Query, "err", err)
+		s.log.Error("claude-code hook: refused a call but could not record it", "rule", refused, "err", err)
 	}
-	if rule != nil {
+	if refused != "" {
 		s.metrics.hookRefusals.Inc()
 	}
 	if answer == nil {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
-	"github.com/clawtrail/clawtrail/claudecode"
 	"github.com/clawtrail/clawtrail/ingest"
 	"github.com/clawtrail/clawtrail/sqlite"
 )
@@ -63,8 +62,9 @@ type Config struct {
 	QueryTimeout time.Duration
 	// Redaction: the rules applied to every event before it is stored.
 	Redaction Redaction
-	// ClaudeCode: deny rules for Claude Code's HTTP hooks (compiled).
-	ClaudeCode claudecode.Policy
+	// ClaudeCode serves Claude Code's HTTP hooks (claudecode.HTTPHook);
+	// nil: POST /v1/hooks/claude-code answers 404.
+	ClaudeCode AgentHook
 }
 
 // Server serves the API.
@@ -81,8 +81,6 @@ type Server struct {
 	audit   *auditor
 	limits  *limiter
 	reds    redactors
-
-	hookRulesErr error // from compiling Config.ClaudeCode
 }
 
 // Close ends long-lived streams (tail), so that http.Server.Shutdown can
@@ -121,9 +119,6 @@ func New(cfg Config) *Server {
 		cfg.QueryTimeout = 30 * time.Second
 		s.cfg.QueryTimeout = cfg.QueryTimeout
 	}
-	// Compiled here too, for callers that did not; serve validates its
-	// configuration first, so this error only reaches a misused library.
-	s.hookRulesErr = s.cfg.ClaudeCode.Compile()
 	s.audit = newAuditor(cfg.Store, cfg.Now, s.metrics, cfg.AuditFlush, cfg.AuthWindow)
 	s.limits = newLimiter(cfg.IngestRate, cfg.QueryRate, cfg.Now)
 	s.routes()

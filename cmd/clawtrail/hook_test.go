@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail/claudecode"
+	"github.com/clawtrail/clawtrail/ingest"
+	"github.com/clawtrail/clawtrail/internal/testserver"
 )
 
 const fixtureSession = "e0409ced-3049-432b-bcf4-ed7fdd007c62"
@@ -308,5 +312,41 @@ func TestServeRefusesBadHookRule(t *testing.T) {
 	cfg.Hooks.ClaudeCode.Deny = []claudecode.Rule{{Query: "tool:("}}
 	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "hooks.claude_code") {
 		t.Errorf("validate = %v", err)
+	}
+}
+
+// A server configured with a smaller event limit than the default still
+// records a large HTTP hook call: cut to its limit, not refused with a
+// 400 (which loses the call from the trail).
+func TestClaudeCodeHookHonoursTheServersEventLimit(t *testing.T) {
+	ts := startServer(t, t.TempDir(), func(c *serveConfig) { c.MaxEventBytes = 64 << 10 })
+	out := make([]any, 6)
+	for i := range out {
+		out[i] = strings.Repeat("z", 60<<10)
+	}
+	body, _ := json.Marshal(map[string]any{"session_id": "sess-limit", "hook_event_name": "PostToolUse",
+		"tool_name": "Bash", "tool_input": map[string]any{"command": "cat big"}, "tool_response": out})
+	if code, resp := ts.do("POST", "/v1/hooks/claude-code", string(body)); code != 200 {
+		t.Fatalf("%d %s", code, resp)
+	}
+	evs := sessionEvents(t, ts, "sess-limit")
+	if len(evs) != 1 || evs[0]["attributes"].(map[string]any)["truncated"] == nil {
+		t.Fatalf("stored %v", evs)
+	}
+}
+
+// A server built without the hook (a library user's) says so.
+func TestClaudeCodeHookNotEnabled(t *testing.T) {
+	ts := testserver.New(t, ingest.Limits{})
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/hooks/claude-code", strings.NewReader(`{"hook_event_name":"Stop"}`))
+	req.Header.Set("Authorization", "Bearer "+ts.Ingest)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(b), "not enabled") {
+		t.Errorf("%d %s", resp.StatusCode, b)
 	}
 }

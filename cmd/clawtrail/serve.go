@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/claudecode"
 	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/httpapi"
 	"github.com/clawtrail/clawtrail/ingest"
@@ -67,10 +68,16 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	if err := bootstrap(ctx, store, cfg.Data, e.stdout); err != nil {
 		return err
 	}
+	// Compiled again here (validate did it for the command) so that a
+	// caller building the config in code gets the same errors.
+	hookRules := cfg.Hooks.ClaudeCode
+	if err := hookRules.Compile(); err != nil {
+		return usagef("hooks.claude_code: %v", err)
+	}
 	api := httpapi.New(httpapi.Config{Store: store, Logger: log, Metrics: metrics, MetricsPublic: cfg.MetricsPublic,
 		Limits:     ingest.Limits{MaxEventBytes: cfg.MaxEventBytes, MaxRequestBytes: cfg.MaxRequestBytes, MaxClockSkew: cfg.MaxClockSkew},
 		IngestRate: float64(cfg.IngestRate), QueryRate: float64(cfg.QueryRate), QueryTimeout: cfg.QueryTimeout,
-		Redaction: cfg.Redaction, ClaudeCode: cfg.Hooks.ClaudeCode})
+		Redaction: cfg.Redaction, ClaudeCode: &claudecode.HTTPHook{Policy: hookRules}})
 	if cfg.RetentionEvery > 0 {
 		go retentionLoop(ctx, store, cfg.RetentionEvery, log)
 	}
