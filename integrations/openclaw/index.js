@@ -74,7 +74,8 @@ export function resolveConfig(raw, env = process.env, stateDir) {
     },
     maxFieldBytes: int(c.maxFieldBytes, DEFAULTS.maxFieldBytes, 256, 196608),
     spoolDir: path.resolve(spoolDir),
-    maxSpoolBytes: int(c.maxSpoolBytes, DEFAULTS.maxSpoolBytes, 1 << 16, Number.MAX_SAFE_INTEGER),
+    // At least 1 MiB (as openclaw.plugin.json says): room for one event of EVENT_BYTES.
+    maxSpoolBytes: int(c.maxSpoolBytes, DEFAULTS.maxSpoolBytes, 1 << 20, Number.MAX_SAFE_INTEGER),
     flushIntervalMs: int(c.flushIntervalMs, DEFAULTS.flushIntervalMs, 10, 3600000),
     timeoutMs: int(c.timeoutMs, DEFAULTS.timeoutMs, 100, 600000),
     finalFlushMs: int(c.finalFlushMs, DEFAULTS.finalFlushMs, 0, 4000),

@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 import zlib from "node:zlib";
 
-import { register } from "../index.js";
+import { register, resolveConfig } from "../index.js";
 
 const tmpdirs = [];
 function tmp() {
@@ -352,4 +352,22 @@ test("a 400 that is not clawtrail's (a proxy's HTML page) keeps the events inste
     rec.close();
     await srv.close();
   }
+});
+
+test("the config bounds in openclaw.plugin.json are the ones the code applies", () => {
+  const manifest = JSON.parse(fs.readFileSync(new URL("../openclaw.plugin.json", import.meta.url), "utf8"));
+  const props = manifest.configSchema.properties;
+  for (const [name, p] of Object.entries(props)) {
+    if (p.type !== "integer") continue;
+    assert.equal(resolveConfig({}, {})[name], p.default, `${name}: default`);
+    if (p.minimum !== undefined) {
+      assert.equal(resolveConfig({ [name]: p.minimum }, {})[name], p.minimum, `${name}: its minimum is allowed`);
+      assert.equal(resolveConfig({ [name]: p.minimum - 1 }, {})[name], p.minimum, `${name}: below the minimum`);
+    }
+    if (p.maximum !== undefined) {
+      assert.equal(resolveConfig({ [name]: p.maximum }, {})[name], p.maximum, `${name}: its maximum is allowed`);
+      assert.equal(resolveConfig({ [name]: p.maximum + 1 }, {})[name], p.maximum, `${name}: above the maximum`);
+    }
+  }
+  assert.equal(resolveConfig({ maxSpoolBytes: 65536 }, {}).maxSpoolBytes, 1 << 20);
 });
