@@ -41,6 +41,8 @@ const REPORT_EVERY_MS = 30000;
 const RESCAN_EVERY_MS = 30000;
 const MAP_LIMIT = 2000;
 const EVENT_BYTES = 1000000; // under the server's default per-event limit (1 MiB)
+const REJECTED = "rejected.ndjson"; // refused events, set aside in the spool directory
+const REJECTED_BYTES = 16 << 20; // past this, refused events are counted, not kept
 
 // ---------------------------------------------------------------- config
 
@@ -318,6 +320,8 @@ export class Spool {
     this.droppedTotal = 0;
     this.adopted = 0;
     this.damaged = 0;
+    this.rejectedBytes = 0; // size of rejected.ndjson (not part of total)
+    this.rejectedLost = 0; // refused events not written: rejected.ndjson was full
     this.memory = []; // lines that could not be written to disk
     this.memoryBytes = 0;
     this.opened = false;
@@ -344,6 +348,7 @@ export class Spool {
       return;
     }
     let total = 0;
+    this.rejectedBytes = 0; // unless it is still there (it may have been moved away)
     const orphans = [];
     const mine = new Set(this.sealed.map((s) => s.path));
     if (this.activePath) mine.add(this.activePath);
@@ -353,6 +358,12 @@ export class Spool {
       try {
         st = fs.statSync(p);
       } catch {
+        continue;
+      }
+      // Refused events wait for a person, not for the server: they do not
+      // take the spool's room (they have a bound of their own).
+      if (n === REJECTED) {
+        this.rejectedBytes = st.size;
         continue;
       }
       total += st.size;
@@ -528,13 +539,36 @@ export class Spool {
     };
   }
 
-  /** Appends refused lines to rejected.ndjson in the spool directory. */
+  /**
+   * Appends refused lines to rejected.ndjson in the spool directory, up to
+   * REJECTED_BYTES; lines past that are counted (rejectedLost) and reported.
+   * Returns how many lines were not kept.
+   */
   reject(lines) {
-    try {
-      fs.appendFileSync(path.join(this.dir, "rejected.ndjson"), lines.join(""), { mode: 0o600 });
-    } catch (err) {
-      this.reporter.warn("rejectwrite", `cannot write rejected.ndjson: ${err.message}`);
+    const keep = [];
+    let bytes = 0;
+    for (const l of lines) {
+      const n = Buffer.byteLength(l);
+      if (this.rejectedBytes + bytes + n > REJECTED_BYTES) break;
+      keep.push(l);
+      bytes += n;
     }
+    const full = keep.length < lines.length;
+    let lost = lines.length - keep.length;
+    if (keep.length) {
+      try {
+        fs.appendFileSync(path.join(this.dir, REJECTED), keep.join(""), { mode: 0o600 });
+        this.rejectedBytes += bytes;
+      } catch (err) {
+        lost = lines.length;
+        this.reporter.warn("rejectwrite", `cannot write ${REJECTED}: ${err.message}`);
+      }
+    }
+    if (full && lost === lines.length - keep.length) {
+      this.reporter.warn("rejectfull", `${path.join(this.dir, REJECTED)} is full (${REJECTED_BYTES} bytes): refused events are no longer kept (${this.rejectedLost + lost} so far); move it out of the spool directory to keep them again`);
+    }
+    this.rejectedLost += lost;
+    return lost;
   }
 
   close() {
@@ -753,8 +787,9 @@ export class Sender {
 
   setAside(lines, why) {
     this.stats.rejected += lines.length;
-    this.spool.reject(lines);
-    this.reporter.warn("rejected", `the server refused ${lines.length} events (${why}); set aside in ${path.join(this.spool.dir, "rejected.ndjson")}`);
+    const lost = this.spool.reject(lines);
+    const where = lost ? `${lines.length - lost} set aside in ${path.join(this.spool.dir, REJECTED)}, ${lost} not kept` : `set aside in ${path.join(this.spool.dir, REJECTED)}`;
+    this.reporter.warn("rejected", `the server refused ${lines.length} events (${why}); ${where}`);
   }
 
   stop() {
@@ -898,6 +933,7 @@ export class Recorder {
     return {
       ...this.sender.stats,
       dropped: this.spool.droppedTotal,
+      rejectedLost: this.spool.rejectedLost,
       adopted: this.spool.adopted,
       damaged: this.spool.damaged,
       spoolBytes: this.spool.total,

@@ -371,3 +371,47 @@ test("the config bounds in openclaw.plugin.json are the ones the code applies", 
   }
   assert.equal(resolveConfig({ maxSpoolBytes: 65536 }, {}).maxSpoolBytes, 1 << 20);
 });
+
+test("rejected.ndjson does not fill the spool, and has a bound of its own", async () => {
+  const refuse = (lines) => {
+    const bad = lines.map((e, i) => (String(e.content).startsWith("bad") ? { line: i + 1, message: "no" } : null)).filter(Boolean);
+    return bad.length ? { status: 400, body: { error: { code: "invalid", message: "bad events", details: bad } } } : null;
+  };
+  const srv = await fakeServer(refuse);
+  const spoolDir = tmp();
+  // Refusals from earlier runs: 2 MiB of them, more than the whole spool may hold.
+  const rejected = path.join(spoolDir, "rejected.ndjson");
+  fs.writeFileSync(rejected, (JSON.stringify({ id: "old", content: "x".repeat(1000) }) + "\n").repeat(2100));
+  const { api, rec } = setup({ spoolDir, maxSpoolBytes: 1 << 20, flushIntervalMs: 3600000 }, srv.url);
+  try {
+    msg(api, "kept");
+    assert.equal(rec.stats().dropped, 0, "a new event was dropped: rejected.ndjson counted as spool");
+    assert.equal(await rec.flush(3000), true);
+    assert.deepEqual(srv.events.map((e) => e.content), ["kept"]);
+
+    // rejected.ndjson 100 bytes short of 16 MiB: refused events past the bound are counted, not written.
+    fs.truncateSync(rejected, (16 << 20) - 100);
+    rec.spool.rescan();
+    msg(api, "bad 1");
+    msg(api, "bad 2");
+    msg(api, "good");
+    assert.equal(await rec.flush(3000), true);
+    assert.deepEqual(srv.events.map((e) => e.content), ["kept", "good"]);
+    assert.equal(fs.statSync(rejected).size, (16 << 20) - 100, "rejected.ndjson grew past its bound");
+    assert.equal(rec.stats().rejected, 2);
+    assert.equal(rec.stats().rejectedLost, 2);
+    assert.ok(api.logs.some(([l, m]) => l === "warn" && /rejected\.ndjson is full .*2 so far/.test(m)), "not reported");
+    assert.ok(api.logs.some(([, m]) => /refused 2 events .*2 not kept/.test(m)));
+
+    // Moved away (to be read): refused events are kept again.
+    fs.renameSync(rejected, path.join(tmp(), "rejected.ndjson"));
+    rec.spool.rescan();
+    msg(api, "bad 3");
+    assert.equal(await rec.flush(3000), true);
+    assert.deepEqual(fs.readFileSync(rejected, "utf8").trim().split("\n").map((l) => JSON.parse(l).content), ["bad 3"]);
+    assert.equal(rec.stats().rejectedLost, 2);
+  } finally {
+    rec.close();
+    await srv.close();
+  }
+});
