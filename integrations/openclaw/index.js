@@ -43,6 +43,7 @@ const MAP_LIMIT = 2000;
 const EVENT_BYTES = 1000000; // under the server's default per-event limit (1 MiB)
 const REJECTED = "rejected.ndjson"; // refused events, set aside in the spool directory
 const REJECTED_BYTES = 16 << 20; // past this, refused events are counted, not kept
+const MEMORY_BYTES = 16 << 20; // events kept in memory while the spool cannot be written
 
 // ---------------------------------------------------------------- config
 
@@ -437,14 +438,25 @@ export class Spool {
       this.total += len;
       if (this.activeBytes >= SEGMENT_BYTES) this.seal();
     } catch (err) {
-      // The disk refused: keep it in memory (bounded by maxSpoolBytes too).
+      // The disk refused: keep it in memory, up to MEMORY_BYTES (the
+      // process's heap is not the place for maxSpoolBytes of events).
       // The open file is sealed, not forgotten: what it holds is still sent.
       this.reporter.warn("spoolwrite", `cannot write spool ${this.dir}: ${err.message}; keeping events in memory`);
       this.seal();
+      if (this.memoryBytes + len > this.memoryMax()) {
+        this.dropped++;
+        this.droppedTotal++;
+        this.reporter.warn("memoryfull", `spool ${this.dir} cannot be written and the ${this.memoryMax()} bytes kept in memory are full: events are being dropped (${this.droppedTotal} so far)`);
+        return false;
+      }
       this.memory.push(line);
       this.memoryBytes += len;
     }
     return true;
+  }
+
+  memoryMax() {
+    return Math.min(MEMORY_BYTES, this.maxBytes);
   }
 
   closeActive() {
@@ -868,9 +880,24 @@ export class Recorder {
   noteDrops() {
     const sp = this.spool;
     if (!sp.dropped || sp.total + sp.memoryBytes + 4096 > sp.maxBytes) return; // none, or still full
+    // Kept in memory (the disk refused) and that is nearly full too: wait
+    // for it to be delivered rather than squeeze a note between drops.
+    if (sp.memory.length && sp.memoryBytes + 65536 > sp.memoryMax()) return;
     const n = sp.dropped;
+    const before = sp.droppedTotal;
     sp.dropped = 0;
-    this.write({ type: "clawtrail.dropped", content: `${n} events were dropped: the spool was full`, attributes: { dropped: n, spool_dir: sp.dir } });
+    let ok = false;
+    try {
+      ok = this.write({ type: "clawtrail.dropped", content: `${n} events were dropped: the spool was full`, attributes: { dropped: n, spool_dir: sp.dir } });
+    } finally {
+      if (!ok) {
+        // The note could not be kept either (the memory fallback is full):
+        // it is not an event of the agent's, and its count waits for the next try.
+        const self = sp.droppedTotal - before;
+        sp.dropped += n - self;
+        sp.droppedTotal -= self;
+      }
+    }
   }
 
   /** Stamps, caps, encodes and spools one event. Never throws. */

@@ -415,3 +415,40 @@ test("rejected.ndjson does not fill the spool, and has a bound of its own", asyn
     await srv.close();
   }
 });
+
+test("while the spool cannot be written, events are kept in memory up to 16 MiB, then counted as dropped", async () => {
+  const srv = await fakeServer();
+  const { api, rec } = setup({ maxFieldBytes: 196608, flushIntervalMs: 3600000 }, srv.url); // maxSpoolBytes: 256 MiB
+  const realWrite = fs.writeSync;
+  try {
+    fs.writeSync = () => {
+      const e = new Error("EIO: i/o error, write");
+      e.code = "EIO";
+      throw e;
+    };
+    const big = "m".repeat(196608);
+    for (let i = 0; i < 100; i++) msg(api, `${i} ${big}`); // ~19 MiB
+    const kept = rec.spool.memory.length;
+    assert.ok(rec.spool.memoryBytes <= 16 << 20, `${rec.spool.memoryBytes} bytes in memory`);
+    assert.ok(kept >= 80 && kept < 100, `${kept} kept`);
+    assert.equal(rec.stats().dropped, 100 - kept);
+    assert.ok(api.logs.some(([l, m]) => l === "warn" && /in memory are full: events are being dropped/.test(m)), "not reported");
+    msg(api, `still no room ${big}`); // no note squeezed in between: the count goes on
+    assert.equal(rec.stats().dropped, 101 - kept);
+    assert.equal(rec.spool.dropped, 101 - kept);
+
+    // The disk is back and memory delivered: the trail says how many were lost.
+    fs.writeSync = realWrite;
+    assert.equal(await rec.flush(5000), true);
+    msg(api, "after");
+    assert.equal(await rec.flush(3000), true);
+    const note = srv.events.find((e) => e.type === "clawtrail.dropped");
+    assert.ok(note, "no clawtrail.dropped event");
+    assert.equal(note.attributes.dropped, 101 - kept);
+    assert.equal(srv.events.at(-1).content, "after");
+  } finally {
+    fs.writeSync = realWrite;
+    rec.close();
+    await srv.close();
+  }
+});
