@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -35,22 +34,12 @@ const (
 	fixtureSess  = "cba5783b-234f-4f6f-af46-f201848fc48e"
 )
 
-// fixture reads the body of a captured Claude Code OTLP/JSON export from
-// shared/fixtures (beside the repository, as CI lays it out).
+// fixture reads the body of a captured Claude Code OTLP/JSON export
+// (otlp/testdata, copied from the real program's output).
 func fixture(t *testing.T, signal string) []byte {
 	t.Helper()
-	_, here, _, _ := runtime.Caller(0)
 	name := "claude-code-2.1.332-otlp-json-" + signal + ".json"
-	var raw []byte
-	var err error
-	for _, dir := range []string{
-		filepath.Join(filepath.Dir(here), "..", "..", "shared", "fixtures"),
-		"/work/shared/fixtures",
-	} {
-		if raw, err = os.ReadFile(filepath.Join(dir, name)); err == nil {
-			break
-		}
-	}
+	raw, err := os.ReadFile(filepath.Join("..", "otlp", "testdata", name))
 	if err != nil {
 		t.Fatalf("fixture %s: %v", name, err)
 	}
