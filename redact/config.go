@@ -69,7 +69,7 @@ type KindInfo struct {
 func Kinds() []KindInfo {
 	var ks []KindInfo
 	for _, pii := range []bool{false, true} {
-		for _, d := range builtins {
+		for _, d := range builtins() {
 			if d.pii == pii {
 				ks = append(ks, KindInfo{Kind: d.kind, Default: !d.pii, PII: d.pii, Description: d.desc})
 			}
@@ -87,7 +87,7 @@ func kindNames() string {
 }
 
 func builtinIndex(kind string) int {
-	for k, d := range builtins {
+	for k, d := range builtins() {
 		if d.kind == kind {
 			return k
 		}
@@ -154,7 +154,7 @@ func New(c Config, keys Keys) (*Redactor, error) {
 	}
 
 	var on [numBuiltin]bool
-	for k, d := range builtins {
+	for k, d := range builtins() {
 		on[k] = !d.pii
 	}
 	for _, list := range []struct {

@@ -38,7 +38,7 @@ func loadCorpus(t testing.TB, path string) []corpusSample {
 			if builtinIndex(k) < 0 {
 				t.Fatalf("corpus line %d: unknown kind %q", line, k)
 			}
-			if builtins[builtinIndex(k)].pii && !s.PII {
+			if builtins()[builtinIndex(k)].pii && !s.PII {
 				t.Fatalf("corpus line %d: kind %s needs \"pii\": true", line, k)
 			}
 		}

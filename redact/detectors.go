@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The built-in detector kinds, in priority order (see resolve).
@@ -371,14 +372,16 @@ func authStart(s string, from int) int {
 
 // phoneRules are the phone number formats, tried in turn where a number
 // starts (phoneStart): international, US, then the national ones.
-var phoneRules = []rule{
-	rx(`\+[1-9][0-9]{0,2}(?:[ .-]?\([0-9]{1,4}\))?(?:[ .-]?[0-9]{1,6}){1,6}`, finder{}, 64, nil, 0, phoneIntl),
-	rx(`(?:1[ .-])?(\(?)[2-9][0-9]{2}(\)?)([ .-]?)[2-9][0-9]{2}([ .-])[0-9]{4}`, finder{}, 64, nil, 0, phoneUS),
-	rx(`0[1-9][0-9]{0,4}(?: [0-9]{2,8}){1,4}`, finder{}, 64, nil, 0, phoneNational),
-	rx(`0[1-9][0-9]{0,4}(?:-[0-9]{2,8}){1,4}`, finder{}, 64, nil, 0, phoneNational),
-	rx(`0[1-9][0-9]{0,4}(?:\.[0-9]{2,8}){1,4}`, finder{}, 64, nil, 0, phoneNational),
-	rx(`0[1-9][0-9]{0,4}/[0-9]{3,9}`, finder{}, 64, nil, 0, phoneNational),
-}
+var phoneRules = sync.OnceValue(func() []rule {
+	return []rule{
+		rx(`\+[1-9][0-9]{0,2}(?:[ .-]?\([0-9]{1,4}\))?(?:[ .-]?[0-9]{1,6}){1,6}`, finder{}, 64, nil, 0, phoneIntl),
+		rx(`(?:1[ .-])?(\(?)[2-9][0-9]{2}(\)?)([ .-]?)[2-9][0-9]{2}([ .-])[0-9]{4}`, finder{}, 64, nil, 0, phoneUS),
+		rx(`0[1-9][0-9]{0,4}(?: [0-9]{2,8}){1,4}`, finder{}, 64, nil, 0, phoneNational),
+		rx(`0[1-9][0-9]{0,4}(?:-[0-9]{2,8}){1,4}`, finder{}, 64, nil, 0, phoneNational),
+		rx(`0[1-9][0-9]{0,4}(?:\.[0-9]{2,8}){1,4}`, finder{}, 64, nil, 0, phoneNational),
+		rx(`0[1-9][0-9]{0,4}/[0-9]{3,9}`, finder{}, 64, nil, 0, phoneNational),
+	}
+})
 
 // findPhones finds phone numbers: at each place a number starts, the
 // longest match of the formats that passes its checks.
@@ -387,12 +390,12 @@ func findPhones(s string, det int, dst []cand) []cand {
 		best := cand{pos, pos, det}
 		// The formats by their first byte: + international, 0 national,
 		// else US.
-		rules := phoneRules[1:2]
+		rules := phoneRules()[1:2]
 		switch s[pos] {
 		case '+':
-			rules = phoneRules[:1]
+			rules = phoneRules()[:1]
 		case '0':
-			rules = phoneRules[2:]
+			rules = phoneRules()[2:]
 		}
 		for i := range rules {
 			r := &rules[i]
@@ -457,72 +460,77 @@ func numberRun(s string, i, limit int) (int, int) {
 	return n, i
 }
 
-// builtins are the built-in detectors, indexed by the k* constants.
-var builtins = [numBuiltin]*detector{
-	kAnthropic: {kind: "anthropic_key", desc: "Anthropic API keys (sk-ant-...)", rules: []rule{
-		tok(`sk-ant-[A-Za-z0-9_-]{20,}`, lits("sk-ant-"), 0, tokenChars, wordStart),
-	}},
-	kOpenAI: {kind: "openai_key", desc: "OpenAI API keys (sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...)", rules: []rule{
-		tok(`sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}`, lits("sk-"), 0, tokenChars, wordStart),
-		// A legacy key is sk- and 48 letters and digits; a word after
-		// "sk-" in prose is not a key.
-		tok(`sk-[A-Za-z0-9]{20,}`, lits("sk-"), 3, alnumChars, all(wordStart, tokenEnd, randomishAfterPrefix)),
-	}},
-	kAWS: {kind: "aws_access_key", desc: "AWS access key ids (AKIA..., ASIA...) and secret access keys where labelled (aws_secret_access_key=...)", rules: []rule{
-		rx(`A(?:KI|SI|BI|CC)A[0-9A-Z]{16}`, lits("AKIA", "ASIA", "ABIA", "ACCA"), 20, nil, 0, all(wordStart, wordEnd)),
-		rx(`(?i)(?:secret[_.\- ]?access[_.\- ]?key|aws[_.\- ]?secret(?:[_.\- ]?key)?)["']?(?:[ \t]*(?:[:=]|=>)[ \t]*|[ \t]+)["']?([A-Za-z0-9/+]{40})`,
-			fold("secret", "aws"), 128, b64Chars, 1, all(labelStart, b64End)),
-	}},
-	kGitHub: {kind: "github_token", desc: "GitHub tokens (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)", rules: []rule{
-		tok(`gh[pousr]_[A-Za-z0-9]{36,}`, lits("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), 4, alnumChars, wordStart),
-		tok(`github_pat_[A-Za-z0-9_]{40,}`, lits("github_pat_"), 0, alnumUnder, wordStart),
-	}},
-	kSlack: {kind: "slack_token", desc: "Slack tokens (xoxb-, xoxp-, xapp-, ...) and webhook URLs (hooks.slack.com/services/...)", rules: []rule{
-		tok(`xox[abposre]-[0-9]+-[A-Za-z0-9-]{8,}`, lits("xox"), 0, alnumDash, wordStart),
-		tok(`xapp-[0-9]+-[A-Za-z0-9-]{10,}`, lits("xapp-"), 0, alnumDash, wordStart),
-		rx(`hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9_/-]{20,})`, lits("hooks.slack.com/"), 0, hookChars, 1, nil),
-	}},
-	kStripe: {kind: "stripe_key", desc: "Stripe secret and restricted keys (sk_live_, rk_live_, sk_test_, ...) and webhook secrets (whsec_)", rules: []rule{
-		tok(`(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}`, lits("sk_", "rk_"), 8, alnumChars, wordStart),
-		tok(`whsec_[A-Za-z0-9]{24,}`, lits("whsec_"), 6, alnumChars, wordStart),
-	}},
-	kGoogle: {kind: "google_api_key", desc: "Google API keys (AIza...), OAuth client secrets (GOCSPX-) and access tokens (ya29.)", rules: []rule{
-		rx(`AIza[0-9A-Za-z_-]{35}`, lits("AIza"), 39, nil, 0, all(wordStart, tokenEnd)),
-		rx(`GOCSPX-[0-9A-Za-z_-]{28}`, lits("GOCSPX-"), 35, nil, 0, all(wordStart, tokenEnd)),
-		tok(`ya29\.[0-9A-Za-z_-]{30,}`, lits("ya29."), 5, tokenChars, wordStart),
-	}},
-	kJWT: {kind: "jwt", desc: "JSON Web Tokens (eyJ....eyJ....sig)", rules: []rule{
-		// The signature runs to the end of the dotted token: a JWE or a
-		// nested token goes whole.
-		tok(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_.-]*`, lits("eyJ"), 0, jwtChars, wordStart),
-	}},
-	kPEM: {kind: "pem_private_key", desc: "PEM private key blocks (-----BEGIN ... PRIVATE KEY-----, to the END line or the end of the text)", rules: []rule{
-		rx(`-----BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?-----|$)`, lits("-----BEGIN"), -1, nil, 0, nil),
-	}},
-	kClawtrail: {kind: "clawtrail_key", desc: "clawtrail API keys (ct_<id>_<secret>)", rules: []rule{
-		tok(`ct_[0-9a-f]{16}_[A-Za-z0-9_-]{20,}`, lits("ct_"), 0, tokenChars, wordStart),
-	}},
-	kCard: {kind: "card_number", desc: "payment card numbers: 13-19 digits, optionally grouped by spaces or dashes, with a card network's prefix and length, Luhn-valid, not part of a longer number", find: findCards},
-	kBearer: {kind: "bearer_token", class: classGeneric, desc: `bearer tokens ("Bearer <token>") and Authorization header credentials (Basic, Token); the scheme word is kept`, rules: []rule{
-		{re: regexp.MustCompile(`^(?:(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,}))\z`), plain: regexp.MustCompile(`(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,})`),
-			at: fold("bearer"), extent: bearerExtent, group: 1, check: all(bearerStart, randomishToken)},
-		rx(`(?i)(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(bearer|token|basic)[ \t]+([A-Za-z0-9._~+/-]{8,}=*)`, finder{fn: authStart}, 64, b64Chars, 2, all(labelStart, authCredential)),
-	}},
-	kURLPassword: {kind: "url_password", class: classGeneric, desc: "passwords in URLs (scheme://user:PASSWORD@host, and password= in a URL's query); the scheme and user are kept", rules: []rule{
-		// userinfo: no character a URL cannot hold unescaped, nor quotes and
-		// commas (which end a URL in JSON, CSV and prose); a password may
-		// hold a '#' (people write them unescaped).
-		rx(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:"'<>\[\]{}\\^`+"`"+`|,]*:([^/?@\s"'<>\[\]{}\\^`+"`"+`|,]+)@`, finder{fn: urlStart}, 0, urlChars, 1, all(wordStart, notPlaceholder)).needing('@'),
-		// a password in a URL's query (jdbc:...?user=app&password=...).
-		rx(`://[^\s"'<>]*?[?&;](?i:password|passwd|pwd)=([^&#\s"'<>]+)`, lits("://"), 0, urlChars, 1, notPlaceholder).needing('='),
-	}},
-	kEmail: {kind: "email", pii: true, class: classPII, desc: "email addresses", rules: []rule{
-		rx(`[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}`, finder{fn: emailStart}, 0, emailChars, 0, emailCheck).needing('@'),
-	}},
-	kPhone: {kind: "phone", pii: true, class: classPII, desc: "phone numbers: international (+CC ...), US ((415) 555-0132, 415-555-0132) and European national (020 7946 0958, 06 12 34 56 78) formats", find: findPhones},
-	kSSN:   {kind: "us_ssn", pii: true, class: classPII, desc: "US social security numbers written AAA-GG-SSSS (no area 000, 666 or 9xx, group 00, serial 0000)", find: findSSNs},
-	kIBAN:  {kind: "iban", pii: true, class: classPII, desc: "IBANs (country, check digits, account; compact or in groups of 4) of the registry's length that pass the mod-97 check", find: findIBANs},
-}
+// builtins are the built-in detectors, indexed by the k* constants. They
+// are built on first use: compiling their expressions takes milliseconds,
+// which every run of the CLI would otherwise pay at start (the Claude Code
+// hook runs once per tool call).
+var builtins = sync.OnceValue(func() [numBuiltin]*detector {
+	return [numBuiltin]*detector{
+		kAnthropic: {kind: "anthropic_key", desc: "Anthropic API keys (sk-ant-...)", rules: []rule{
+			tok(`sk-ant-[A-Za-z0-9_-]{20,}`, lits("sk-ant-"), 0, tokenChars, wordStart),
+		}},
+		kOpenAI: {kind: "openai_key", desc: "OpenAI API keys (sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...)", rules: []rule{
+			tok(`sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}`, lits("sk-"), 0, tokenChars, wordStart),
+			// A legacy key is sk- and 48 letters and digits; a word after
+			// "sk-" in prose is not a key.
+			tok(`sk-[A-Za-z0-9]{20,}`, lits("sk-"), 3, alnumChars, all(wordStart, tokenEnd, randomishAfterPrefix)),
+		}},
+		kAWS: {kind: "aws_access_key", desc: "AWS access key ids (AKIA..., ASIA...) and secret access keys where labelled (aws_secret_access_key=...)", rules: []rule{
+			rx(`A(?:KI|SI|BI|CC)A[0-9A-Z]{16}`, lits("AKIA", "ASIA", "ABIA", "ACCA"), 20, nil, 0, all(wordStart, wordEnd)),
+			rx(`(?i)(?:secret[_.\- ]?access[_.\- ]?key|aws[_.\- ]?secret(?:[_.\- ]?key)?)["']?(?:[ \t]*(?:[:=]|=>)[ \t]*|[ \t]+)["']?([A-Za-z0-9/+]{40})`,
+				fold("secret", "aws"), 128, b64Chars, 1, all(labelStart, b64End)),
+		}},
+		kGitHub: {kind: "github_token", desc: "GitHub tokens (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)", rules: []rule{
+			tok(`gh[pousr]_[A-Za-z0-9]{36,}`, lits("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), 4, alnumChars, wordStart),
+			tok(`github_pat_[A-Za-z0-9_]{40,}`, lits("github_pat_"), 0, alnumUnder, wordStart),
+		}},
+		kSlack: {kind: "slack_token", desc: "Slack tokens (xoxb-, xoxp-, xapp-, ...) and webhook URLs (hooks.slack.com/services/...)", rules: []rule{
+			tok(`xox[abposre]-[0-9]+-[A-Za-z0-9-]{8,}`, lits("xox"), 0, alnumDash, wordStart),
+			tok(`xapp-[0-9]+-[A-Za-z0-9-]{10,}`, lits("xapp-"), 0, alnumDash, wordStart),
+			rx(`hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9_/-]{20,})`, lits("hooks.slack.com/"), 0, hookChars, 1, nil),
+		}},
+		kStripe: {kind: "stripe_key", desc: "Stripe secret and restricted keys (sk_live_, rk_live_, sk_test_, ...) and webhook secrets (whsec_)", rules: []rule{
+			tok(`(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}`, lits("sk_", "rk_"), 8, alnumChars, wordStart),
+			tok(`whsec_[A-Za-z0-9]{24,}`, lits("whsec_"), 6, alnumChars, wordStart),
+		}},
+		kGoogle: {kind: "google_api_key", desc: "Google API keys (AIza...), OAuth client secrets (GOCSPX-) and access tokens (ya29.)", rules: []rule{
+			rx(`AIza[0-9A-Za-z_-]{35}`, lits("AIza"), 39, nil, 0, all(wordStart, tokenEnd)),
+			rx(`GOCSPX-[0-9A-Za-z_-]{28}`, lits("GOCSPX-"), 35, nil, 0, all(wordStart, tokenEnd)),
+			tok(`ya29\.[0-9A-Za-z_-]{30,}`, lits("ya29."), 5, tokenChars, wordStart),
+		}},
+		kJWT: {kind: "jwt", desc: "JSON Web Tokens (eyJ....eyJ....sig)", rules: []rule{
+			// The signature runs to the end of the dotted token: a JWE or a
+			// nested token goes whole.
+			tok(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_.-]*`, lits("eyJ"), 0, jwtChars, wordStart),
+		}},
+		kPEM: {kind: "pem_private_key", desc: "PEM private key blocks (-----BEGIN ... PRIVATE KEY-----, to the END line or the end of the text)", rules: []rule{
+			rx(`-----BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?-----|$)`, lits("-----BEGIN"), -1, nil, 0, nil),
+		}},
+		kClawtrail: {kind: "clawtrail_key", desc: "clawtrail API keys (ct_<id>_<secret>)", rules: []rule{
+			tok(`ct_[0-9a-f]{16}_[A-Za-z0-9_-]{20,}`, lits("ct_"), 0, tokenChars, wordStart),
+		}},
+		kCard: {kind: "card_number", desc: "payment card numbers: 13-19 digits, optionally grouped by spaces or dashes, with a card network's prefix and length, Luhn-valid, not part of a longer number", find: findCards},
+		kBearer: {kind: "bearer_token", class: classGeneric, desc: `bearer tokens ("Bearer <token>") and Authorization header credentials (Basic, Token); the scheme word is kept`, rules: []rule{
+			{re: regexp.MustCompile(`^(?:(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,}))\z`), plain: regexp.MustCompile(`(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,})`),
+				at: fold("bearer"), extent: bearerExtent, group: 1, check: all(bearerStart, randomishToken)},
+			rx(`(?i)(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(bearer|token|basic)[ \t]+([A-Za-z0-9._~+/-]{8,}=*)`, finder{fn: authStart}, 64, b64Chars, 2, all(labelStart, authCredential)),
+		}},
+		kURLPassword: {kind: "url_password", class: classGeneric, desc: "passwords in URLs (scheme://user:PASSWORD@host, and password= in a URL's query); the scheme and user are kept", rules: []rule{
+			// userinfo: no character a URL cannot hold unescaped, nor quotes and
+			// commas (which end a URL in JSON, CSV and prose); a password may
+			// hold a '#' (people write them unescaped).
+			rx(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:"'<>\[\]{}\\^`+"`"+`|,]*:([^/?@\s"'<>\[\]{}\\^`+"`"+`|,]+)@`, finder{fn: urlStart}, 0, urlChars, 1, all(wordStart, notPlaceholder)).needing('@'),
+			// a password in a URL's query (jdbc:...?user=app&password=...).
+			rx(`://[^\s"'<>]*?[?&;](?i:password|passwd|pwd)=([^&#\s"'<>]+)`, lits("://"), 0, urlChars, 1, notPlaceholder).needing('='),
+		}},
+		kEmail: {kind: "email", pii: true, class: classPII, desc: "email addresses", rules: []rule{
+			rx(`[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}`, finder{fn: emailStart}, 0, emailChars, 0, emailCheck).needing('@'),
+		}},
+		kPhone: {kind: "phone", pii: true, class: classPII, desc: "phone numbers: international (+CC ...), US ((415) 555-0132, 415-555-0132) and European national (020 7946 0958, 06 12 34 56 78) formats", find: findPhones},
+		kSSN:   {kind: "us_ssn", pii: true, class: classPII, desc: "US social security numbers written AAA-GG-SSSS (no area 000, 666 or 9xx, group 00, serial 0000)", find: findSSNs},
+		kIBAN:  {kind: "iban", pii: true, class: classPII, desc: "IBANs (country, check digits, account; compact or in groups of 4) of the registry's length that pass the mod-97 check", find: findIBANs},
+	}
+})
 
 // Character classes (ASCII).
 

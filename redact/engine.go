@@ -40,7 +40,7 @@ type engine struct {
 
 func newEngine(enabled [numBuiltin]bool, custom []*detector) *engine {
 	e := &engine{}
-	for k, d := range builtins {
+	for k, d := range builtins() {
 		e.index[k] = -1
 		if enabled[k] {
 			e.index[k] = len(e.dets)

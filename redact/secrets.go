@@ -5,7 +5,7 @@ import "sync"
 // defaultEngine holds the detectors that are on by default.
 var defaultEngine = sync.OnceValue(func() *engine {
 	var on [numBuiltin]bool
-	for k, d := range builtins {
+	for k, d := range builtins() {
 		on[k] = !d.pii
 	}
 	return newEngine(on, nil)
