@@ -238,7 +238,7 @@ func recordHookEvent(ctx context.Context, e env, f *claudeHookFlags, ev sdk.Even
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- client.Flush(fctx) }()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	var ferr error
 wait:
