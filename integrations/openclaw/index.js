@@ -103,35 +103,226 @@ const str = (v) => (typeof v === "string" && v !== "" ? v : undefined);
 const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 const wellFormed = (s) => (typeof s.toWellFormed === "function" ? s.toWellFormed() : s);
 
+const EXACT_TEXT = 1 << 22; // a cut string up to this many UTF-16 units is measured exactly
+
+/** The first items of a list of total members (a cut list of tool result parts). */
+class Head {
+  constructor(items, total) {
+    this.items = items;
+    this.total = total;
+  }
+}
+
+/** The start of a text whose whole is bytes UTF-8 bytes (exactly, or at least). */
+class TextHead {
+  constructor(text, bytes, exact) {
+    this.text = text;
+    this.bytes = bytes;
+    this.exact = exact;
+  }
+}
+
+/**
+ * Copies a value into plain JSON (see jsonSafe) and, given a budget in
+ * bytes, stops once the copy's JSON has passed it: a long string is cut as
+ * it is copied (one unit past the budget, so the cut shows), and no more
+ * members of an array, Set, Map or object are read. Each member read costs
+ * at least a byte of the budget, so a copy reads O(budget) of anything, however
+ * large. When something was left out, cut is true and atLeast() is a lower
+ * bound of the whole value's JSON size (the whole is never walked to learn it).
+ */
+class Copier {
+  constructor(budget = Infinity) {
+    this.budget = budget;
+    this.bounded = Number.isFinite(budget);
+    this.used = 0; // JSON bytes of the copy so far (escapes not counted: a lower bound)
+    this.work = 0; // members read
+    this.skipped = 0; // at least this many JSON bytes were left out
+    this.cut = false;
+    this.text = null; // the last cut string's whole size: {bytes, exact}
+  }
+
+  spent() {
+    return this.used > this.budget || this.work > this.budget;
+  }
+
+  atLeast() {
+    return this.used + this.skipped;
+  }
+
+  str(s) {
+    if (!this.bounded) return wellFormed(s);
+    const left = Math.max(0, this.budget - this.used);
+    if (s.length <= left) {
+      const w = wellFormed(s);
+      this.used += Buffer.byteLength(w) + 2;
+      return w;
+    }
+    // Every unit is at least a byte: left + 1 units are past the budget.
+    let end = left + 1;
+    const c = s.charCodeAt(end - 1);
+    if (c >= 0xd800 && c <= 0xdbff) end++; // not half a surrogate pair
+    const kept = wellFormed(s.slice(0, end));
+    const keptBytes = Buffer.byteLength(kept);
+    const exact = s.length <= EXACT_TEXT;
+    const bytes = exact ? Buffer.byteLength(s) : s.length; // UTF-8 bytes >= UTF-16 units
+    this.used += keptBytes + 2;
+    this.skipped += Math.max(0, bytes - keptBytes);
+    this.cut = true;
+    this.text = { bytes, exact };
+    return kept;
+  }
+
+  copy(v, depth = 0, seen = new WeakSet()) {
+    switch (typeof v) {
+      case "string":
+        return this.str(v);
+      case "number":
+        if (Number.isFinite(v)) {
+          if (this.bounded) this.used += String(v).length;
+          return v;
+        }
+        return this.str(String(v));
+      case "boolean":
+        if (this.bounded) this.used += v ? 4 : 5;
+        return v;
+      case "bigint":
+        return this.str(v.toString());
+      case "object":
+        break;
+      default:
+        return undefined; // undefined, function, symbol
+    }
+    if (v === null) {
+      if (this.bounded) this.used += 4;
+      return null;
+    }
+    if (seen.has(v)) return this.str("[circular]");
+    if (depth >= 12) return this.str("[too deep]");
+    try {
+      return this.object(v, depth, seen);
+    } catch (err) {
+      // A getter that throws, a revoked Proxy: that value is lost, not the event.
+      return this.str(unreadable(err));
+    }
+  }
+
+  object(v, depth, seen) {
+    if (typeof AbortSignal !== "undefined" && v instanceof AbortSignal) return undefined;
+    if (v instanceof Date) return Number.isNaN(v.getTime()) ? this.copy(null) : this.str(v.toISOString());
+    if (v instanceof TextHead) {
+      const before = this.used;
+      const kept = this.str(v.text);
+      this.skipped += Math.max(0, v.bytes - (this.used - before - 2));
+      this.cut = true;
+      this.text = { bytes: v.bytes, exact: v.exact };
+      return kept;
+    }
+    if (v instanceof Error) v = { name: v.name, message: v.message };
+    else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return this.str(`[${v.byteLength} bytes]`);
+    seen.add(v);
+    try {
+      if (Array.isArray(v) || v instanceof Set || v instanceof Head) return this.list(v, depth, seen);
+      return this.members(v, depth, seen);
+    } finally {
+      seen.delete(v);
+    }
+  }
+
+  list(v, depth, seen) {
+    const out = [];
+    const total = v instanceof Set ? v.size : v instanceof Head ? v.total : v.length;
+    const items = v instanceof Head ? v.items : v;
+    if (this.bounded) this.used += 2;
+    let n = 0;
+    for (const x of items) {
+      if (this.bounded && this.spent()) break;
+      if (this.bounded) {
+        this.work++;
+        if (n > 0) this.used++;
+      }
+      let y = this.copy(x, depth + 1, seen);
+      if (y === undefined) y = this.copy(null);
+      out.push(y);
+      n++;
+    }
+    if (n < total) {
+      this.cut = true;
+      this.skipped += 2 * (total - n); // each left out: a comma and at least one byte
+    }
+    return out;
+  }
+
+  members(v, depth, seen) {
+    const out = {};
+    if (this.bounded) this.used += 2;
+    let n = 0;
+    let stopped = false;
+    const put = (k, read) => {
+      if (this.bounded && this.spent()) {
+        stopped = true;
+        return false;
+      }
+      if (this.bounded) this.work++;
+      const { used, skipped, cut, text } = this;
+      const key = this.str(String(k));
+      let y;
+      try {
+        y = this.copy(read(), depth + 1, seen);
+      } catch (err) {
+        y = this.str(unreadable(err));
+      }
+      if (y === undefined) Object.assign(this, { used, skipped, cut, text }); // not in the JSON: no bytes
+      else {
+        if (this.bounded) this.used += n > 0 ? 2 : 1; // the colon, a comma
+        out[key] = y;
+        n++;
+      }
+      return true;
+    };
+    if (v instanceof Map) {
+      for (const [k, x] of v.entries()) if (!put(k, () => x)) break;
+    } else {
+      // Object.keys lists every key (JavaScript has no lazy way); only the
+      // values read are copied.
+      for (const k of Object.keys(v)) if (!put(k, () => v[k])) break;
+    }
+    if (stopped) this.cut = true; // members left out may be dropped ones: no bytes counted
+    return out;
+  }
+}
+
 /**
  * Returns a plain JSON value for v: strings made well-formed (the server
  * refuses lone surrogates), functions, symbols and AbortSignals dropped,
  * bigints as strings, binary data as a size, cycles and depth past 12 cut.
+ * With maxBytes, the copy stops once its JSON has passed maxBytes (see
+ * Copier): never a walk of the whole of a huge value.
  */
-export function jsonSafe(v, depth = 0, seen = new WeakSet()) {
-  switch (typeof v) {
-    case "string":
-      return wellFormed(v);
-    case "number":
-      return Number.isFinite(v) ? v : String(v);
-    case "boolean":
-      return v;
-    case "bigint":
-      return v.toString();
-    case "object":
-      break;
-    default:
-      return undefined; // undefined, function, symbol
-  }
-  if (v === null) return null;
-  if (seen.has(v)) return "[circular]";
-  if (depth >= 12) return "[too deep]";
-  try {
-    return jsonSafeObject(v, depth, seen);
-  } catch (err) {
-    // A getter that throws, a revoked Proxy: that value is lost, not the event.
-    return unreadable(err);
-  }
+export function jsonSafe(v, maxBytes = Infinity) {
+  return new Copier(maxBytes).copy(v);
+}
+
+/**
+ * A bounded copy of one field: {value, size}, where size is undefined when
+ * nothing was left out, else the whole field's size: a number when exact
+ * (a string's UTF-8 bytes), else ">= N" (a lower bound, in JSON bytes for a
+ * list or object).
+ */
+function copyField(v, maxBytes) {
+  const c = new Copier(maxBytes);
+  const value = c.copy(v, 1);
+  if (!c.cut) return { value };
+  const text = typeof v === "string" || v instanceof TextHead;
+  const size = text && c.text ? (c.text.exact ? c.text.bytes : `>= ${c.text.bytes}`) : `>= ${c.atLeast()}`;
+  return { value, size };
+}
+
+// JSON text of v, read no further than maxBytes; a TextHead when cut.
+function jsonText(v, maxBytes) {
+  const c = new Copier(maxBytes);
+  const s = JSON.stringify(c.copy(v, 1));
+  return c.cut && s !== undefined ? new TextHead(s, c.atLeast(), false) : s;
 }
 
 function unreadable(err) {
@@ -139,39 +330,6 @@ function unreadable(err) {
     return `[unreadable: ${wellFormed(String((err && err.message) || err))}]`;
   } catch {
     return "[unreadable]";
-  }
-}
-
-function jsonSafeObject(v, depth, seen) {
-  if (typeof AbortSignal !== "undefined" && v instanceof AbortSignal) return undefined;
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-  if (v instanceof Error) return { name: wellFormed(v.name), message: wellFormed(v.message) };
-  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return `[${v.byteLength} bytes]`;
-  seen.add(v);
-  try {
-    if (Array.isArray(v) || v instanceof Set) {
-      const out = [];
-      for (const x of v) {
-        const y = jsonSafe(x, depth + 1, seen);
-        out.push(y === undefined ? null : y);
-      }
-      return out;
-    }
-    const out = {};
-    const put = (k, read) => {
-      let y;
-      try {
-        y = jsonSafe(read(), depth + 1, seen);
-      } catch (err) {
-        y = unreadable(err);
-      }
-      if (y !== undefined) out[wellFormed(String(k))] = y;
-    };
-    if (v instanceof Map) for (const [k, x] of v.entries()) put(k, () => x);
-    else for (const k of Object.keys(v)) put(k, () => v[k]);
-    return out;
-  } finally {
-    seen.delete(v);
   }
 }
 
@@ -187,17 +345,18 @@ export function cutUtf8(s, max) {
 const sha256 = (s) => crypto.createHash("sha256").update(s).digest("hex");
 
 // Cuts one field of ev to max bytes and notes the original size in
-// truncated[field]. Strings are cut; an object is kept as an object for
-// arguments ({"_truncated": "<its JSON, cut>"}) and as its cut JSON text
-// elsewhere, so what remains stays searchable.
-function capField(ev, field, max, truncated) {
+// truncated[field] (known[field] when the copy already left part of it out:
+// the size of the whole, which the copy no longer has). Strings are cut; an
+// object is kept as an object for arguments ({"_truncated": "<its JSON,
+// cut>"}) and as its cut JSON text elsewhere, so what remains stays searchable.
+function capField(ev, field, max, truncated, known) {
   const v = ev[field];
   if (v === undefined || v === null) return;
   if (typeof v === "string") {
     const n = Buffer.byteLength(v);
     if (n > max) {
       ev[field] = cutUtf8(v, max);
-      truncated[field] = n;
+      truncated[field] = known[field] ?? n;
     }
     return;
   }
@@ -205,15 +364,19 @@ function capField(ev, field, max, truncated) {
   const s = JSON.stringify(v);
   const n = Buffer.byteLength(s);
   if (n <= max) return;
-  truncated[field] = n;
+  truncated[field] = known[field] ?? n;
   ev[field] = field === "arguments" || field === "attributes" ? { _truncated: cutUtf8(s, max) } : cutUtf8(s, max);
 }
 
-/** Applies maxFieldBytes to an event (mutating it) and returns it. */
-export function capEvent(ev, max) {
+/**
+ * Applies maxFieldBytes to an event (mutating it) and returns it. known:
+ * sizes of fields that were already cut while copied (copyField).
+ */
+export function capEvent(ev, max, known = {}) {
   const truncated = {};
-  for (const f of ["content", "arguments", "result", "error", "reason"]) capField(ev, f, max, truncated);
-  if (ev.attributes) capField(ev, "attributes", max, truncated);
+  for (const f of ["content", "arguments", "result", "error", "reason"]) capField(ev, f, max, truncated, known);
+  if (ev.attributes) capField(ev, "attributes", max, truncated, known);
+  for (const [f, n] of Object.entries(known)) truncated[f] ??= n;
   if (Object.keys(truncated).length) {
     if (!ev.attributes || typeof ev.attributes !== "object" || ev.attributes._truncated !== undefined) {
       ev.attributes = { ...(ev.attributes || {}) };
@@ -224,10 +387,10 @@ export function capEvent(ev, max) {
 }
 
 // One NDJSON line for ev with its fields cut to max; ev is left as it was.
-function encodeCapped(ev, max) {
+function encodeCapped(ev, max, known) {
   const copy = { ...ev };
   if (copy.attributes && typeof copy.attributes === "object") copy.attributes = { ...copy.attributes };
-  return JSON.stringify(capEvent(copy, max)) + "\n";
+  return JSON.stringify(capEvent(copy, max, known)) + "\n";
 }
 
 /** A generator of event ids: oc_<ms, base 36><process random><counter>. */
@@ -913,7 +1076,17 @@ export class Recorder {
   }
 
   write(ev) {
-    const out = jsonSafe({ id: this.newId(), timestamp: new Date().toISOString(), tenant_id: this.cfg.tenant, ...ev });
+    // Each field is copied no further than maxFieldBytes: a 2-million-item
+    // result or a 50 MB string costs what is kept of it, not its size.
+    const src = { id: this.newId(), timestamp: new Date().toISOString(), tenant_id: this.cfg.tenant, ...ev };
+    const out = {};
+    const known = {};
+    for (const k of Object.keys(src)) {
+      const { value, size } = copyField(src[k], this.cfg.maxFieldBytes);
+      if (value === undefined) continue;
+      out[k] = value;
+      if (size !== undefined) known[k] = size;
+    }
     for (const [k, v] of Object.entries(out)) {
       const empty = v === null || v === "" || (typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0 && k !== "arguments");
       if (empty) delete out[k];
@@ -922,10 +1095,10 @@ export class Recorder {
     // control character) and several full fields can pass the server's
     // per-event limit, which would refuse the whole event. Cut harder then.
     let max = this.cfg.maxFieldBytes;
-    let line = encodeCapped(out, max);
+    let line = encodeCapped(out, max, known);
     while (Buffer.byteLength(line) > EVENT_BYTES && max > 256) {
       max = Math.max(256, max >> 1);
-      line = encodeCapped(out, max);
+      line = encodeCapped(out, max, known);
     }
     return this.spool.append(line);
   }
@@ -1166,14 +1339,14 @@ export class Mapper {
     const dstatus = details && str(details.status);
     if (event.error !== undefined && event.error !== null && event.error !== "") {
       ev.status = "error";
-      ev.error = typeof event.error === "string" ? event.error : JSON.stringify(jsonSafe(event.error));
+      ev.error = typeof event.error === "string" ? event.error : jsonText(event.error, this.cfg.maxFieldBytes);
     } else if (dstatus === "approval-pending") ev.status = "pending";
     else if (dstatus === "approval-unavailable") ev.status = "blocked";
     else if (dstatus === "failed" || dstatus === "error") ev.status = "error";
     else ev.status = "success";
     ev.duration_ms = num(event.durationMs);
     if (r !== undefined) {
-      if (this.cfg.capture.toolResults) ev.result = toolResult(r);
+      if (this.cfg.capture.toolResults) ev.result = toolResult(r, this.cfg.maxFieldBytes);
       else ev.attributes.omitted = [...(ev.attributes.omitted || []), "result"];
     }
     if (details) {
@@ -1333,16 +1506,44 @@ const DETAIL_STRINGS = new Set(["status", "exitReason", "cwd", "host", "reason",
 
 // OpenClaw tool results are {content: [{type: "text", text}], details}; the
 // text is what the model saw, so it is the result. Anything else is kept as
-// it is.
-function toolResult(r) {
-  if (r && typeof r === "object" && Array.isArray(r.content)) {
-    const parts = r.content;
-    if (parts.length && parts.every((p) => p && p.type === "text" && typeof p.text === "string")) {
-      return parts.map((p) => p.text).join("\n");
+// it is. Only the parts that can fill max bytes are read (a result may have
+// millions): whether the result is text is decided by those, and what is
+// left out is a TextHead's or Head's to say.
+function toolResult(r, max) {
+  if (!r || typeof r !== "object" || !Array.isArray(r.content)) return r;
+  const parts = r.content;
+  const total = parts.length;
+  const texts = [];
+  let units = 0;
+  let text = total > 0;
+  for (let i = 0; i < total && units <= max; i++) {
+    const p = parts[i];
+    if (!(p && p.type === "text" && typeof p.text === "string")) {
+      text = false;
+      break;
     }
-    return parts.map((p) => (p && p.type === "text" ? p.text : p && p.type ? { type: p.type } : p));
+    texts.push(p.text);
+    units += p.text.length + 1;
   }
-  return r;
+  if (!text) {
+    const n = Math.min(total, max + 1); // each part is at least 2 bytes of JSON
+    const mapped = [];
+    for (let i = 0; i < n; i++) {
+      const p = parts[i];
+      mapped.push(p && p.type === "text" ? p.text : p && p.type ? { type: p.type } : p);
+    }
+    return n < total ? new Head(mapped, total) : mapped;
+  }
+  if (texts.length === total && units <= max + 1) return texts.join("\n");
+  // Cut: the parts read, the last one cut to what still fits.
+  const last = texts.pop();
+  let bytes = 0;
+  for (const t of texts) bytes += Buffer.byteLength(t) + 1;
+  const head = texts.join("\n") + (texts.length ? "\n" : "");
+  const exact = texts.length + 1 === total && last.length <= EXACT_TEXT;
+  bytes += exact ? Buffer.byteLength(last) : last.length;
+  bytes += total - texts.length - 1; // a newline before each part not read, at least
+  return new TextHead(head + last.slice(0, Math.max(0, max + 2 - head.length)), bytes, exact);
 }
 
 // ---------------------------------------------------------------- plugin

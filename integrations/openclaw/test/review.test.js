@@ -264,7 +264,8 @@ test("an event stays under the server's 1 MiB event limit, however its fields es
     assert.equal(ev.tool, "exec");
     assert.equal(ev.attributes.truncated.result, 196608);
     assert.equal(ev.attributes.truncated.error, 196608);
-    assert.ok(ev.attributes.truncated.arguments > 300000);
+    assert.match(ev.attributes.truncated.arguments, /^>= \d+$/); // cut while copied: a lower bound
+    assert.ok(Number(ev.attributes.truncated.arguments.slice(3)) > 300000);
     assert.ok(ev.result.length > 0 && ev.error.length > 0);
   } finally {
     rec.close();
@@ -450,5 +451,62 @@ test("while the spool cannot be written, events are kept in memory up to 16 MiB,
     fs.writeSync = realWrite;
     rec.close();
     await srv.close();
+  }
+});
+
+test("a huge tool result or argument is cut while it is copied: the hook returns at once, and says it was cut", () => {
+  const { api, rec, spoolDir } = setup(); // maxFieldBytes 65536
+  const ctx = { toolName: "exec", sessionId: "s1" };
+  const many = Array.from({ length: 2000000 }, (_, i) => ({ i })); // 2,000,000 rows, 28.9 MB of JSON
+  const huge = Buffer.alloc(50 * 1000 * 1000, "x").toString("latin1"); // a flat 50 MB string
+  const parts = new Array(2000000).fill({ type: "text", text: "a line" });
+  const atLeast = (v, what) => {
+    assert.match(String(v), /^>= \d+$/, `${what}: truncated is ${v}`);
+    return Number(v.slice(3));
+  };
+  try {
+    api.hooks.before_tool_call({ toolName: "exec", params: { command: "warm up" }, toolCallId: "t0" }, ctx);
+    const timed = (f) => {
+      const t = performance.now();
+      f();
+      return performance.now() - t;
+    };
+    // Each took up to seconds when the whole value was copied before it was cut; now milliseconds.
+    const ms = {
+      array: timed(() => api.hooks.after_tool_call({ toolName: "exec", toolCallId: "t1", result: many }, ctx)),
+      string: timed(() => api.hooks.before_tool_call({ toolName: "write", params: { path: "/a", content: huge }, toolCallId: "t2" }, ctx)),
+      parts: timed(() => api.hooks.after_tool_call({ toolName: "exec", toolCallId: "t3", result: { content: parts } }, ctx)),
+      text: timed(() => api.hooks.after_tool_call({ toolName: "exec", toolCallId: "t4", result: { content: [{ type: "text", text: huge }] } }, ctx)),
+      error: timed(() => api.hooks.after_tool_call({ toolName: "exec", toolCallId: "t5", error: { lines: many } }, ctx)),
+    };
+    for (const [k, v] of Object.entries(ms)) assert.ok(v < 500, `${k}: ${v.toFixed(0)} ms in the hook`);
+
+    const [, arr, str, prt, txt, err] = spooled(spoolDir);
+    const fits = (s) => assert.ok(Buffer.byteLength(s) <= 65536, `${Buffer.byteLength(s)} bytes kept`);
+    // The 2,000,000 items: the start of their JSON, and at least 2 bytes for each.
+    assert.ok(arr.result.startsWith('[{"i":0},{"i":1},{"i":2},'));
+    fits(arr.result);
+    const n = atLeast(arr.attributes.truncated.result, "array");
+    assert.ok(n >= 4000000 && n <= JSON.stringify(many).length, `array: >= ${n}`);
+    // The 50 MB argument.
+    assert.ok(str.arguments._truncated.startsWith('{"path":"/a","content":"xxxx'));
+    fits(str.arguments._truncated);
+    const s = atLeast(str.attributes.truncated.arguments, "string");
+    assert.ok(s >= 50000000 && s <= JSON.stringify({ path: "/a", content: huge }).length, `string: >= ${s}`);
+    // 2,000,000 text parts: the text of the first ones.
+    assert.ok(prt.result.startsWith("a line\na line\n"));
+    fits(prt.result);
+    const p = atLeast(prt.attributes.truncated.result, "parts");
+    assert.ok(p >= 2000000 && p <= 2000000 * 7, `parts: >= ${p}`);
+    // One 50 MB text part.
+    assert.equal(txt.result, "x".repeat(65536));
+    assert.equal(atLeast(txt.attributes.truncated.result, "text"), 50000000);
+    // An error object holding the 2,000,000 items.
+    assert.ok(err.error.startsWith('{"lines":[{"i":0},{"i":1},'));
+    fits(err.error);
+    assert.ok(atLeast(err.attributes.truncated.error, "error") >= 4000000);
+    assert.equal(err.status, "error");
+  } finally {
+    rec.close();
   }
 });
