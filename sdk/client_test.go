@@ -507,7 +507,10 @@ func TestBoundedMemoryAndFullSpool(t *testing.T) {
 			}
 		}
 		st := c.Stats()
-		if dropped == 0 || st.Dropped != int64(dropped) || drops.Load() == 0 {
+		// Log reports the drops it decides; the writer can also drop an
+		// event Log had accepted when the spool fills between the two (it
+		// counts and reports those too), so Dropped may exceed Log's count.
+		if dropped == 0 || st.Dropped < int64(dropped) || st.Dropped > int64(dropped)+50 || drops.Load() == 0 {
 			t.Fatalf("spool=%v: %d dropped by Log, stats %+v, %d reports", spool, dropped, st, drops.Load())
 		}
 		if st.Pending != st.Logged-st.Dropped || st.Pending*250 > 2*64<<10 {
