@@ -125,51 +125,18 @@ func (m *mockMessages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the whole session, and the rm -rf the model asks for must be refused by
 // the deny rule, recorded as blocked, and never run.
 func TestClaudeCodeEndToEnd(t *testing.T) {
-	claude := e2e.Claude(t)
-	bin := binary(t)
 	rule := `tool:Bash AND "rm -rf"`
 	ts := startServer(t, t.TempDir(), func(c *serveConfig) {
 		c.Hooks.ClaudeCode = claudecode.Policy{Deny: []claudecode.Rule{{Query: rule, Reason: "recursive deletes need a human"}}}
 	})
 	for _, mode := range []string{"command", "http"} {
 		t.Run(mode, func(t *testing.T) {
-			mock := &mockMessages{}
-			llm := httptest.NewServer(mock)
-			defer llm.Close()
-			tmp := t.TempDir()
-			proj := filepath.Join(tmp, "proj")
-			home := filepath.Join(tmp, "home")
-			for _, d := range []string{filepath.Join(proj, ".claude"), filepath.Join(proj, "scratch"), home} {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			args := []string{"hook", "claude-code", "--print-settings", "--server", ts.url, "--spool", filepath.Join(tmp, "spool")}
+			args := []string{"--deny", rule}
 			if mode == "http" {
-				args = append(args, "--http")
-			} else {
-				args = append(args, "--deny", rule)
+				args = []string{"--http"}
 			}
-			settings, err := exec.Command(bin, args...).Output()
-			if err != nil {
-				t.Fatalf("print-settings: %v", err)
-			}
-			if err := os.WriteFile(filepath.Join(proj, ".claude", "settings.json"), settings, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, claude, "-p", "say hello, then clean up the scratch directory",
-				"--output-format", "stream-json", "--verbose", "--allowedTools", "Bash")
-			cmd.Dir = proj
-			cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "USER=tester",
-				"ANTHROPIC_BASE_URL=" + llm.URL, "ANTHROPIC_API_KEY=sk-ant-test",
-				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1",
-				"CLAWTRAIL_TOKEN=" + ts.token}
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("claude: %v\n%s", err, tail(out, 3000))
-			}
+			run := runClaude(t, ts, args, "stream-json", "--verbose")
+			out, proj, mock := run.out, run.proj, run.mock
 			var session string
 			for _, line := range strings.Split(string(out), "\n") {
 				var m map[string]any
@@ -243,6 +210,59 @@ func TestClaudeCodeEndToEnd(t *testing.T) {
 	}
 }
 
+type claudeRun struct {
+	out  []byte        // Claude Code's stdout and stderr
+	proj string        // the project directory it ran in
+	mock *mockMessages // the model API it talked to
+}
+
+// runClaude runs the real Claude Code once in a fresh project and home,
+// against a fresh mock model API, with the hooks `clawtrail hook
+// claude-code --print-settings hookArgs…` prints in the project's
+// settings, the prompt "say hello, then clean up the scratch directory"
+// (the project has a scratch directory), output format format (and
+// extraFlag, if any), and env added to a minimal environment.
+func runClaude(t *testing.T, ts *testServer, hookArgs []string, format, extraFlag string, env ...string) claudeRun {
+	t.Helper()
+	claude := e2e.Claude(t)
+	bin := binary(t)
+	mock := &mockMessages{}
+	llm := httptest.NewServer(mock)
+	t.Cleanup(llm.Close)
+	tmp := t.TempDir()
+	proj := filepath.Join(tmp, "proj")
+	home := filepath.Join(tmp, "home")
+	for _, d := range []string{filepath.Join(proj, ".claude"), filepath.Join(proj, "scratch"), home} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := append([]string{"hook", "claude-code", "--print-settings", "--server", ts.url, "--spool", filepath.Join(tmp, "spool")}, hookArgs...)
+	settings, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatalf("print-settings: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, ".claude", "settings.json"), settings, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	flags := []string{"-p", "say hello, then clean up the scratch directory", "--output-format", format, "--allowedTools", "Bash"}
+	if extraFlag != "" {
+		flags = append(flags, extraFlag)
+	}
+	cmd := exec.CommandContext(ctx, claude, flags...)
+	cmd.Dir = proj
+	cmd.Env = append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "USER=tester",
+		"ANTHROPIC_BASE_URL=" + llm.URL, "ANTHROPIC_API_KEY=sk-ant-test",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1", "CLAWTRAIL_TOKEN=" + ts.token}, env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("claude: %v\n%s", err, tail(out, 3000))
+	}
+	return claudeRun{out, proj, mock}
+}
+
 func tail(b []byte, n int) string {
 	if len(b) > n {
 		b = b[len(b)-n:]
@@ -255,44 +275,14 @@ func tail(b []byte, n int) string {
 // OTLP endpoint, next to the command hooks: the events that arrive by
 // telemetry carry the same session id as the hook events.
 func TestClaudeCodeTelemetryEndToEnd(t *testing.T) {
-	claude := e2e.Claude(t)
-	bin := binary(t)
 	ts := startServer(t, t.TempDir())
-	mock := &mockMessages{}
-	llm := httptest.NewServer(mock)
-	defer llm.Close()
-	tmp := t.TempDir()
-	proj := filepath.Join(tmp, "proj")
-	home := filepath.Join(tmp, "home")
-	for _, d := range []string{filepath.Join(proj, ".claude"), filepath.Join(proj, "scratch"), home} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	settings, err := exec.Command(bin, "hook", "claude-code", "--print-settings", "--server", ts.url,
-		"--spool", filepath.Join(tmp, "spool")).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(proj, ".claude", "settings.json"), settings, 0o600)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, claude, "-p", "say hello, then clean up the scratch directory",
-		"--output-format", "json", "--allowedTools", "Bash")
-	cmd.Dir = proj
-	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "USER=tester",
-		"ANTHROPIC_BASE_URL=" + llm.URL, "ANTHROPIC_API_KEY=sk-ant-test",
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1", "CLAWTRAIL_TOKEN=" + ts.token,
+	out := runClaude(t, ts, nil, "json", "",
 		"CLAUDE_CODE_ENABLE_TELEMETRY=1", "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1",
 		"OTEL_LOGS_EXPORTER=otlp", "OTEL_TRACES_EXPORTER=otlp", "OTEL_METRICS_EXPORTER=none",
-		"OTEL_EXPORTER_OTLP_PROTOCOL=http/json", "OTEL_EXPORTER_OTLP_ENDPOINT=" + ts.url + "/v1/otlp",
-		"OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer " + ts.token,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=http/json", "OTEL_EXPORTER_OTLP_ENDPOINT="+ts.url+"/v1/otlp",
+		"OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer "+ts.token,
 		"OTEL_LOG_USER_PROMPTS=1", "OTEL_LOG_TOOL_DETAILS=1",
-		"OTEL_LOGS_EXPORT_INTERVAL=500", "OTEL_BSP_SCHEDULE_DELAY=500"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("claude: %v\n%s", err, tail(out, 3000))
-	}
+		"OTEL_LOGS_EXPORT_INTERVAL=500", "OTEL_BSP_SCHEDULE_DELAY=500").out
 	var res struct {
 		SessionID string `json:"session_id"`
 	}
