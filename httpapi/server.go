@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ type Store interface {
 	Head(tenant string) int64
 	IndexLag() int64
 	Reindex(ctx context.Context) error
+	Backup(ctx context.Context, w io.Writer) (sqlite.BackupManifest, error)
 	Authenticate(ctx context.Context, token string) (clawtrail.APIKey, error)
 	CreateKey(ctx context.Context, k clawtrail.APIKey) (clawtrail.APIKey, string, error)
 	ListKeys(ctx context.Context, tenant string) ([]sqlite.KeyInfo, error)
@@ -145,6 +147,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/export", s.auth(clawtrail.RoleReader, s.handleExport))
 	s.mux.HandleFunc("GET /v1/tail", s.auth(clawtrail.RoleReader, s.handleTail))
 	s.mux.HandleFunc("POST /v1/admin/reindex", s.auth(clawtrail.RoleAdmin, s.handleReindex))
+	s.mux.HandleFunc("GET /v1/admin/backup", s.auth(clawtrail.RoleAdmin, s.handleBackup))
 	s.mux.HandleFunc("POST /v1/keys", s.auth(clawtrail.RoleAdmin, s.handleCreateKey))
 	s.mux.HandleFunc("GET /v1/keys", s.auth(clawtrail.RoleAdmin, s.handleListKeys))
 	s.mux.HandleFunc("DELETE /v1/keys/{id}", s.auth(clawtrail.RoleAdmin, s.handleRevokeKey))

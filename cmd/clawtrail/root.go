@@ -91,6 +91,6 @@ func newRoot(e env) *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.AddCommand(newServeCmd(e), newIngestCmd(e), newLogsCmd(e), newReindexCmd(e), newVerifyCmd(e), newKeysCmd(e), newWitnessCmd(e),
-		newRetentionCmd(e), newHoldCmd(e), newSubjectCmd(e), newEraseCmd(e), newHashCmd(e), newHookCmd(e))
+		newRetentionCmd(e), newHoldCmd(e), newSubjectCmd(e), newEraseCmd(e), newHashCmd(e), newHookCmd(e), newBackupCmd(e), newRestoreCmd(e))
 	return root
 }
