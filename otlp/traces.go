@@ -498,23 +498,8 @@ type input struct {
 // event.
 func inputOf(a *attrs, ev events) input {
 	var in input
-	raw := a.str("gen_ai.input.messages", "openclaw.content.input_messages", "input.value")
-	if raw == "" {
-		raw = a.str("gen_ai.prompt")
-	}
-	if raw == "" {
-		raw = ev.prompt
-	}
-	if raw != "" {
-		in.messages = asJSON(raw)
-	} else if v, ok := a.raw("gen_ai.input.messages"); ok {
-		in.messages = v
-	} else if msgs := indexed(a, "gen_ai.prompt."); msgs != nil {
-		in.messages = msgs
-	}
-	if in.messages != nil {
-		a.use("input.mime_type")
-	}
+	in.messages = messagesOf(a, []string{"gen_ai.input.messages", "openclaw.content.input_messages", "input.value"},
+		"gen_ai.prompt", ev.prompt, "input.mime_type")
 	if sys := a.str("gen_ai.system_instructions", "openclaw.content.system_prompt"); sys != "" {
 		in.system = asJSON(sys)
 	}
@@ -534,6 +519,34 @@ func inputOf(a *attrs, ev events) input {
 	return in
 }
 
+// messagesOf reads one direction of a model call's messages, in order of
+// preference: the current attribute or its copies (keys, as JSON text), the
+// old flat attribute (old, e.g. gen_ai.prompt), the old span event
+// (fromEvent), the current attribute as a structured value, or the old
+// indexed attributes (old + ".N.*"). It marks mime (the copies' MIME type)
+// used when it finds any.
+func messagesOf(a *attrs, keys []string, old, fromEvent, mime string) any {
+	raw := a.str(keys...)
+	if raw == "" {
+		raw = a.str(old)
+	}
+	if raw == "" {
+		raw = fromEvent
+	}
+	var m any
+	if raw != "" {
+		m = asJSON(raw)
+	} else if v, ok := a.raw(keys[0]); ok {
+		m = v
+	} else if msgs := indexed(a, old+"."); msgs != nil {
+		m = msgs
+	}
+	if m != nil {
+		a.use(mime)
+	}
+	return m
+}
+
 type output struct {
 	text       string
 	messages   any
@@ -542,23 +555,8 @@ type output struct {
 
 func outputOf(a *attrs, ev events) output {
 	var out output
-	raw := a.str("gen_ai.output.messages", "openclaw.content.output_messages", "output.value")
-	if raw == "" {
-		raw = a.str("gen_ai.completion")
-	}
-	if raw == "" {
-		raw = ev.completion
-	}
-	if raw != "" {
-		out.messages = asJSON(raw)
-	} else if v, ok := a.raw("gen_ai.output.messages"); ok {
-		out.messages = v
-	} else if msgs := indexed(a, "gen_ai.completion."); msgs != nil {
-		out.messages = msgs
-	}
-	if out.messages != nil {
-		a.use("output.mime_type")
-	}
+	out.messages = messagesOf(a, []string{"gen_ai.output.messages", "openclaw.content.output_messages", "output.value"},
+		"gen_ai.completion", ev.completion, "output.mime_type")
 	switch m := out.messages.(type) {
 	case string:
 		out.text = m
