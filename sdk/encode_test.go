@@ -567,3 +567,19 @@ func FuzzAppendEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestEventMarshalJSONIsTheLineLogSends(t *testing.T) {
+	e := Event{ID: "e1", Type: "tool_call", Tool: "exec", Arguments: map[string]any{"command": "ls"},
+		Duration: 1500 * time.Millisecond, Attributes: map[string]any{"k": "v"}}
+	line, err := appendEvent(nil, &e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b)+"\n" != string(line) {
+		t.Errorf("json.Marshal = %s, Log sends %s", b, line)
+	}
+}
