@@ -188,7 +188,7 @@ func (r *refusal) Error() string { return r.err.Error() }
 func classify(err error) error {
 	msg := strings.ToLower(err.Error())
 	if strings.Contains(msg, "disk is full") || strings.Contains(msg, "no space left") || strings.Contains(msg, "sqlite_full") {
-		return fmt.Errorf("%w: %v", clawtrail.ErrDiskFull, err)
+		return fmt.Errorf("%w: no space left on the ledger's disk; nothing of this request was stored; retry once space is freed (%v)", clawtrail.ErrDiskFull, err)
 	}
 	return fmt.Errorf("%w: commit failed: %v", clawtrail.ErrUnavailable, err)
 }
