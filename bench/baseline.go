@@ -18,14 +18,16 @@ type baselineResult struct {
 	elapsed time.Duration
 	bytes   int64 // on disk afterwards
 	cpu     cpuSpan
+	single  []time.Duration // raw only: one line written and fsync'd, alone
 }
 
 func (r baselineResult) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
 
 // rawBaseline appends every NDJSON line of the corpus to a file through a
 // 4 MiB buffer, flushing and fsyncing every 1,000 lines: the floor any
-// durable append-only log pays.
-func rawBaseline(dir string, c *corpus) (baselineResult, error) {
+// durable append-only log pays. Then it writes and fsyncs one line alone,
+// singles times: the floor of a single event's acknowledgement.
+func rawBaseline(dir string, c *corpus, singles int) (baselineResult, error) {
 	path := filepath.Join(dir, "raw-baseline.ndjson")
 	defer os.Remove(path)
 	f, err := os.Create(path)
@@ -70,6 +72,24 @@ func rawBaseline(dir string, c *corpus) (baselineResult, error) {
 	res := baselineResult{events: n, elapsed: elapsed, cpu: cpu.stop()}
 	if st, err := f.Stat(); err == nil {
 		res.bytes = st.Size()
+	}
+	// The floor of one event acknowledged alone: one line written and
+	// fsync'd, one after another.
+	var line []byte
+	c.batches[0].lines(func(i int, l []byte) {
+		if i == 0 {
+			line = l
+		}
+	})
+	for range singles {
+		t0 := time.Now()
+		if _, err := f.Write(line); err != nil {
+			return res, err
+		}
+		if err := f.Sync(); err != nil {
+			return res, err
+		}
+		res.single = append(res.single, time.Since(t0))
 	}
 	return res, nil
 }

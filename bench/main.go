@@ -25,6 +25,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -40,8 +42,13 @@ type options struct {
 	seed       uint64
 	reps       int
 	paced      time.Duration
+	pacedRates []int
 	ids        string
 	encrypt    bool
+	soak       time.Duration
+	soakRate   float64
+	soakPeak   time.Duration
+	soakEvery  time.Duration
 }
 
 func main() {
@@ -57,8 +64,13 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 42, "seed of the synthetic corpus")
 	flag.IntVar(&o.reps, "reps", 50, "repetitions of each query (-quick: 10)")
 	flag.StringVar(&o.ids, "ids", "ulid", "client event ids: ulid (time-ordered, as the SDK makes them) or random (UUIDv4)")
-	flag.DurationVar(&o.paced, "paced", 20*time.Second, "duration of the paced phase at 5,000 events/s (-quick: 5s)")
+	flag.DurationVar(&o.paced, "paced", 20*time.Second, "duration of each paced phase (-quick: 5s)")
+	rates := flag.String("paced-rates", "5000,10000,20000", "events/s offered in the paced phases (requests of 100), comma-separated")
 	flag.BoolVar(&o.encrypt, "encrypt", false, "encryption at rest on (a random master key): bodies sealed, blind index")
+	flag.DurationVar(&o.soak, "soak", 0, "soak mode instead of the benchmark: run the clawtrail binary this long at half its peak (e.g. 10m)")
+	flag.Float64Var(&o.soakRate, "soak-rate", 0, "soak: events/s offered (default: half of the peak measured first)")
+	flag.DurationVar(&o.soakPeak, "soak-peak", 20*time.Second, "soak: length of the full-speed phase that finds the peak")
+	flag.DurationVar(&o.soakEvery, "soak-every", 5*time.Second, "soak: sampling interval")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -73,6 +85,14 @@ func main() {
 			o.paced = 5 * time.Second
 		}
 	}
+	for _, f := range strings.Split(*rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 100 || n > 1_000_000 {
+			fmt.Fprintf(os.Stderr, "bench: -paced-rates: %q is not a rate between 100 and 1,000,000 events/s\n", f)
+			os.Exit(2)
+		}
+		o.pacedRates = append(o.pacedRates, n)
+	}
 	if o.ids != "ulid" && o.ids != "random" {
 		fmt.Fprintln(os.Stderr, "bench: -ids must be ulid or random")
 		os.Exit(2)
@@ -83,6 +103,25 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if o.soak > 0 {
+		if o.soakEvery <= 0 || o.soakEvery > o.soak/4 {
+			fmt.Fprintln(os.Stderr, "bench: -soak-every must be positive and at most a quarter of -soak")
+			os.Exit(2)
+		}
+		res, err := soak(ctx, o)
+		if res != nil {
+			md := res.markdown(describeMachine(os.TempDir()))
+			fmt.Print(md)
+			if o.out != "" {
+				os.WriteFile(o.out, []byte(md), 0o644)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -95,11 +134,12 @@ func progressf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// Paced phase shape: batches of 100 every 20 ms = 5,000 events/s.
-const (
-	pacedBatch    = 100
-	pacedInterval = 20 * time.Millisecond
-)
+// Paced phases: requests of 100 events, at an interval that gives the rate.
+const pacedBatch = 100
+
+func pacedInterval(rate int) time.Duration {
+	return time.Duration(float64(time.Second) * pacedBatch / float64(rate))
+}
 
 func run(ctx context.Context, o options) error {
 	dir := o.dir
@@ -131,18 +171,24 @@ func run(ctx context.Context, o options) error {
 	progressf("generating %d events (seed %d) ...", o.events, o.seed)
 	gt := time.Now()
 	c := newGenerator(o.seed).generate(gopt)
-	nPaced := int(o.paced / pacedInterval)
-	pacedCorpus := newGenerator(o.seed + 1000).generate(genOptions{events: nPaced * pacedBatch, batch: pacedBatch,
-		start: end, end: end.Add(o.paced), onlyDefault: true, randomIDs: o.ids == "random"})
-	progressf("generated %d events, %.0f MB, %d B/event avg, %d requests, in %.1fs (+%d paced batches of %d)",
-		c.events, float64(c.bytes)/1e6, c.bytes/int64(c.events), len(c.batches), time.Since(gt).Seconds(), len(pacedCorpus.batches), pacedBatch)
+	var pacedCorpora []*corpus
+	pacedEvents := 0
+	for i, rate := range o.pacedRates {
+		n := int(o.paced/pacedInterval(rate)) * pacedBatch
+		pc := newGenerator(o.seed+1000+uint64(i)).generate(genOptions{events: n, batch: pacedBatch,
+			start: end, end: end.Add(o.paced), onlyDefault: true, randomIDs: o.ids == "random"})
+		pacedCorpora = append(pacedCorpora, pc)
+		pacedEvents += pc.events
+	}
+	progressf("generated %d events, %.0f MB, %d B/event avg, %d requests, in %.1fs (+%d paced events in requests of %d)",
+		c.events, float64(c.bytes)/1e6, c.bytes/int64(c.events), len(c.batches), time.Since(gt).Seconds(), pacedEvents, pacedBatch)
 	runtime.GC()
 
 	rep := &report{o: o, mach: mach, c: c, gopt: gopt}
 
 	// Baselines first, on the same bytes, files deleted afterwards.
 	progressf("baseline: raw file append, fsync per 1,000 lines ...")
-	raw, err := rawBaseline(dir, c)
+	raw, err := rawBaseline(dir, c, singlePosts(o))
 	if err != nil {
 		return fmt.Errorf("raw baseline: %w", err)
 	}
@@ -159,7 +205,7 @@ func run(ctx context.Context, o options) error {
 	// The baselines were the last users of the per-line metadata; the
 	// bodies go outside the Go heap so that the server's memory and garbage
 	// collection are its own.
-	mapped, err := moveOffHeap(c, pacedCorpus)
+	mapped, err := moveOffHeap(append([]*corpus{c}, pacedCorpora...)...)
 	if err != nil {
 		return fmt.Errorf("move the corpus off the Go heap: %w", err)
 	}
@@ -220,18 +266,32 @@ func run(ctx context.Context, o options) error {
 	progressf("clawtrail: %s acked events/s; ack p50 %s p99 %s; index lag at end %d, caught up %.1fs after the last ack; other processes used %.2f cores",
 		num(ing.rate()), ms(pct(sorted(ing.latency), 50)), ms(pct(sorted(ing.latency), 99)), ing.lagAtEnd, ing.catchUp.Seconds(), ing.cpu.others())
 
-	progressf("paced: %d events/s offered for %s (batches of %d every %s) ...", pacedBatch*int(time.Second/pacedInterval), o.paced, pacedBatch, pacedInterval)
-	pr, err := srv.paced(ctx, pacedCorpus.batches, pacedInterval)
-	if err != nil {
-		return fmt.Errorf("paced: %w", err)
+	rep.pacedEvents = 0
+	for i, rate := range o.pacedRates {
+		progressf("paced: %s events/s offered for %s (requests of %d every %s) ...", num(rate), o.paced, pacedBatch, pacedInterval(rate))
+		pr, err := srv.paced(ctx, pacedCorpora[i].batches, pacedInterval(rate))
+		if err != nil {
+			return fmt.Errorf("paced at %d/s: %w", rate, err)
+		}
+		rep.paced = append(rep.paced, pr)
+		rep.pacedEvents += pr.events
+		progressf("paced: acked %s events/s; ack p50 %s p99 %s; index lag p50 %s p99 %s", num(pr.ackedRate),
+			ms(pct(sorted(pr.ackLatency), 50)), ms(pct(sorted(pr.ackLatency), 99)), ms(pct(sorted(pr.indexLag), 50)), ms(pct(sorted(pr.indexLag), 99)))
+		for srv.store.IndexLag() > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
-	rep.paced = pr
-	progressf("paced: acked %s events/s; index lag p50 %s p99 %s", num(pr.ackedRate), ms(pct(sorted(pr.indexLag), 50)), ms(pct(sorted(pr.indexLag), 99)))
+
+	progressf("single events: %d POSTs of one event each, one after another ...", singlePosts(o))
+	rep.single, err = srv.singles(ctx, singlePosts(o))
+	if err != nil {
+		return fmt.Errorf("single events: %w", err)
+	}
 	for srv.store.IndexLag() > 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	progressf("search: %d repetitions per query over %d events ...", o.reps, c.events+pr.events)
+	progressf("search: %d repetitions per query over %d events ...", o.reps, c.events+rep.pacedEvents)
 	scpu := startCPU()
 	qs, err := srv.searches(ctx, c, gopt, o.reps)
 	rep.searchCPU = scpu.stop()
@@ -239,6 +299,12 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("search: %w", err)
 	}
 	rep.queries = qs
+	progressf("export: about 100,000 events of one window, %d runs ...", min(o.reps, 10))
+	rep.export, err = srv.export(ctx, c, gopt, 100_000, min(o.reps, 10))
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	progressf("  export of %d events: p50 %s", rep.export.events, ms(pct(sorted(rep.export.lat), 50)))
 	for _, q := range qs {
 		progressf("  %s: p50 %s p99 %s (%d hits)", q.name, ms(pct(sorted(q.lat), 50)), ms(pct(sorted(q.lat), 99)), q.hits)
 	}
@@ -251,7 +317,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("close: %w", err)
 	}
 	rep.diskLedger, rep.diskIndex, rep.diskTotal = srv.diskUsage()
-	rep.storedEvents = c.events + pr.events
+	rep.storedEvents = c.events + rep.pacedEvents + len(rep.single.lat)
 
 	progressf("verify --data: every body commitment, leaf, tree node, checkpoint, tile and the index ...")
 	vcpu := startCPU()

@@ -308,7 +308,7 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 				err = fmt.Errorf("paced batch %d: accepted %d of %d", i, r.Accepted, b.n)
 			}
 			if err == nil {
-				wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+				wctx, wcancel := context.WithTimeout(ctx, 10*time.Minute)
 				err = s.store.WaitIndexed(wctx, b.tenant, *r.LastSeq)
 				wcancel()
 			}
