@@ -175,7 +175,7 @@ func run(ctx context.Context, o options) error {
 	pacedEvents := 0
 	for i, rate := range o.pacedRates {
 		n := int(o.paced/pacedInterval(rate)) * pacedBatch
-		pc := newGenerator(o.seed+1000+uint64(i)).generate(genOptions{events: n, batch: pacedBatch,
+		pc := newGenerator(o.seed + 1000 + uint64(i)).generate(genOptions{events: n, batch: pacedBatch,
 			start: end, end: end.Add(o.paced), onlyDefault: true, randomIDs: o.ids == "random"})
 		pacedCorpora = append(pacedCorpora, pc)
 		pacedEvents += pc.events

@@ -12,21 +12,21 @@ import (
 
 // Targets (issue 8's, for this 2-core machine). Query targets apply to p99.
 const (
-	targetIngestRate    = 100_000
-	targetRawShare      = 0.15 // of the raw baseline
-	targetBareShare     = 0.75 // of the bare SQLite baseline
-	targetAckP99        = 10 * time.Millisecond
-	targetAckAtRate     = 20_000 // offered, for targetAckP99
-	targetLagP99        = time.Second
-	targetLagAtRate     = 10_000 // offered, for targetLagP99
-	targetIndexedRate   = 20_000 // sustained fully indexed
-	targetField         = 20 * time.Millisecond
-	targetFullText      = 100 * time.Millisecond
-	targetTimeline      = 10 * time.Millisecond
-	targetCountByType   = 100 * time.Millisecond
-	targetExportRate    = 200_000
-	targetVerifyRate    = 200_000
-	targetDiskPerJSON   = 1.5
+	targetIngestRate  = 100_000
+	targetRawShare    = 0.15 // of the raw baseline
+	targetBareShare   = 0.75 // of the bare SQLite baseline
+	targetAckP99      = 10 * time.Millisecond
+	targetAckAtRate   = 20_000 // offered, for targetAckP99
+	targetLagP99      = time.Second
+	targetLagAtRate   = 10_000 // offered, for targetLagP99
+	targetIndexedRate = 20_000 // sustained fully indexed
+	targetField       = 20 * time.Millisecond
+	targetFullText    = 100 * time.Millisecond
+	targetTimeline    = 10 * time.Millisecond
+	targetCountByType = 100 * time.Millisecond
+	targetExportRate  = 200_000
+	targetVerifyRate  = 200_000
+	targetDiskPerJSON = 1.5
 )
 
 type report struct {
@@ -35,8 +35,8 @@ type report struct {
 	c    *corpus
 	gopt genOptions
 
-	raw, bare baselineResult
-	ingest    ingestResult
+	raw, bare   baselineResult
+	ingest      ingestResult
 	paced       []pacedResult
 	pacedEvents int
 	single      singleResult

@@ -161,7 +161,7 @@ func feed(ctx context.Context, seed uint64, n int, onlyDefault bool) <-chan *bat
 		defer close(out)
 		for chunk := uint64(0); ctx.Err() == nil; chunk++ {
 			now := time.Now().UTC()
-			c := newGenerator(seed+chunk).generate(genOptions{events: 50_000, batch: n, start: now, end: now.Add(5 * time.Second), onlyDefault: onlyDefault})
+			c := newGenerator(seed + chunk).generate(genOptions{events: 50_000, batch: n, start: now, end: now.Add(5 * time.Second), onlyDefault: onlyDefault})
 			for _, b := range c.batches {
 				b.meta = nil
 				select {
