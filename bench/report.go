@@ -249,9 +249,6 @@ func (r *report) markdown() string {
 	b.WriteString("\nQueries as run:\n\n")
 	for _, q := range r.queries {
 		fmt.Fprintf(&b, "- %s: `%s`", q.name, q.how)
-		if q.plan != "" {
-			fmt.Fprintf(&b, " — SQLite plan: `%s`", q.plan)
-		}
 		b.WriteString("\n")
 	}
 	if r.export.how != "" {

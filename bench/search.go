@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
-	"strings"
 	"time"
-
-	"github.com/clawtrail/clawtrail/sqlite"
 )
 
 // queryResult is the latency of one query, repeated.
@@ -22,7 +17,6 @@ type queryResult struct {
 	hits   int    // results returned by the first run
 	expect string // what the corpus says it should find
 	lat    []time.Duration
-	plan   string // SQLite's plan, for the direct SQL query
 }
 
 // timeQuery runs fn once to warm up (and count hits), then reps times.
@@ -54,14 +48,23 @@ func (s *server) get(ctx context.Context, path string, params url.Values) ([]byt
 	return io.ReadAll(resp.Body)
 }
 
+// countEvents counts the events of a search page, or the events a stats
+// answer counts.
 func countEvents(body []byte) (int, error) {
 	var page struct {
 		Events []json.RawMessage `json:"events"`
+		Days   []struct {
+			Total int `json:"total"`
+		} `json:"days"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
 		return 0, err
 	}
-	return len(page.Events), nil
+	n := len(page.Events)
+	for _, d := range page.Days {
+		n += d.Total
+	}
+	return n, nil
 }
 
 // searches runs the search workload against the full corpus.
@@ -107,91 +110,18 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 		"/v1/sessions/"+sid, nil); err != nil {
 		return nil, err
 	}
-	cq, err := s.countByType(ctx, c, o, reps)
-	if err != nil {
+	day := o.dayFrom.Format(time.DateOnly)
+	if err := httpQuery("count by type per day, one day (rollup)", fmt.Sprintf("%d events that day", c.def.typesDay),
+		"/v1/stats", url.Values{"from": {day}, "to": {day}}); err != nil {
 		return nil, err
 	}
-	return append(out, cq...), nil
-}
-
-// countByType times "count by type per day" as a direct SQL query on
-// index.db: the API has no aggregation yet.
-func (s *server) countByType(ctx context.Context, c *corpus, o genOptions, reps int) ([]queryResult, error) {
-	ledger, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "ledger.db")+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
+	if err := httpQuery("count by type per day, every day (rollup)", "all events of the tenant",
+		"/v1/stats", nil); err != nil {
 		return nil, err
 	}
-	defer ledger.Close()
-	var tid int64
-	if err := ledger.QueryRowContext(ctx, `SELECT tid FROM tenants WHERE name = ?`, tenants[0].name).Scan(&tid); err != nil {
-		return nil, fmt.Errorf("tenant id: %w", err)
-	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "index.db")+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
+	if err := httpQuery("count by type per day for a query (`tool:send_email`, the 7-day range; index rows)", fmt.Sprintf("%d matches in range", c.def.sendEmail7d),
+		"/v1/stats", url.Values{"q": {"tool:send_email"}, "from": {rfc(o.fieldFrom)}, "to": {rfc(o.fieldTo)}}); err != nil {
 		return nil, err
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	from := o.dayFrom.UnixNano()
-	to := o.dayFrom.Add(24*time.Hour).UnixNano() - 1
-	lo, hi := sqlite.KeyRange(from, to)
-	const q = `SELECT type, count(*) FROM ev WHERE tid=? AND k BETWEEN ? AND ? GROUP BY type`
-	res, err := timeCount(ctx, db, q, reps, tid, lo, hi)
-	if err != nil {
-		return nil, fmt.Errorf("count by type: %w", err)
-	}
-	res.name = "count by type per day (direct SQL on index.db; no API yet)"
-	res.expect = fmt.Sprintf("%d events that day", c.def.typesDay)
-	out := []queryResult{res}
-	// The same with the (tid, k) index forced, to show what the plan costs;
-	// skipped if the index is not there.
-	const forced = `SELECT type, count(*) FROM ev INDEXED BY ev_tid_k WHERE tid=? AND k BETWEEN ? AND ? GROUP BY type`
-	if res, err := timeCount(ctx, db, forced, reps, tid, lo, hi); err == nil {
-		res.name = "same, with `INDEXED BY ev_tid_k` (for comparison, not a target)"
-		res.expect = fmt.Sprintf("%d events that day", c.def.typesDay)
-		out = append(out, res)
-	} else {
-		progressf("  (forced-index variant skipped: %v)", err)
 	}
 	return out, nil
-}
-
-// timeCount times one count-by-type statement and records its plan.
-func timeCount(ctx context.Context, db *sql.DB, q string, reps int, args ...any) (queryResult, error) {
-	var plan []string
-	rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q, args...)
-	if err != nil {
-		return queryResult{}, err
-	}
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			rows.Close()
-			return queryResult{}, err
-		}
-		plan = append(plan, detail)
-	}
-	rows.Close()
-	lat, total, err := timeQuery(reps, func() (int, error) {
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		total := 0
-		for rows.Next() {
-			var typ string
-			var n int
-			if err := rows.Scan(&typ, &n); err != nil {
-				return 0, err
-			}
-			total += n
-		}
-		return total, rows.Err()
-	})
-	if err != nil {
-		return queryResult{}, err
-	}
-	return queryResult{how: q, hits: total, lat: lat, plan: strings.Join(plan, "; ")}, nil
 }

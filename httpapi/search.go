@@ -248,3 +248,50 @@ func (s *Server) handleReindex(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reindexing"})
 }
+
+// DayStats is one UTC day of GET /v1/stats.
+type DayStats struct {
+	Day   string           `json:"day"` // YYYY-MM-DD
+	Total int64            `json:"total"`
+	Types map[string]int64 `json:"types"`
+}
+
+// StatsPage is the answer of GET /v1/stats.
+type StatsPage struct {
+	Days []DayStats `json:"days"`
+}
+
+// handleStats answers GET /v1/stats?from=&to=&q=: the tenant's events per
+// UTC day and type, over the whole days from..to touches, selected as
+// search selects them. Without q it reads the indexer's rollup.
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	req, err := s.readRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	counts, err := s.store.DailyCounts(ctx, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page := StatsPage{Days: []DayStats{}}
+	var total int64
+	for _, c := range counts {
+		if n := len(page.Days); n == 0 || page.Days[n-1].Day != dayString(c.Day) {
+			page.Days = append(page.Days, DayStats{Day: dayString(c.Day), Types: map[string]int64{}})
+		}
+		d := &page.Days[len(page.Days)-1]
+		d.Types[c.Type] += c.Count
+		d.Total += c.Count
+		total += c.Count
+	}
+	s.audit.access(r, callerOf(r.Context()), "stats", r.URL.Query().Get("q"), total)
+	writeJSON(w, http.StatusOK, page)
+}
+
+func dayString(day int64) string {
+	return time.Unix(day*86400, 0).UTC().Format(time.DateOnly)
+}

@@ -24,6 +24,7 @@ type Store interface {
 	Append(ctx context.Context, tenant, keyID string, events []clawtrail.Pending) (sqlite.AppendResult, error)
 	Search(ctx context.Context, req sqlite.SearchRequest) (sqlite.Page, error)
 	Sessions(ctx context.Context, req sqlite.SearchRequest) ([]sqlite.SessionSummary, error)
+	DailyCounts(ctx context.Context, req sqlite.SearchRequest) ([]sqlite.DayCount, error)
 	Session(ctx context.Context, tenant, sessionID string, limit int, cursor string) (sqlite.Page, error)
 	Export(ctx context.Context, req sqlite.SearchRequest, fn func(sqlite.Stored) error) error
 	Get(ctx context.Context, tenant, id string) (sqlite.Stored, error)
@@ -145,6 +146,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/sessions", s.auth(clawtrail.RoleReader, s.handleSessions))
 	s.mux.HandleFunc("GET /v1/sessions/{id}", s.auth(clawtrail.RoleReader, s.handleSession))
 	s.mux.HandleFunc("GET /v1/export", s.auth(clawtrail.RoleReader, s.handleExport))
+	s.mux.HandleFunc("GET /v1/stats", s.auth(clawtrail.RoleReader, s.handleStats))
 	s.mux.HandleFunc("GET /v1/tail", s.auth(clawtrail.RoleReader, s.handleTail))
 	s.mux.HandleFunc("POST /v1/admin/reindex", s.auth(clawtrail.RoleAdmin, s.handleReindex))
 	s.mux.HandleFunc("GET /v1/admin/backup", s.auth(clawtrail.RoleAdmin, s.handleBackup))

@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS ix_state(name TEXT PRIMARY KEY, value INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS ix_tenants(tid INTEGER PRIMARY KEY, next_seq INTEGER NOT NULL);
 -- seq ranges whose events a tombstone removed from the index (retention, erasure)
 CREATE TABLE IF NOT EXISTS ix_gone(tid INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY(tid, lo)) WITHOUT ROWID;
+-- The rollup behind GET /v1/stats: events per tenant, UTC day of their
+-- timestamp (days since 1970-01-01) and type, kept in the same
+-- transactions as the ev rows they count.
+CREATE TABLE IF NOT EXISTS ix_daily(tid INTEGER NOT NULL, day INTEGER NOT NULL, type TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(tid, day, type)) WITHOUT ROWID;
 -- Merge FTS5 segments less eagerly than the default (4): fewer merges while
 -- indexing, a few more segments per query (full-text queries stay ~ms).
 INSERT INTO fts(fts, rank) VALUES ('automerge', 8);
@@ -54,7 +58,7 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 5
+const IndexSchemaVersion = 6
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -412,6 +416,13 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 type indexTx struct {
 	tx                         *sql.Tx
 	maxK, insEv, insFTS, insFV *sql.Stmt
+	daily                      map[dayKey]int64 // ix_daily changes of this transaction
+}
+
+// dayKey is one ix_daily row.
+type dayKey struct {
+	tid, day int64
+	typ      string
 }
 
 func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
@@ -437,6 +448,7 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 		defer (*p.st).Close()
 	}
 	next := map[int64]int64{}
+	it.daily = map[dayKey]int64{}
 	for i := range batch {
 		p := &batch[i]
 		next[p.tid] = p.seq + 1
@@ -448,6 +460,14 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 		}
 		if err := it.remove(ctx, p.tid, p.gone); err != nil {
 			return nil, fmt.Errorf("index tombstone seq %d: %w", p.seq, err)
+		}
+	}
+	for dk, n := range it.daily {
+		if n == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ix_daily(tid, day, type, n) VALUES (?,?,?,?) ON CONFLICT(tid, day, type) DO UPDATE SET n = n + excluded.n`, dk.tid, dk.day, dk.typ, n); err != nil {
+			return nil, err
 		}
 	}
 	for tid, n := range next {
@@ -513,6 +533,7 @@ func (it *indexTx) add(ctx context.Context, p *prepared) error {
 	if err != nil {
 		return err
 	}
+	it.daily[dayKey{tid, DayOf(p.e.Timestamp.UnixNano()), p.e.Type}]++
 	if p.text != "" {
 		if _, err := it.insFTS.ExecContext(ctx, k, p.text); err != nil {
 			return err
@@ -595,7 +616,7 @@ func (ix *indexer) clear() error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state WHERE name = 'cursor'`, `DELETE FROM ix_tenants`, `DELETE FROM ix_gone`} {
+	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state WHERE name = 'cursor'`, `DELETE FROM ix_tenants`, `DELETE FROM ix_gone`, `DELETE FROM ix_daily`} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
@@ -694,6 +715,25 @@ func (it *indexTx) remove(ctx context.Context, tid int64, gone [][2]int64) error
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ix_gone(tid, lo, hi) VALUES (?,?,?)`, tid, r[0], r[1]); err != nil {
 			return err
 		}
+	}
+	// The rollup loses what leaves the index.
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT ts / %d, type, count(*) FROM ev WHERE k IN (SELECT k FROM temp.gone_k) AND tid=? GROUP BY 1, 2`, int64(nsPerDay)), tid)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var dk dayKey
+		var n int64
+		if err := rows.Scan(&dk.day, &dk.typ, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		dk.tid = tid
+		it.daily[dk] -= n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
 	}
 	for _, stmt := range []string{
 		`DELETE FROM fts WHERE rowid IN (SELECT k FROM temp.gone_k)`,

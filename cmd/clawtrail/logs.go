@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 
 func newLogsCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "logs", Short: "Search, export, tail and investigate the audit log"}
-	cmd.AddCommand(newSearchCmd(e), newExportCmd(e), newTailCmd(e), newSessionCmd(e), newSessionsCmd(e))
+	cmd.AddCommand(newSearchCmd(e), newExportCmd(e), newTailCmd(e), newSessionCmd(e), newSessionsCmd(e), newStatsCmd(e))
 	return cmd
 }
 
@@ -404,6 +405,63 @@ func newSessionsCmd(e env) *cobra.Command {
 	ff.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	cmd.Flags().IntVar(&limit, "limit", 100, "how many sessions")
+	return cmd
+}
+
+func newStatsCmd(e env) *cobra.Command {
+	var cf clientFlags
+	var ff filterFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Count events per UTC day and type (the whole days --from..--to touch)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, params, err := ff.setup(&cf, e)
+			if err != nil {
+				return err
+			}
+			var page httpapi.StatsPage
+			if err := c.GetJSON(cmd.Context(), "/v1/stats", params, &page); err != nil {
+				return err
+			}
+			switch format {
+			case "json":
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(page)
+			case "table":
+				var types []string
+				seen := map[string]bool{}
+				for _, d := range page.Days {
+					for t := range d.Types {
+						if !seen[t] {
+							seen[t] = true
+							types = append(types, t)
+						}
+					}
+				}
+				slices.Sort(types)
+				fmt.Fprintf(e.stdout, "%-10s %9s", "DAY", "TOTAL")
+				for _, t := range types {
+					fmt.Fprintf(e.stdout, " %*s", max(9, len(clean(t))), clean(t))
+				}
+				fmt.Fprintln(e.stdout)
+				for _, d := range page.Days {
+					fmt.Fprintf(e.stdout, "%-10s %9d", d.Day, d.Total)
+					for _, t := range types {
+						fmt.Fprintf(e.stdout, " %*d", max(9, len(clean(t))), d.Types[t])
+					}
+					fmt.Fprintln(e.stdout)
+				}
+				return nil
+			}
+			return usagef("--format must be table or json")
+		},
+	}
+	cf.register(cmd)
+	ff.register(cmd)
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	return cmd
 }
 

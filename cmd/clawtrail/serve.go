@@ -21,7 +21,6 @@ import (
 	"github.com/clawtrail/clawtrail/ingest"
 	"github.com/clawtrail/clawtrail/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 )
 
@@ -49,11 +48,7 @@ const AdminTokenFile = "admin.token"
 // not nil, receives the listening address.
 func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string)) error {
 	log := newLogger(e.stderr, cfg.LogLevel)
-	// The process's own series (go_memstats_*, process_resident_memory_bytes,
-	// …) beside clawtrail's: memory and CPU are what an operator watches first.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := httpapi.NewMetrics(reg)
+	metrics := httpapi.NewMetrics(prometheus.NewRegistry())
 	var master *crypt.Key
 	if cfg.MasterKeyFile != "" {
 		k, err := crypt.LoadMasterKey(cfg.MasterKeyFile)
