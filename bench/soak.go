@@ -28,6 +28,7 @@ import (
 type soakSample struct {
 	at      time.Duration // since the soak phase began
 	rss     int64         // bytes
+	rssFile int64         // of which file-backed and shared
 	cpu     time.Duration // the child's user+sys so far
 	acked   int64
 	lag     int64 // ingested - indexed, from /metrics
@@ -108,6 +109,13 @@ func (c *child) stop() error {
 // rss is the child's VmRSS in bytes.
 func (c *child) rss() int64 {
 	return procFileKB(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid), "VmRSS:") << 10
+}
+
+// rssFile is the part of VmRSS that maps files (SQLite's shared-memory
+// WAL index, the binary).
+func (c *child) rssFile() int64 {
+	st := fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid)
+	return (procFileKB(st, "RssFile:") + procFileKB(st, "RssShmem:")) << 10
 }
 
 // cpu is the child's user+system time (from /proc/PID/stat, in clock ticks of 10 ms).
@@ -260,7 +268,7 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 			l := lat
 			lat = nil
 			mu.Unlock()
-			s := soakSample{at: time.Since(start), rss: ch.rss(), cpu: ch.cpu(), acked: acked.Load(),
+			s := soakSample{at: time.Since(start), rss: ch.rss(), rssFile: ch.rssFile(), cpu: ch.cpu(), acked: acked.Load(),
 				late: late.Load(), errors: errs.Load(), latency: l}
 			s.lag, s.heap = ch.lag(ctx)
 			res.samples = append(res.samples, s)
@@ -337,7 +345,7 @@ func (r *soakResult) markdown(mach machine) string {
 		fmt.Fprintf(&b, "The soak offers %s events/s ", num(r.rate))
 	}
 	fmt.Fprintf(&b, "(requests of 100, open loop) for %s. RSS before the soak: %.0f MB.\n\n", r.duration, float64(r.startRSS)/1e6)
-	b.WriteString("| minute | acked events/s | ack p50 / p99 | server CPU (cores) | VmRSS | Go heap in use | index lag (events) |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| minute | acked events/s | ack p50 / p99 | server CPU (cores) | VmRSS (of which files, shared) | Go heap in use | index lag (events) |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
 	per := 0
 	if len(r.samples) > 1 {
 		per = max(1, int(time.Minute/(r.samples[1].at-r.samples[0].at)))
@@ -351,8 +359,8 @@ func (r *soakResult) markdown(mach machine) string {
 		}
 		lat = sorted(lat)
 		span := (s.at - prev.at).Seconds()
-		fmt.Fprintf(&b, "| %d | %s | %s / %s | %.2f | %.0f MB | %.0f MB | %s |\n", (i+1)/per, num(float64(s.acked-prev.acked)/span),
-			ms(pct(lat, 50)), ms(pct(lat, 99)), (s.cpu-prev.cpu).Seconds()/span, float64(s.rss)/1e6, float64(s.heap)/1e6, num(s.lag))
+		fmt.Fprintf(&b, "| %d | %s | %s / %s | %.2f | %.0f MB (%.0f MB) | %.0f MB | %s |\n", (i+1)/per, num(float64(s.acked-prev.acked)/span),
+			ms(pct(lat, 50)), ms(pct(lat, 99)), (s.cpu-prev.cpu).Seconds()/span, float64(s.rss)/1e6, float64(s.rssFile)/1e6, float64(s.heap)/1e6, num(s.lag))
 		prev = s
 	}
 	if len(r.samples) >= 4 {

@@ -66,7 +66,7 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 		return nil, err
 	}
 	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(NORMAL)",
-		"busy_timeout(10000)", "cache_size(-131072)", "secure_delete(1)", "temp_store(2)")+"&_txlock=immediate")
+		"busy_timeout(10000)", "cache_size(-32768)", "secure_delete(1)", "temp_store(2)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 		return nil, err
 	}
 	ix.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
-		"query_only(1)", "cache_size(-65536)", "temp_store(2)"))
+		"query_only(1)", "cache_size(-16384)", "temp_store(2)"))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -208,7 +208,7 @@ type feed struct {
 // Feed chunks: rows per read, and chunks buffered ahead of the writer.
 const (
 	feedChunk  = 1000
-	feedBuffer = 16
+	feedBuffer = 8
 )
 
 func (ix *indexer) startFeed(from int64) *feed {

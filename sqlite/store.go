@@ -166,7 +166,7 @@ func (s *Store) openLedger(ctx context.Context) error {
 	// secure_delete: freed pages (deleted bodies, destroyed keys) are
 	// zeroed, not left in the file; temp_store: no temporary files.
 	s.writer, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)",
-		"busy_timeout(10000)", "cache_size(-65536)", "foreign_keys(0)", "secure_delete(1)", "temp_store(2)")+"&_txlock=immediate")
+		"busy_timeout(10000)", "cache_size(-16384)", "soft_heap_limit(67108864)", "foreign_keys(0)", "secure_delete(1)", "temp_store(2)")+"&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (s *Store) openLedger(ctx context.Context) error {
 		return err
 	}
 	s.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
-		"query_only(1)", "cache_size(-32768)", "temp_store(2)"))
+		"query_only(1)", "cache_size(-8192)", "temp_store(2)"))
 	if err != nil {
 		return err
 	}
