@@ -159,6 +159,7 @@ var errHasStoredIDs = errors.New("request holds an id stored before")
 
 func (s *Store) commitGroup(group []*appendReq) {
 	start := time.Now()
+	defer func() { s.busyNS.Add(int64(time.Since(start))) }()
 	total, err := s.runGroup(group)
 	if err != nil {
 		err = classify(err)

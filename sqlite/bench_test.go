@@ -122,3 +122,38 @@ func BenchmarkVerifyDir(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkExport measures Store.Export (the index walk in timestamp order
+// and the ledger reads) over 100k events: one op exports all of them.
+func BenchmarkExport(b *testing.B) {
+	s, err := Open(context.Background(), Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	d := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
+	const n = 100_000
+	for i := 0; i < n; i += 5000 {
+		p, err := d.Decode(benchBatch(5000, i), true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Append(context.Background(), "default", "k", p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.WaitIndexed(context.Background(), "default", n-1); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		got := 0
+		if err := s.Export(context.Background(), SearchRequest{Tenant: "default"}, func(Stored) error { got++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if got != n {
+			b.Fatalf("exported %d of %d", got, n)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+}

@@ -47,6 +47,9 @@ type indexer struct {
 	done   chan struct{}
 	reset  chan chan error
 
+	lastYield time.Time // when yield last looked at the sequencer (indexer goroutine only)
+	lastBusy  int64     // the sequencer's busyNS then
+
 	mu        sync.Mutex
 	cursor    int64           // last g indexed
 	next      map[int64]int64 // tid → next seq not yet indexed
@@ -168,21 +171,30 @@ func (ix *indexer) run() {
 	}
 }
 
-// yield gives way to the ledger: when requests are waiting for the
-// sequencer (clients wait for their acknowledgements; nobody waits for the
-// index unless they ask with wait_seq), the indexer pauses for half the
-// time its last batch took, leaving the sequencer and the request handlers
-// at least a third more CPU. When ingest is not saturated the queue is empty
-// and the indexer does not pause.
+// yield gives way to the ledger: when the sequencer was busy committing
+// for more than saturated of the time since the last batch, or requests
+// are queued for it (clients wait for their acknowledgements; nobody waits
+// for the index unless they ask with wait_seq), the indexer pauses for as
+// long as its last batch took (at most a second). Under saturating ingest
+// it then runs at most half the time and the acknowledged path gets the CPU
+// first; the index catches up after the burst. Under a steady load the
+// ledger keeps up with, it does not pause.
 func (ix *indexer) yield(took time.Duration) {
-	if len(ix.s.queue) == 0 {
+	now, busy := time.Now(), ix.s.busyNS.Load()
+	frac := float64(busy-ix.lastBusy) / float64(max(1, now.Sub(ix.lastYield)))
+	ix.lastBusy, ix.lastYield = busy, now
+	if frac < saturated && len(ix.s.queue) == 0 {
 		return
 	}
 	select {
 	case <-ix.stop:
-	case <-time.After(min(took/2, 500*time.Millisecond)):
+	case <-time.After(min(took, time.Second)):
 	}
 }
+
+// saturated is the share of time committing above which the ledger counts
+// as saturated.
+const saturated = 0.8
 
 // prepared is one ledger row decoded for the index; e is nil when the body
 // was deleted or is unreadable.

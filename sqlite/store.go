@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clawtrail/clawtrail/crypt"
@@ -81,6 +82,9 @@ type Store struct {
 	queue chan *appendReq
 	stop  chan struct{}
 	done  chan struct{}
+	// busyNS sums the time the sequencer spent committing groups: the
+	// indexer reads it to tell a saturated ledger from a busy one.
+	busyNS atomic.Int64
 
 	mu      sync.Mutex
 	tenants map[string]int64 // name → tid, committed tenants only
