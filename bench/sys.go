@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"runtime"
@@ -97,21 +96,7 @@ func peakRSS() int64 {
 	return int64(ru.Maxrss) << 10
 }
 
-func procStatusKB(key string) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+func procStatusKB(key string) int64 { return procFileKB("/proc/self/status", key) }
 
 // machine describes where the benchmark ran.
 type machine struct {
