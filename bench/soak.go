@@ -45,7 +45,8 @@ type soakResult struct {
 	rate        float64 // offered
 	duration    time.Duration
 	samples     []soakSample
-	startRSS    int64 // after the peak phase, before the soak
+	startRSS    int64         // after the peak phase, before the soak
+	startCPU    time.Duration // the child's CPU then
 	dir         string
 }
 
@@ -241,7 +242,7 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	res.startRSS = ch.rss()
+	res.startRSS, res.startCPU = ch.rss(), ch.cpu()
 
 	// Open loop: requests of 100 events at rate/100 per second, each from
 	// its own goroutine, at most 512 in flight (beyond that a tick is late).
@@ -350,7 +351,7 @@ func (r *soakResult) markdown(mach machine) string {
 	if len(r.samples) > 1 {
 		per = max(1, int(time.Minute/(r.samples[1].at-r.samples[0].at)))
 	}
-	var prev soakSample
+	prev := soakSample{cpu: r.startCPU}
 	for i := per - 1; per > 0 && i < len(r.samples); i += per {
 		s := r.samples[i]
 		var lat []time.Duration
