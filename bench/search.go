@@ -120,7 +120,7 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 		return nil, err
 	}
 	if err := httpQuery("count by type per day for a query (`tool:send_email`, the 7-day range; index rows)", fmt.Sprintf("%d matches in range", c.def.sendEmail7d),
-		"/v1/stats", url.Values{"q": {"tool:send_email"}, "from": {rfc(o.fieldFrom)}, "to": {rfc(o.fieldTo)}}); err != nil {
+		"/v1/stats", url.Values{"q": {"tool:send_email"}, "from": {o.fieldFrom.Format(time.DateOnly)}, "to": {o.fieldTo.Add(-time.Nanosecond).Format(time.DateOnly)}}); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -47,6 +47,7 @@ type soakResult struct {
 	samples     []soakSample
 	startRSS    int64         // after the peak phase, before the soak
 	startCPU    time.Duration // the child's CPU then
+	every       time.Duration // sampling interval
 	dir         string
 }
 
@@ -202,14 +203,15 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		return nil, err
 	}
 	defer ch.stop()
-	res := &soakResult{rate: o.soakRate, duration: o.soak, dir: data}
+	res := &soakResult{rate: o.soakRate, duration: o.soak, dir: data, every: o.soakEvery}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	if res.rate == 0 {
 		// Peak: full speed, 4 clients, requests of 1,000, for o.soakPeak.
 		progressf("soak: finding the peak: full speed for %s, %d clients, requests of %d ...", o.soakPeak, o.clients, o.batch)
-		src := feed(ctx, o.seed+7000, o.batch, false)
+		pctx, pcancel := context.WithCancel(ctx)
+		src := feed(pctx, o.seed+7000, o.batch, false)
 		var acked atomic.Int64
 		var firstErr error
 		var once sync.Once
@@ -218,7 +220,10 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		for range o.clients {
 			wg.Go(func() {
 				for time.Since(start) < o.soakPeak {
-					b := <-src
+					b, ok := <-src
+					if !ok {
+						return
+					}
 					r, err := ch.client.Ingest(ctx, b.body)
 					if err != nil {
 						once.Do(func() { firstErr = err })
@@ -229,6 +234,7 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 			})
 		}
 		wg.Wait()
+		pcancel() // stops the peak phase's generator
 		if firstErr != nil {
 			return nil, fmt.Errorf("peak phase: %w", firstErr)
 		}
@@ -285,7 +291,10 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
 		}
-		b := <-src
+		b, ok := <-src
+		if !ok {
+			break // interrupted
+		}
 		select {
 		case sem <- struct{}{}:
 		default:
@@ -294,7 +303,7 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			t0 := time.Now()
+			t0 := at // from the scheduled time: a late send counts as latency
 			r, err := ch.client.Ingest(ctx, b.body)
 			d := time.Since(t0)
 			if err != nil || r.Accepted != b.n {
@@ -347,10 +356,7 @@ func (r *soakResult) markdown(mach machine) string {
 	}
 	fmt.Fprintf(&b, "(requests of 100, open loop) for %s. RSS before the soak: %.0f MB.\n\n", r.duration, float64(r.startRSS)/1e6)
 	b.WriteString("| minute | acked events/s | ack p50 / p99 | server CPU (cores) | VmRSS (of which files, shared) | Go heap in use | index lag (events) |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
-	per := 0
-	if len(r.samples) > 1 {
-		per = max(1, int(time.Minute/(r.samples[1].at-r.samples[0].at)))
-	}
+	per := max(1, int((time.Minute+r.every/2)/r.every)) // samples per minute
 	prev := soakSample{cpu: r.startCPU}
 	for i := per - 1; per > 0 && i < len(r.samples); i += per {
 		s := r.samples[i]

@@ -159,6 +159,10 @@ var errHasStoredIDs = errors.New("request holds an id stored before")
 
 func (s *Store) commitGroup(group []*appendReq) {
 	start := time.Now()
+	// Wall time, fsync waits included: a lone client sending ~1,000
+	// one-event requests a second also reads as saturated, and the index
+	// then runs at half duty (counting only groups with requests queued
+	// behind them was measured: 26k acked events/s instead of 31k).
 	defer func() { s.busyNS.Add(int64(time.Since(start))) }()
 	total, err := s.runGroup(group)
 	if err != nil {

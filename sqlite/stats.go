@@ -38,6 +38,9 @@ func DayOf(ns int64) int64 {
 // exactly (a phrase of several words) is refused: counting it would mean
 // reading every candidate's body.
 func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount, error) {
+	if req.From != 0 && req.To != 0 && req.From > req.To {
+		return nil, &clawtrail.InvalidError{Message: "from is after to"}
+	}
 	tid, ok := s.tenantID(req.Tenant)
 	if !ok {
 		return nil, nil

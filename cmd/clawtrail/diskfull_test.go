@@ -74,7 +74,8 @@ func TestDiskFull(t *testing.T) {
 		}
 		st, body, err := p.post(b.String())
 		if err != nil {
-			t.Fatalf("request %s-%d: %v (did the server die?)", prefix, i, err)
+			t.Errorf("request %s-%d: %v (did the server die?)", prefix, i, err)
+			return -1
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -103,15 +104,21 @@ func TestDiskFull(t *testing.T) {
 			defer wg.Done()
 			streak := 0
 			for i := 0; streak < 10 && i < 100000; i++ {
-				if post(fmt.Sprintf("w%d", w), i) == 507 {
+				switch post(fmt.Sprintf("w%d", w), i) {
+				case 507:
 					streak++
-				} else {
+				case -1:
+					return
+				default:
 					streak = 0
 				}
 			}
 		}(w)
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	if len(other) > 0 {
 		t.Fatalf("answers other than 200 and 507 while the disk filled: %d, first %s", len(other), other[0])
 	}

@@ -417,6 +417,9 @@ func newStatsCmd(e env) *cobra.Command {
 		Short: "Count events per UTC day and type (the whole days --from..--to touch)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return usagef("--format must be table or json")
+			}
 			c, params, err := ff.setup(&cf, e)
 			if err != nil {
 				return err

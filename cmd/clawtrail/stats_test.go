@@ -97,6 +97,10 @@ func TestStatsPerDayAndType(t *testing.T) {
 	if st, body := ts.do("GET", "/v1/stats", "", "Authorization", "Bearer "+acme); st != 200 || body != `{"days":[]}`+"\n" {
 		t.Fatalf("stats of another tenant: %d %q", st, body)
 	}
+	// A reversed range is an error, not a day's counts.
+	if _, errOut, code := ts.cli("", "logs", "stats", "--from", d1+"T11:00:00Z", "--to", d1+"T10:00:00Z"); code != 2 || !strings.Contains(errOut, "from is after to") {
+		t.Fatalf("stats of a reversed range: %d %s", code, errOut)
+	}
 	// A phrase cannot be counted from the index: a clear refusal.
 	if _, errOut, code := ts.cli("", "logs", "stats", "--query", `"word1 word2"`); code != 2 || !strings.Contains(errOut, "phrase") {
 		t.Fatalf("stats of a phrase: %d %s", code, errOut)
