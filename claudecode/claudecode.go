@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/clawtrail/clawtrail/internal/fit"
 	"github.com/clawtrail/clawtrail/sdk"
@@ -376,11 +375,11 @@ func typeName(hook string) string {
 	var b strings.Builder
 	for i, r := range hook {
 		switch {
-		case unicode.IsUpper(r):
+		case r >= 'A' && r <= 'Z': // ASCII only: event types are [a-z0-9_.]
 			if i > 0 && !strings.HasSuffix(b.String(), "_") {
 				b.WriteByte('_')
 			}
-			b.WriteRune(unicode.ToLower(r))
+			b.WriteByte(byte(r) + 'a' - 'A')
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.':
 			b.WriteRune(r)
 		default:
