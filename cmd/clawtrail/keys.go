@@ -91,9 +91,7 @@ func newKeysListCmd(e env) *cobra.Command {
 				return err
 			}
 			if format == "json" {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out.Keys)
+				return printJSON(e.stdout, out.Keys)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tTENANT\tROLE\tCREATED\tLAST USED\tEXPIRES\tSTATE")

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -386,9 +385,7 @@ func newSessionsCmd(e env) *cobra.Command {
 			}
 			switch format {
 			case "json":
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(page)
+				return printJSON(e.stdout, page)
 			case "table":
 				p, _ := newPrinter(e.stdout, "table")
 				fmt.Fprintf(e.stdout, "%-28s %-24s %-24s %7s %6s  %s\n", "SESSION", "FIRST", "LAST", "EVENTS", "ERRORS", "TOOLS")
@@ -430,9 +427,7 @@ func newStatsCmd(e env) *cobra.Command {
 			}
 			switch format {
 			case "json":
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(page)
+				return printJSON(e.stdout, page)
 			case "table":
 				var types []string
 				seen := map[string]bool{}

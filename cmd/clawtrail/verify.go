@@ -318,9 +318,7 @@ func printReports(w io.Writer, reports []*ledger.Report, format string) error {
 		}
 	}
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"ok": bad == 0, "tenants": reports}); err != nil {
+		if err := printJSON(w, map[string]any{"ok": bad == 0, "tenants": reports}); err != nil {
 			return err
 		}
 	} else {
