@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -179,7 +180,7 @@ type keyRef struct{ k, seq int64 }
 // the server's record types unless the query names type, and the time
 // range. It returns the column that orders results (the FTS rowid when it
 // drives, which equals e.k).
-func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan) (keyCol string, args []any) {
+func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan, after *int64) (keyCol string, args []any) {
 	keyCol = "e.k"
 	if plan.FTS != "" {
 		sb.WriteString(` FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
@@ -194,35 +195,52 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 	if !q.NamesType() || req.HideServer {
 		sb.WriteString(" AND e.type NOT IN (" + serverTypes + ")")
 	}
-	if req.From != 0 || req.To != 0 {
-		from, to := req.From, req.To
+	// One range on the key, the time window's and the cursor's together:
+	// given two lower bounds (k BETWEEN lo AND hi, k > cursor) SQLite
+	// seeks to one of them, and the window's made page n of an export
+	// walk the n-1 pages before it again.
+	lo, hi, keyed := int64(math.MinInt64), int64(math.MaxInt64), false
+	timed := req.From != 0 || req.To != 0
+	from, to := req.From, req.To
+	if timed {
 		if to == 0 {
 			to = clawtrail.MaxTime.UnixNano()
 		}
-		lo, hi := KeyRange(from, to)
-		sb.WriteString(fmt.Sprintf(" AND %s BETWEEN ? AND ? AND e.ts BETWEEN ? AND ?", keyCol))
-		args = append(args, lo, hi, from, to)
+		lo, hi = KeyRange(from, to)
+		keyed = true
+	}
+	if after != nil {
+		if req.Asc {
+			lo = max(lo, *after+1)
+		} else {
+			hi = min(hi, *after-1)
+		}
+		keyed = true
+	}
+	if keyed {
+		sb.WriteString(fmt.Sprintf(" AND %s BETWEEN ? AND ?", keyCol))
+		args = append(args, lo, hi)
+	}
+	if timed {
+		sb.WriteString(" AND e.ts BETWEEN ? AND ?")
+		args = append(args, from, to)
 	}
 	return keyCol, args
 }
 
 // searchKeys returns up to req.Limit+1 keys of events the plan selects.
 func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]keyRef, error) {
-	var sb strings.Builder
-	sb.WriteString(`SELECT e.k, e.seq`)
-	keyCol, args := selection(&sb, tid, req, q, plan)
+	var after *int64
 	if req.Cursor != "" {
 		k, err := decodeCursor(req.Cursor, req.Asc)
 		if err != nil {
 			return nil, err
 		}
-		op := "<"
-		if req.Asc {
-			op = ">"
-		}
-		sb.WriteString(fmt.Sprintf(" AND %s %s ?", keyCol, op))
-		args = append(args, k)
+		after = &k
 	}
+	var sb strings.Builder
+	sb.WriteString(`SELECT e.k, e.seq`)
+	keyCol, args := selection(&sb, tid, req, q, plan, after)
 	dir := "DESC"
 	if req.Asc {
 		dir = "ASC"
@@ -256,15 +274,32 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 		return nil, nil
 	}
 	found := make(map[int64][]byte, len(keys))
+	want := make(map[int64]bool, len(keys))
+	for _, k := range keys {
+		want[k.seq] = true
+	}
 	for start := 0; start < len(keys); start += 500 {
 		chunk := keys[start:min(start+500, len(keys))]
+		lo, hi := chunk[0].seq, chunk[0].seq
+		for _, k := range chunk {
+			lo, hi = min(lo, k.seq), max(hi, k.seq)
+		}
+		if hi-lo < int64(2*len(chunk)) {
+			// Dense (a time window of events that arrived in about
+			// their time order, as exports are): one range walk of the
+			// ledger instead of a lookup per event.
+			if err := s.scanBodies(ctx, tid, want, found, `SELECT seq, id, dk, body FROM events WHERE tid = ? AND seq BETWEEN ? AND ? AND body IS NOT NULL`, tid, lo, hi); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, tid)
 		for _, k := range chunk {
 			args = append(args, k.seq)
 		}
 		q := `SELECT seq, id, dk, body FROM events WHERE tid = ? AND seq IN (?` + strings.Repeat(",?", len(chunk)-1) + `) AND body IS NOT NULL`
-		if err := s.scanBodies(ctx, tid, found, q, args...); err != nil {
+		if err := s.scanBodies(ctx, tid, want, found, q, args...); err != nil {
 			return nil, err
 		}
 	}
@@ -277,7 +312,9 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 	return out, nil
 }
 
-func (s *Store) scanBodies(ctx context.Context, tid int64, into map[int64][]byte, q string, args ...any) error {
+// scanBodies reads the rows q selects into into, keeping those want holds
+// (all when want is nil).
+func (s *Store) scanBodies(ctx context.Context, tid int64, want map[int64]bool, into map[int64][]byte, q string, args ...any) error {
 	rows, err := s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read ledger: %w", err)
@@ -290,6 +327,9 @@ func (s *Store) scanBodies(ctx context.Context, tid int64, into map[int64][]byte
 		var body []byte
 		if err := rows.Scan(&seq, &id, &dk, &body); err != nil {
 			return err
+		}
+		if want != nil && !want[seq] {
+			continue
 		}
 		if body, err = s.open(ctx, tid, id, dk, body); err != nil {
 			return err

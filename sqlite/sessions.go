@@ -38,7 +38,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT e.session_id, min(e.ts), max(e.ts), count(*), sum(e.err), group_concat(DISTINCT e.tool)`)
-	_, args := selection(&sb, tid, req, q, plan)
+	_, args := selection(&sb, tid, req, q, plan, nil)
 	sb.WriteString(` AND e.session_id IS NOT NULL`)
 	sb.WriteString(` GROUP BY e.session_id ORDER BY max(e.ts) DESC LIMIT ?`)
 	args = append(args, req.Limit)

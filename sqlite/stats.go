@@ -75,7 +75,7 @@ func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount,
 			r.To = min(hi+1, DayOf(clawtrail.MaxTime.UnixNano()))*nsPerDay - 1
 		}
 		fmt.Fprintf(&sb, `SELECT e.ts / %d AS day, e.type, count(*)`, int64(nsPerDay)) // timestamps are ≥ 1970
-		_, args = selection(&sb, tid, r, q, plan)
+		_, args = selection(&sb, tid, r, q, plan, nil)
 		sb.WriteString(` GROUP BY 1, 2 ORDER BY 1, 2`)
 	}
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
