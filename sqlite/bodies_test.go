@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -228,5 +230,50 @@ func TestIndexUpgradeInPlace(t *testing.T) {
 	}
 	if got := search(t, s, "acme", "hello"); len(got) != 1 {
 		t.Fatalf("after the upgrade the index finds %v", got)
+	}
+}
+
+// Export stops its pipeline when fn fails or the context ends: the error
+// comes back and no goroutine is left reading.
+func TestExportStops(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	var b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&b, `{"id":"e%04d","type":"prompt","content":"w"}`+"\n", i)
+	}
+	mustAppend(t, s, "acme", b.String())
+	ctx := context.Background()
+	if err := s.WaitIndexed(ctx, "acme", 4999); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	stop := errors.New("client went away")
+	n := 0
+	err := s.Export(ctx, SearchRequest{Tenant: "acme"}, func(Stored) error {
+		if n++; n == 1500 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 1500 {
+		t.Fatalf("export returned %v after %d events, want the callback's error after 1500", err, n)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	n = 0
+	err = s.Export(cctx, SearchRequest{Tenant: "acme"}, func(Stored) error {
+		if n++; n == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || n >= 5000 {
+		t.Fatalf("export after cancel returned %v with %d events, want context.Canceled before the end", err, n)
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 100 {
+			t.Fatalf("%d goroutines after the exports stopped, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

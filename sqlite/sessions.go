@@ -139,23 +139,89 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 }
 
 // Export streams every event matching req to fn, oldest first, page by
-// page, in constant memory.
+// page, in constant memory. It is a pipeline of three goroutines, so the
+// index walk, the ledger reads and the caller's writing overlap on the
+// cores: the keys of page n+1 are read while the bodies of page n are and
+// fn handles page n-1 (at most three pages of bodies are held).
 func (s *Store) Export(ctx context.Context, req SearchRequest, fn func(Stored) error) error {
 	req.Asc = true
 	req.Limit = 1000
-	for {
-		page, err := s.Search(ctx, req)
-		if err != nil {
-			return err
+	tid, ok := s.tenantID(req.Tenant)
+	if !ok {
+		return nil
+	}
+	q, plan, err := s.compile(req, tid)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		keys   []keyRef
+		events []Stored
+		err    error
+	}
+	send := func(c chan<- result, r result) bool {
+		select {
+		case c <- r:
+			return r.err == nil
+		case <-ctx.Done():
+			return false
 		}
-		for _, ev := range page.Events {
+	}
+	pages := make(chan result, 1)
+	if !plan.Exact {
+		// Candidates filtered by the matcher: whole pages from Search.
+		go func() {
+			defer close(pages)
+			for {
+				page, err := s.Search(ctx, req)
+				if !send(pages, result{events: page.Events, err: err}) || page.NextCursor == "" {
+					return
+				}
+				req.Cursor = page.NextCursor
+			}
+		}()
+	} else {
+		keys := make(chan result, 1)
+		go func() {
+			defer close(keys)
+			for {
+				k, err := s.searchKeys(ctx, tid, req, q, plan)
+				more := len(k) > req.Limit
+				if more {
+					k = k[:req.Limit]
+				}
+				if !send(keys, result{keys: k, err: err}) || !more {
+					return
+				}
+				req.Cursor = encodeCursor(k[len(k)-1].k, true)
+			}
+		}()
+		go func() {
+			defer close(pages)
+			for r := range keys {
+				if r.err == nil {
+					r.events, r.err = s.bodies(ctx, tid, r.keys)
+				}
+				if !send(pages, r) {
+					return
+				}
+			}
+		}()
+	}
+	for r := range pages {
+		if r.err != nil {
+			return r.err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		for _, ev := range r.events {
 			if err := fn(ev); err != nil {
 				return err
 			}
 		}
-		if page.NextCursor == "" {
-			return nil
-		}
-		req.Cursor = page.NextCursor
 	}
+	return ctx.Err()
 }
