@@ -371,17 +371,18 @@ func (r *soakResult) markdown(mach machine) string {
 		prev = s
 	}
 	if len(r.samples) >= 4 {
-		max := int64(0)
+		max, maxPriv := int64(0), int64(0)
 		for _, s := range r.samples {
 			max = maxOf(max, s.rss)
+			maxPriv = maxOf(maxPriv, s.rss-s.rssFile)
 		}
 		half := r.samples[len(r.samples)/2:]
 		slope := rssSlope(half) // bytes per second
 		first, last := r.samples[len(r.samples)/10], r.samples[len(r.samples)-1]
 		flat := slope*60 < 1e6 // under 1 MB per minute over the second half
-		fmt.Fprintf(&b, "\nMemory: VmRSS %.0f MB at %s, %.0f MB at the end, largest %.0f MB; trend over the second half %+.2f MB/min: %s. Serve RSS under sustained load ≤ 200 MB: %s. Late ticks (512 requests in flight): %d.\n",
+		fmt.Fprintf(&b, "\nMemory: VmRSS %.0f MB at %s, %.0f MB at the end, largest %.0f MB; trend over the second half %+.2f MB/min: %s. Serve RSS under sustained load ≤ 200 MB: VmRSS %s; the process's own memory (VmRSS less the mapped files and shared memory, which are the kernel's page cache of the database files: RssAnon) largest %.0f MB, %s. Late ticks (512 requests in flight): %d.\n",
 			float64(first.rss)/1e6, first.at.Round(time.Second), float64(last.rss)/1e6, float64(max)/1e6, slope*60/1e6,
-			map[bool]string{true: "**flat**", false: "**growing**"}[flat], verdict(max <= 200e6), last.late)
+			map[bool]string{true: "**flat**", false: "**growing**"}[flat], verdict(max <= 200e6), float64(maxPriv)/1e6, verdict(maxPriv <= 200e6), last.late)
 	}
 	return b.String()
 }

@@ -97,7 +97,7 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 		return nil, err
 	}
 	ix.reader, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "busy_timeout(10000)",
-		"query_only(1)", "cache_size(-16384)", "mmap_size("+mmapSize+")", "temp_store(2)"))
+		"query_only(1)", "cache_size(-16384)", mmapPragma, "temp_store(2)"))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -309,6 +309,12 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 				blindPrepared(tk, &out[i])
 			}
 		}
+		// The writer reads only the scalar columns from the event (text
+		// and fv carry the rest): drop the value trees and long strings,
+		// the bulk of what the read-ahead would otherwise hold.
+		pe := out[i].e
+		pe.Arguments, pe.Result, pe.Usage, pe.Attributes, pe.Redactions = nil, nil, nil, nil, nil
+		pe.Content, pe.Error, pe.Reason = "", "", ""
 	}
 	return out
 }
@@ -408,7 +414,7 @@ type ledgerRow struct {
 
 func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 	ctx := context.Background()
-	rows, err := ix.s.reader.QueryContext(ctx, `SELECT g, tid, seq, id, dk, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, min(feedChunk, ix.s.cfg.IndexBatch))
+	rows, err := ix.s.feedDB.QueryContext(ctx, `SELECT g, tid, seq, id, dk, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, min(feedChunk, ix.s.cfg.IndexBatch))
 	if err != nil {
 		return nil, err
 	}

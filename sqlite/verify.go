@@ -271,7 +271,7 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) ([]*ledger.R
 	// The scan allocates a copy of every row and keeps little: collect
 	// garbage less often.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-65536)", "mmap_size("+mmapSize+")"))
+	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)", "query_only(1)", "cache_size(-65536)", mmapPragma))
 	if err != nil {
 		return nil, err
 	}
