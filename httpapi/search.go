@@ -38,11 +38,19 @@ func (s *Server) searchRequest(r *http.Request, tenant string) (sqlite.SearchReq
 	if err != nil {
 		return req, fmt.Errorf("to: %w", err)
 	}
+	// Events have timestamps before MaxTime (2200): a later bound selects
+	// the same events, and one past 2262 would overflow ns.
+	clamp := func(t time.Time) time.Time {
+		if t.After(clawtrail.MaxTime) {
+			return clawtrail.MaxTime
+		}
+		return t
+	}
 	if !from.IsZero() {
-		req.From = max(from.UnixNano(), 1)
+		req.From = max(clamp(from).UnixNano(), 1)
 	}
 	if !to.IsZero() {
-		req.To = to.UnixNano()
+		req.To = clamp(to).UnixNano()
 	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -265,6 +273,12 @@ type StatsPage struct {
 // UTC day and type, over the whole days from..to touches, selected as
 // search selects them. Without q it reads the indexer's rollup.
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	for _, p := range []string{"limit", "cursor", "order"} {
+		if r.URL.Query().Has(p) {
+			s.writeError(w, r, &clawtrail.InvalidError{Message: "GET /v1/stats counts every matching event (it takes q, from, to, wait_seq, latest): " + p + " is a search parameter"})
+			return
+		}
+	}
 	req, err := s.readRequest(r)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -588,6 +588,8 @@ func TestTamper(t *testing.T) {
 		ix := l.db(t, "index.db")
 		mustExec(t, ix, `DELETE FROM ev WHERE tid=? AND seq>=300`, l.acme)
 		mustExec(t, ix, `UPDATE ix_tenants SET next_seq=300 WHERE tid=?`, l.acme)
+		// (and the daily counts, or verify's rollup check tells)
+		mustExec(t, ix, `UPDATE ix_daily SET n = (SELECT count(*) FROM ev e WHERE e.tid = ix_daily.tid AND e.type = ix_daily.type AND e.ts / 86400000000000 = ix_daily.day) WHERE tid=?`, l.acme)
 		ix.Close()
 		if rep := l.verify(t, VerifyOptions{}); !rep.OK() {
 			t.Fatalf("a consistent rollback is invisible without client memory, got:%s", findingsOf(rep))
@@ -853,6 +855,22 @@ func TestTamper(t *testing.T) {
 		rep := l.verify(t, VerifyOptions{})
 		wantFinding(t, rep, ledger.KindIndex, 321)
 		wantOnly(t, rep, ledger.KindIndex)
+	})
+
+	t.Run("DailyCountAltered", func(t *testing.T) {
+		l := newTamperLedger(t, 0)
+		if rep := l.verify(t, VerifyOptions{}); !rep.OK() {
+			t.Fatalf("clean ledger:%s", findingsOf(rep))
+		}
+		ix := l.db(t, "index.db")
+		mustExec(t, ix, `UPDATE ix_daily SET n = n + 5 WHERE tid = ? AND (day, type) = (SELECT day, type FROM ix_daily WHERE tid = ? ORDER BY day, type LIMIT 1)`, l.acme, l.acme)
+		ix.Close()
+		rep := l.verify(t, VerifyOptions{})
+		wantFinding(t, rep, ledger.KindIndex, -1)
+		wantOnly(t, rep, ledger.KindIndex)
+		if f := findingsOf(rep); !strings.Contains(f, "daily count") {
+			t.Fatalf("want the daily count named, got:%s", f)
+		}
 	})
 
 	t.Run("Bundle", testTamperBundle)

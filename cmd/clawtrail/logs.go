@@ -374,6 +374,9 @@ func newSessionsCmd(e env) *cobra.Command {
 		Short: "Find sessions: id, first and last time, events, errors, tools used",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return usagef("--format must be table or json")
+			}
 			c, params, err := ff.setup(&cf, e)
 			if err != nil {
 				return err

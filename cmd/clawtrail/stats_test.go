@@ -101,6 +101,12 @@ func TestStatsPerDayAndType(t *testing.T) {
 	if _, errOut, code := ts.cli("", "logs", "stats", "--from", d1+"T11:00:00Z", "--to", d1+"T10:00:00Z"); code != 2 || !strings.Contains(errOut, "from is after to") {
 		t.Fatalf("stats of a reversed range: %d %s", code, errOut)
 	}
+	// Search's paging parameters mean nothing to a count: named, refused.
+	for _, p := range []string{"limit=10", "cursor=abc", "order=asc"} {
+		if st, body := ts.do("GET", "/v1/stats?"+p, ""); st != 400 || !strings.Contains(body, strings.Split(p, "=")[0]+" is a search parameter") {
+			t.Fatalf("stats?%s: %d %s", p, st, body)
+		}
+	}
 	// A phrase cannot be counted from the index: a clear refusal.
 	if _, errOut, code := ts.cli("", "logs", "stats", "--query", `"word1 word2"`); code != 2 || !strings.Contains(errOut, "phrase") {
 		t.Fatalf("stats of a phrase: %d %s", code, errOut)
@@ -141,5 +147,17 @@ func TestStatsPerDayAndType(t *testing.T) {
 			t.Fatalf("after erasing alice's 60 events: rollup counts %d, index rows %d, want 540", total, totalQ)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A bad --format is refused before any request is made: the commands name
+// the flag instead of failing on the server (here, none is listening).
+func TestFormatCheckedFirst(t *testing.T) {
+	ts := &testServer{t: t, url: "http://127.0.0.1:1", token: "ct_nothing"}
+	for _, cmd := range [][]string{{"logs", "sessions"}, {"logs", "stats"}} {
+		out, errOut, code := ts.cli("", append(cmd, "--format", "bogus")...)
+		if code == 0 || !strings.Contains(errOut, "--format must be table or json") || strings.Contains(out+errOut, "refused") {
+			t.Fatalf("clawtrail %s --format bogus: exit %d\nstdout: %s\nstderr: %s", strings.Join(cmd, " "), code, out, errOut)
+		}
 	}
 }
