@@ -24,15 +24,18 @@ func TestBodiesDenseAndSparse(t *testing.T) {
 	defer s.Close()
 	const n = 3000
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	var b strings.Builder
-	for i := range n {
-		// Timestamps mostly ascending with seq, a few out of order (late
-		// arrivals), so pages mix dense runs and stragglers.
+	// Timestamps mostly ascending with seq, a few out of order (late
+	// arrivals), so pages mix dense runs and stragglers.
+	tsOf := func(i int) time.Time {
 		ts := t0.Add(time.Duration(i) * time.Second)
 		if i%97 == 0 {
 			ts = ts.Add(-40 * time.Minute)
 		}
-		fmt.Fprintf(&b, `{"id":"e%04d","type":"prompt","timestamp":%q,"user_id":"u%d","content":"w%d"}`+"\n", i, ts.Format(time.RFC3339Nano), i%10, i%7)
+		return ts
+	}
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"id":"e%04d","type":"prompt","timestamp":%q,"user_id":"u%d","content":"w%d"}`+"\n", i, tsOf(i).Format(time.RFC3339Nano), i%10, i%7)
 		if i%1000 == 999 {
 			mustAppend(t, s, "acme", b.String())
 			b.Reset()
@@ -46,13 +49,6 @@ func TestBodiesDenseAndSparse(t *testing.T) {
 	order := make([]int, n) // indexes of the events, oldest first
 	for i := range order {
 		order[i] = i
-	}
-	tsOf := func(i int) time.Time {
-		ts := t0.Add(time.Duration(i) * time.Second)
-		if i%97 == 0 {
-			ts = ts.Add(-40 * time.Minute)
-		}
-		return ts
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return tsOf(a).Compare(tsOf(b)) })
 	for _, c := range []struct {
@@ -74,18 +70,7 @@ func TestBodiesDenseAndSparse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		err = s.Export(ctx, SearchRequest{Tenant: "acme", Query: pq}, func(st Stored) error {
-			e, err := clawtrail.ParseEvent(st.Body)
-			if err != nil {
-				return err
-			}
-			got = append(got, e.ID)
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("export %q: %v", c.q, err)
-		}
+		got := exportIDs(t, s, SearchRequest{Tenant: "acme", Query: pq})
 		if !slices.Equal(got, want) {
 			t.Fatalf("export %q: %d events, want %d (first difference at %d)", c.q, len(got), len(want), firstDiff(got, want))
 		}
@@ -117,14 +102,9 @@ func TestWindowPaging(t *testing.T) {
 			}
 		}
 		pq, _ := query.Parse(q)
-		var got []string
-		err := s.Export(ctx, SearchRequest{Tenant: "acme", Query: pq, From: from.UnixNano(), To: to.UnixNano()}, func(st Stored) error {
-			e, _ := clawtrail.ParseEvent(st.Body)
-			got = append(got, e.ID)
-			return nil
-		})
-		if err != nil || !slices.Equal(got, want) {
-			t.Fatalf("export %q of the window: %d events (err %v), want %d (first difference at %d)", q, len(got), err, len(want), firstDiff(got, want))
+		got := exportIDs(t, s, SearchRequest{Tenant: "acme", Query: pq, From: from.UnixNano(), To: to.UnixNano()})
+		if !slices.Equal(got, want) {
+			t.Fatalf("export %q of the window: %d events, want %d (first difference at %d)", q, len(got), len(want), firstDiff(got, want))
 		}
 		got = got[:0]
 		req := SearchRequest{Tenant: "acme", Query: pq, From: from.UnixNano(), To: to.UnixNano(), Limit: 100}
@@ -176,6 +156,24 @@ func TestCursorFoldedIntoWindow(t *testing.T) {
 			}
 		}
 	}
+}
+
+// exportIDs returns the ids Export yields for req, in order.
+func exportIDs(t *testing.T, s *Store, req SearchRequest) []string {
+	t.Helper()
+	var ids []string
+	err := s.Export(context.Background(), req, func(st Stored) error {
+		e, err := clawtrail.ParseEvent(st.Body)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, e.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	return ids
 }
 
 func firstDiff(a, b []string) int {
