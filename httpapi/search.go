@@ -38,11 +38,16 @@ func (s *Server) searchRequest(r *http.Request, tenant string) (sqlite.SearchReq
 	if err != nil {
 		return req, fmt.Errorf("to: %w", err)
 	}
-	// Events have timestamps before MaxTime (2200): a later bound selects
-	// the same events, and one past 2262 would overflow ns.
+	// Events have timestamps in [MinTime, MaxTime) (1970–2200): a bound
+	// outside selects what the nearest one inside does, and one before
+	// 1678 or after 2262 would overflow ns (1 ns before MinTime: as a from
+	// it selects everything, as a to nothing).
 	clamp := func(t time.Time) time.Time {
 		if t.After(clawtrail.MaxTime) {
 			return clawtrail.MaxTime
+		}
+		if t.Before(clawtrail.MinTime) {
+			return clawtrail.MinTime.Add(-time.Nanosecond)
 		}
 		return t
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -125,6 +126,17 @@ func TestWindowPaging(t *testing.T) {
 		slices.Reverse(want)
 		if !slices.Equal(got, want) {
 			t.Fatalf("search %q pages, newest first: %d events, want %d (first difference at %d)", q, len(got), len(want), firstDiff(got, want))
+		}
+	}
+	// A cursor at the very end of the keys (only a hand-made one) has
+	// nothing after it; k±1 must not wrap around to the first page.
+	for _, c := range []struct {
+		k   int64
+		asc bool
+	}{{math.MaxInt64, true}, {math.MinInt64, false}} {
+		page, err := s.Search(ctx, SearchRequest{Tenant: "acme", Limit: 10, Asc: c.asc, Cursor: encodeCursor(c.k, c.asc)})
+		if err != nil || len(page.Events) != 0 {
+			t.Fatalf("cursor at %d (asc %v): %d events (%v), want none", c.k, c.asc, len(page.Events), err)
 		}
 	}
 }

@@ -210,10 +210,13 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 		keyed = true
 	}
 	if after != nil {
-		if req.Asc {
+		switch {
+		case req.Asc && *after < math.MaxInt64:
 			lo = max(lo, *after+1)
-		} else {
+		case !req.Asc && *after > math.MinInt64:
 			hi = min(hi, *after-1)
+		default: // a cursor at the end of the keys: nothing after it
+			lo, hi = 1, 0
 		}
 		keyed = true
 	}
@@ -315,30 +318,47 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 // scanBodies reads the rows q selects into into, keeping those want holds
 // (all when want is nil).
 func (s *Store) scanBodies(ctx context.Context, tid int64, want map[int64]bool, into map[int64][]byte, q string, args ...any) error {
-	rows, err := s.reader.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("read ledger: %w", err)
+	type row struct {
+		seq  int64
+		id   string
+		dk   sql.NullInt64
+		body []byte
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		var id string
-		var dk sql.NullInt64
-		var body []byte
-		if err := rows.Scan(&seq, &id, &dk, &body); err != nil {
-			return err
+	// Read the rows and release the connection before opening sealed
+	// bodies: opening may read a data key through the same pool, and
+	// readers each holding a connection while waiting for another could
+	// exhaust it.
+	var got []row
+	err := func() error {
+		rows, err := s.reader.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("read ledger: %w", err)
 		}
-		if want != nil && !want[seq] {
-			continue
+		defer rows.Close()
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.seq, &r.id, &r.dk, &r.body); err != nil {
+				return err
+			}
+			if want == nil || want[r.seq] {
+				got = append(got, r)
+			}
 		}
-		if body, err = s.open(ctx, tid, id, dk, body); err != nil {
+		return rows.Err()
+	}()
+	if err != nil {
+		return err
+	}
+	for _, r := range got {
+		body, err := s.open(ctx, tid, r.id, r.dk, r.body)
+		if err != nil {
 			return err
 		}
 		if body != nil {
-			into[seq] = body
+			into[r.seq] = body
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // Get returns the tenant's event with the given id, or ErrNotFound.

@@ -66,11 +66,14 @@ func TestCursorPagingAndOrder(t *testing.T) {
 		t.Fatalf("bogus cursor: %d %s", st, body)
 	}
 	// Bounds far in the future (past 2262, where ns overflow) select what
-	// any bound after the last event would.
+	// any bound after the last event would, and far in the past what any
+	// before the first would.
 	for _, c := range []struct {
 		params string
 		want   int
-	}{{"to=9999-12-31T00:00:00Z&limit=100", 25}, {"from=2262-05-01T00:00:00Z", 0}, {"from=2000-01-01T00:00:00Z&to=3000-01-01T00:00:00Z&limit=100", 25}} {
+	}{{"to=9999-12-31T00:00:00Z&limit=100", 25}, {"from=2262-05-01T00:00:00Z", 0}, {"from=2000-01-01T00:00:00Z&to=3000-01-01T00:00:00Z&limit=100", 25},
+		// and before 1678, likewise (it wrapped to 2169)
+		{"to=1000-01-01T00:00:00Z&limit=100", 0}, {"from=1000-01-01T00:00:00Z&limit=100", 25}, {"to=1960-01-01T00:00:00Z", 0}} {
 		_, body := ts.do("GET", "/v1/events?"+c.params, "")
 		var page httpapi.SearchPage
 		if err := json.Unmarshal([]byte(body), &page); err != nil || len(page.Events) != c.want {
