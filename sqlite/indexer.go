@@ -84,8 +84,9 @@ func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	var old int
 	if db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'ev_tid_k'`).Scan(&old); old > 0 {
 		// An index of version 6 before the covering ev_tid_kc: SQLite
-		// builds it from the rows in place (a sort; about a minute per
-		// 10 M events) rather than a rebuild from the ledger.
+		// builds it from the rows in place (a sort: 0.55 s for 312k
+		// events measured, so tens of seconds at 10 M) rather than a
+		// rebuild from the ledger.
 		s.log.Info("upgrading the search index in place: building ev_tid_kc", "path", path)
 	}
 	if _, err := db.ExecContext(ctx, indexSchema); err != nil {

@@ -250,8 +250,8 @@ func rollupFindings(ctx context.Context, ix queryer, tid int64) ([]ledger.Findin
 	rows, err := ix.QueryContext(ctx, `SELECT day, type, sum(r), sum(i) FROM (
   SELECT day, type, n AS r, 0 AS i FROM ix_daily WHERE tid = ?
   UNION ALL
-  SELECT CASE WHEN ts >= 0 THEN ts / ? ELSE (ts + 1) / ? - 1 END AS day, type, 0, count(*) FROM ev WHERE tid = ? GROUP BY 1, 2
-) GROUP BY day, type HAVING sum(r) != sum(i) ORDER BY day, type LIMIT 101`, tid, nsPerDay, nsPerDay, tid)
+  SELECT ts / ? AS day, type, 0, count(*) FROM ev WHERE tid = ? GROUP BY 1, 2
+) GROUP BY day, type HAVING sum(r) != sum(i) ORDER BY day, type LIMIT 101`, tid, nsPerDay, tid) // timestamps are ≥ 1970, as in DailyCounts
 	if err != nil {
 		return nil, err
 	}
