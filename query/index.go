@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/clawtrail/clawtrail"
@@ -43,10 +44,12 @@ func indexPrefix(s string) string {
 	return s[:cut]
 }
 
-// FVRow is one row of the fv table for an event: F is the field path
-// ("content", "error", "reason", "result", or a dotted path such as
-// "arguments.to"), V is IndexValue of the leaf's text, and N is the value of
-// a finite Number leaf.
+// FVRow is one field value of an event: F is the field path ("content",
+// "error", "reason", "result", or a dotted path such as "arguments.to"), V
+// is IndexValue of the leaf's text, and N is the value of a finite Number
+// leaf. Every row becomes a value token of the event's fts row (ValueToken;
+// with a FieldToken per field), and a row with N also a row of the fv
+// table, which numeric comparisons read.
 type FVRow struct {
 	F, V string
 	N    *float64
@@ -112,6 +115,73 @@ func (b *fvBuilder) add(f, s string, n *float64) {
 	}
 	b.seen[key] = len(b.rows)
 	b.rows = append(b.rows, FVRow{F: key[0], V: key[1], N: n})
+}
+
+// Value and field tokens. A field value is indexed as one full-text token
+// of the event's fts row — "§", the field's code, "§", the hex of the value
+// — rather than as a row of a b-tree keyed by value: values are mostly
+// distinct (contents, paths, subjects), so such rows land on random pages
+// of a large table, each costing a page read and write, where FTS5 writes
+// sorted segments and merges them. Hex keeps a token one token for FTS5's
+// ascii tokenizer (letters, digits and non-ASCII bytes; no case folding
+// applies to lower-case hex) and a byte prefix of a value a prefix of its
+// token. "§" is not a letter or digit, so no word of full text is a token.
+
+// maxFieldHex bounds the field part of a token: a longer path is named by
+// a hash (FTS5 truncates tokens over 32 KiB).
+const maxFieldHex = 128
+
+// fieldCode names field path f in its tokens.
+func fieldCode(f string) string {
+	if 2*len(f) <= maxFieldHex {
+		return hex.EncodeToString([]byte(f))
+	}
+	sum := sha256.Sum256([]byte(f))
+	return "h" + hex.EncodeToString(sum[:16]) // not hex: no clash with a short path
+}
+
+// FieldToken is the token every event holding a leaf at path f carries.
+func FieldToken(f string) string { return "§" + fieldCode(f) }
+
+// ValueToken is the token of stored value v (IndexValue of the text, or
+// its blind form) at path f.
+func ValueToken(f, v string) string { return FieldToken(f) + "§" + hex.EncodeToString([]byte(v)) }
+
+// IndexBody returns the body of an event's fts row: words (IndexText: ""
+// or the tenant token and the words) followed by the value token of each
+// row and the field token of each field; "" when there is nothing.
+func IndexBody(tid int64, words string, rows []FVRow) string {
+	if len(rows) == 0 {
+		return words
+	}
+	var b strings.Builder
+	if words == "" {
+		b.WriteString(TenantToken(tid))
+	} else {
+		b.WriteString(words)
+	}
+	fields := make(map[string]struct{}, len(rows))
+	for _, r := range rows {
+		b.WriteByte(' ')
+		b.WriteString(ValueToken(r.F, r.V))
+		if _, ok := fields[r.F]; !ok {
+			fields[r.F] = struct{}{}
+			b.WriteByte(' ')
+			b.WriteString(FieldToken(r.F))
+		}
+	}
+	return b.String()
+}
+
+// NumberRows returns the rows that go to the fv table: those with N.
+func NumberRows(rows []FVRow) []FVRow {
+	var out []FVRow
+	for _, r := range rows {
+		if r.N != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // eachLeaf calls fn with the path and value of every non-null scalar leaf

@@ -7,8 +7,9 @@ import (
 
 // SQLiteSchema is the DDL of the SQLite search index that SQLite plans run
 // against. The indexer creates it; it writes ev columns from the event (ns
-// times, NULL for absent fields and empty strings), fv rows from FVRows, and
-// an fts row with rowid k and body IndexText(tid, e).
+// times, NULL for absent fields and empty strings), fv rows from
+// NumberRows(FVRows(e)), and an fts row with rowid k and body
+// IndexBody(tid, IndexText(tid, e), FVRows(e)).
 const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   k INTEGER PRIMARY KEY,          -- order key (timestamp-ordered), also the FTS rowid
   tid INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -24,12 +25,14 @@ CREATE INDEX IF NOT EXISTS ev_type ON ev(tid, type, k);
 CREATE INDEX IF NOT EXISTS ev_session ON ev(tid, session_id, k);
 CREATE INDEX IF NOT EXISTS ev_tool ON ev(tid, tool, k);
 CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
--- field/value rows for fields that are not columns: content, error, reason, scalar result,
--- and every scalar leaf under arguments., result., usage., attributes. (f = the dotted path, e.g. 'arguments.to')
+-- number rows of the fields that are not columns (f = the dotted path, e.g. 'usage.input_tokens'),
+-- for numeric comparisons; every value of those fields (content, error, reason, scalar result,
+-- each scalar leaf under arguments., result., usage., attributes.) is a value token in fts
 CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT NULL, k INTEGER NOT NULL, n REAL,
   PRIMARY KEY(tid, f, v, k)) WITHOUT ROWID;
 -- contentless full-text index without positions, rowid = ev.k;
--- body = IndexText(tid, e): the tenant token and the event's distinct words
+-- body = IndexBody(tid, IndexText(tid, e), FVRows(e)): the tenant token, the event's distinct words,
+-- and its value and field tokens
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
 `
 
@@ -250,12 +253,10 @@ func (c *compiler) blindColumn(t *termNode) {
 	}
 }
 
-// blindFV compiles a term on a blinded fv field.
+// blindFV compiles a term on a field of a blind index: value tokens of
+// blind values, and fv rows for usage.* numbers only.
 func (c *compiler) blindFV(t *termNode) {
-	f := t.f.name
-	if t.dotted {
-		f += "." + t.path
-	}
+	f := t.fieldPath()
 	numeric := t.f.kind == kindTree && t.isNum
 	switch {
 	case t.op == opEq && numeric && !strings.HasPrefix(f, "usage."):
@@ -263,19 +264,46 @@ func (c *compiler) blindFV(t *termNode) {
 		// only usage.* keeps numbers in clear: Match decides.
 		c.superset()
 	case t.op == opEq:
-		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ?", c.tid, f)
+		tok := ValueToken(f, c.blind(f, IndexValue(t.val)))
 		if numeric {
-			c.sql(" AND (v = ? OR n = ?))", c.blind(f, IndexValue(t.val)), t.num)
+			c.tokenOrNumber(tok, f, t.num)
 			return
 		}
-		c.sql(" AND v = ?)", c.blind(f, IndexValue(t.val)))
+		c.token(tok, false)
 	case t.op == opExists:
-		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ?)", c.tid, f)
+		c.token(FieldToken(f), false)
 	case t.op != opPrefix && strings.HasPrefix(f, "usage."):
 		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, f, t.num)
 	default:
 		c.superset()
 	}
+}
+
+// fieldPath is the path of a kindText or kindTree term's field.
+func (t *termNode) fieldPath() string {
+	if t.dotted {
+		return t.f.name + "." + t.path
+	}
+	return t.f.name
+}
+
+// token selects the tenant's events whose fts row holds tok (or, with
+// prefix, a token starting with tok). Tokens are hex and "§": nothing to
+// quote.
+func (c *compiler) token(tok string, prefix bool) {
+	m := `"` + TenantToken(c.tid) + `" AND "` + tok + `"`
+	if prefix {
+		m += " *"
+	}
+	c.sql("e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", m)
+}
+
+// tokenOrNumber selects the events holding value token tok or a number
+// equal to num at path f: 42 matches the leaves "42" and 42.0.
+func (c *compiler) tokenOrNumber(tok, f string, num float64) {
+	c.sql("(")
+	c.token(tok, false)
+	c.sql(" OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n = ?))", c.tid, f, num)
 }
 
 func (c *compiler) constant(b bool) {
@@ -342,40 +370,35 @@ func compareSQL(o op) string {
 	return " = "
 }
 
-// fv compiles a term on a field kept in the fv table.
+// fv compiles a term on a field kept as value tokens (ValueToken), with
+// fv rows for numbers.
 func (c *compiler) fv(t *termNode) {
-	f := t.f.name
-	if t.dotted {
-		f += "." + t.path
-	}
-	c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ?", c.tid, f)
+	f := t.fieldPath()
 	switch t.op {
 	case opEq:
-		c.fvEqual(t)
+		tok := ValueToken(f, IndexValue(t.val))
+		if t.f.kind == kindTree && t.isNum {
+			c.tokenOrNumber(tok, f, t.num)
+			return
+		}
+		c.token(tok, false)
 	case opPrefix:
 		// A prefix longer than what IndexValue keeps in clear is narrowed
 		// by the part it keeps; Match decides.
-		if p := indexPrefix(t.val); p != t.val {
+		p := indexPrefix(t.val)
+		if p != t.val {
 			c.exact = false
 			if c.negated {
-				c.sql(" AND 0)")
+				c.sql("0")
 				return
 			}
 		}
-		c.prefixRange("v", indexPrefix(t.val))
+		c.token(ValueToken(f, p), true)
 	case opExists:
+		c.token(FieldToken(f), false)
 	default:
-		c.sql(" AND n"+compareSQL(t.op)+"?", t.num)
+		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, f, t.num)
 	}
-	c.sql(")")
-}
-
-func (c *compiler) fvEqual(t *termNode) {
-	if t.f.kind == kindTree && t.isNum {
-		c.sql(" AND (v = ? OR n = ?)", IndexValue(t.val), t.num)
-		return
-	}
-	c.sql(" AND v = ?", IndexValue(t.val))
 }
 
 // ftsMatch returns the FTS5 expression matching the tenant's rows that

@@ -62,14 +62,14 @@ func loadIndex(t testing.TB, db *sql.DB, events []*clawtrail.Event, tids map[str
 		if _, err := tx.Exec(insertEv, evColumns(int64(k), tid, e)...); err != nil {
 			t.Fatalf("insert ev: %v", err)
 		}
-		for _, r := range FVRows(e) {
+		for _, r := range NumberRows(FVRows(e)) {
 			if _, err := tx.Exec(`INSERT OR IGNORE INTO fv(tid, f, v, k, n) VALUES(?,?,?,?,?)`,
 				tid, r.F, r.V, k, nullPtr(r.N)); err != nil {
 				t.Fatalf("insert fv: %v", err)
 			}
 		}
 		if _, err := tx.Exec(`INSERT INTO fts(rowid, body) VALUES(?,?)`,
-			k, IndexText(tid, e)); err != nil {
+			k, IndexBody(tid, IndexText(tid, e), FVRows(e))); err != nil {
 			t.Fatalf("insert fts: %v", err)
 		}
 	}
@@ -312,9 +312,12 @@ func TestSQLitePlan(t *testing.T) {
 		{"tenant:beta", "0", nil, ""},
 		{"duration_ms:>=5", "coalesce(CAST(e.duration_ms AS REAL) >= ?, 0)", []any{5.0}, ""},
 		{"timestamp:2026-01-01", "e.ts = ?", []any{int64(1767225600000000000)}, ""},
-		{"arguments.to:5", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND (v = ? OR n = ?))",
-			[]any{int64(3), "arguments.to", "5", 5.0}, ""},
-		{"content:hi", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND v = ?)", []any{int64(3), "content", "hi"}, ""},
+		// Values are tokens in fts: "§" + hex(path) + "§" + hex(value).
+		{"arguments.to:5", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n = ?))",
+			[]any{`"§t3" AND "§617267756d656e74732e746f§35"`, int64(3), "arguments.to", 5.0}, ""},
+		{"content:hi", "e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", []any{`"§t3" AND "§636f6e74656e74§6869"`}, ""},
+		{"content:hi*", "e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", []any{`"§t3" AND "§636f6e74656e74§6869" *`}, ""},
+		{"content:*", "e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", []any{`"§t3" AND "§636f6e74656e74"`}, ""},
 		{"usage.x:<1", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?)", []any{int64(3), "usage.x", 1.0}, ""},
 	}
 	for _, tt := range tests {

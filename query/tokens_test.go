@@ -131,3 +131,27 @@ func TestIndexText(t *testing.T) {
 		t.Errorf("Tokenize(%q) = %q: text could forge the tenant token", TenantToken(7), toks)
 	}
 }
+
+func TestIndexBody(t *testing.T) {
+	n := 42.0
+	rows := []FVRow{{F: "arguments.to", V: "a@b.c"}, {F: "arguments.to", V: "d"}, {F: "usage.x", V: "42", N: &n}}
+	want := "§t7 cat §617267756d656e74732e746f§6140622e63 §617267756d656e74732e746f §617267756d656e74732e746f§64 §75736167652e78§3432 §75736167652e78"
+	if got := IndexBody(7, "§t7 cat", rows); got != want {
+		t.Errorf("IndexBody =\n%q\nwant\n%q", got, want)
+	}
+	// Values without words still carry the tenant token; nothing stays nothing.
+	if got := IndexBody(7, "", rows[1:2]); got != "§t7 §617267756d656e74732e746f§64 §617267756d656e74732e746f" {
+		t.Errorf("IndexBody without words = %q", got)
+	}
+	if got := IndexBody(7, "", nil); got != "" {
+		t.Errorf("IndexBody of nothing = %q", got)
+	}
+	if got := NumberRows(rows); len(got) != 1 || got[0].F != "usage.x" {
+		t.Errorf("NumberRows = %v", got)
+	}
+	// A long path is named by a hash, distinct from any hex path.
+	long := "attributes." + strings.Repeat("k", 100)
+	if tok := FieldToken(long); len(tok) != len("§h")+32 || !strings.HasPrefix(tok, "§h") || tok == FieldToken(long+"x") {
+		t.Errorf("FieldToken(long path) = %q", tok)
+	}
+}

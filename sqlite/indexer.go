@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS ix_daily(tid INTEGER NOT NULL, day INTEGER NOT NULL, 
 -- Merge FTS5 segments less eagerly than the default (4): fewer merges while
 -- indexing, a few more segments per query (full-text queries stay ~ms).
 INSERT INTO fts(fts, rank) VALUES ('automerge', 8);
+INSERT INTO fts(fts, rank) VALUES ('hashsize', 33554432);
 `
 
 // indexer follows the ledger by its global commit order g and writes the
@@ -66,7 +69,7 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 6
+const IndexSchemaVersion = 7
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -310,6 +313,8 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 				blindPrepared(tk, &out[i])
 			}
 		}
+		out[i].text = query.IndexBody(r.tid, out[i].text, out[i].fv)
+		out[i].fv = query.NumberRows(out[i].fv)
 		// The writer reads only the scalar columns from the event (text
 		// and fv carry the rest): drop the value trees and long strings,
 		// the bulk of what the read-ahead would otherwise hold.
@@ -445,10 +450,28 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 
 // indexTx holds the prepared statements of one index batch.
 type indexTx struct {
-	tx                         *sql.Tx
-	maxK, insEv, insFTS, insFV *sql.Stmt
-	daily                      map[dayKey]int64 // ix_daily changes of this transaction
+	tx                                   *sql.Tx
+	maxK, insEv, insFTS, insFV, insFVRun *sql.Stmt
+	daily                                map[dayKey]int64 // ix_daily changes of this transaction
+	fv                                   []fvIns          // fv rows not yet written (flush)
+	fts                                  []ftsIns         // fts rows not yet written (flush)
 }
+
+// ftsIns is one fts row to write.
+type ftsIns struct {
+	k    int64
+	text string
+}
+
+// fvIns is one fv row to write.
+type fvIns struct {
+	tid, k int64
+	f, v   string
+	n      *float64
+}
+
+// fvRun is how many fv rows one multi-row INSERT writes.
+const fvRun = 100
 
 // dayKey is one ix_daily row.
 type dayKey struct {
@@ -472,6 +495,7 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 		{&it.insEv, `INSERT INTO ev(k, tid, seq, ts, received_at, id, key_id, type, session_id, user_id, agent_id, channel, trace_id, span_id, parent_id, tool, status, model, destination, method, endpoint, operation, path, decision, approver, duration_ms, tokens_used, status_code, bytes, err) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(k) DO NOTHING`},
 		{&it.insFTS, `INSERT INTO fts(rowid, body) VALUES (?,?)`},
 		{&it.insFV, `INSERT OR IGNORE INTO fv(tid, f, v, k, n) VALUES (?,?,?,?,?)`},
+		{&it.insFVRun, `INSERT OR IGNORE INTO fv(tid, f, v, k, n) VALUES (?,?,?,?,?)` + strings.Repeat(`,(?,?,?,?,?)`, fvRun-1)},
 	} {
 		if *p.st, err = tx.PrepareContext(ctx, p.sql); err != nil {
 			return nil, err
@@ -480,18 +504,45 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 	}
 	next := map[int64]int64{}
 	it.daily = map[dayKey]int64{}
-	for i := range batch {
-		p := &batch[i]
-		next[p.tid] = p.seq + 1
-		if p.e == nil {
-			continue
+	// The batch goes in segments that end at a tombstone, which removes
+	// what came before it. In a segment, events are written in timestamp
+	// order (ties in ledger order): their order keys then grow, so the ev
+	// b-trees take appends, and FTS5 keeps one pending segment per
+	// transaction (it flushes a segment whenever a rowid is not above the
+	// last one written).
+	order := make([]int, 0, len(batch))
+	for start := 0; start < len(batch); {
+		end := start
+		for end < len(batch) && len(batch[end].gone) == 0 {
+			end++
 		}
-		if err := it.add(ctx, p); err != nil {
-			return nil, fmt.Errorf("index seq %d: %w", p.seq, err)
+		if end < len(batch) {
+			end++ // the tombstone closes its segment
 		}
-		if err := it.remove(ctx, p.tid, p.gone); err != nil {
-			return nil, fmt.Errorf("index tombstone seq %d: %w", p.seq, err)
+		order = order[:0]
+		for i := start; i < end; i++ {
+			next[batch[i].tid] = batch[i].seq + 1
+			if batch[i].e != nil {
+				order = append(order, i)
+			}
 		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Compare(batch[a].e.Timestamp.UnixNano()/1000, batch[b].e.Timestamp.UnixNano()/1000)
+		})
+		for _, i := range order {
+			if err := it.add(ctx, &batch[i]); err != nil {
+				return nil, fmt.Errorf("index seq %d: %w", batch[i].seq, err)
+			}
+		}
+		if err := it.flush(ctx); err != nil {
+			return nil, err
+		}
+		if p := &batch[end-1]; p.e != nil && len(p.gone) > 0 {
+			if err := it.remove(ctx, p.tid, p.gone); err != nil {
+				return nil, fmt.Errorf("index tombstone seq %d: %w", p.seq, err)
+			}
+		}
+		start = end
 	}
 	for dk, n := range it.daily {
 		if n == 0 {
@@ -566,18 +617,53 @@ func (it *indexTx) add(ctx context.Context, p *prepared) error {
 	}
 	it.daily[dayKey{tid, DayOf(p.e.Timestamp.UnixNano()), p.e.Type}]++
 	if p.text != "" {
-		if _, err := it.insFTS.ExecContext(ctx, k, p.text); err != nil {
+		it.fts = append(it.fts, ftsIns{k, p.text})
+	}
+	for _, row := range p.fv {
+		it.fv = append(it.fv, fvIns{tid: tid, k: k, f: row.F, v: row.V, n: row.N})
+	}
+	return nil
+}
+
+// flush writes the pending fts rows in rowid order (FTS5 flushes its
+// pending terms to a new segment whenever a rowid is not above the last)
+// and the pending fv rows in key order, fvRun rows per statement: in key
+// order each b-tree page the batch changes is read and written once, where
+// rows in event order land on random pages of a large table and re-read
+// pages the cache has already let go.
+func (it *indexTx) flush(ctx context.Context) error {
+	slices.SortFunc(it.fts, func(a, b ftsIns) int { return cmp.Compare(a.k, b.k) })
+	for _, r := range it.fts {
+		if _, err := it.insFTS.ExecContext(ctx, r.k, r.text); err != nil {
 			return err
 		}
 	}
-	for _, row := range p.fv {
-		var n any
-		if row.N != nil {
-			n = *row.N
+	it.fts = it.fts[:0]
+	rows := it.fv
+	it.fv = it.fv[:0]
+	slices.SortFunc(rows, func(a, b fvIns) int {
+		return cmp.Or(cmp.Compare(a.tid, b.tid), strings.Compare(a.f, b.f), strings.Compare(a.v, b.v), cmp.Compare(a.k, b.k))
+	})
+	args := make([]any, 0, 5*fvRun)
+	for len(rows) > 0 {
+		st, run := it.insFVRun, rows
+		if len(rows) >= fvRun {
+			run = rows[:fvRun]
+		} else {
+			st, run = it.insFV, rows[:1]
 		}
-		if _, err := it.insFV.ExecContext(ctx, tid, row.F, row.V, k, n); err != nil {
+		args = args[:0]
+		for _, r := range run {
+			var n any
+			if r.n != nil {
+				n = *r.n
+			}
+			args = append(args, r.tid, r.f, r.v, r.k, n)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return err
 		}
+		rows = rows[len(run):]
 	}
 	return nil
 }

@@ -605,11 +605,12 @@ func (s *Store) FindFingerprint(ctx context.Context, tenant, fp string, serverRe
 	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
 		v = tk.Blind("redactions", v)
 	}
-	q := `SELECT e.k, e.seq FROM fv JOIN ev e ON e.k = fv.k WHERE fv.tid=? AND fv.f='redactions' AND fv.v=? AND e.tid=?`
+	match := `"` + query.TenantToken(tid) + `" AND "` + query.ValueToken("redactions", v) + `"`
+	q := `SELECT e.k, e.seq FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid=?`
 	if !serverRecords {
 		q += ` AND e.type NOT IN (` + serverTypes + `)`
 	}
-	keys, err := s.queryKeys(ctx, q+` ORDER BY e.k DESC LIMIT 1000`, tid, v, tid)
+	keys, err := s.queryKeys(ctx, q+` ORDER BY e.k DESC LIMIT 1000`, match, tid)
 	if err != nil {
 		return nil, err
 	}
