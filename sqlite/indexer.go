@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS ix_daily(tid INTEGER NOT NULL, day INTEGER NOT NULL, 
 -- Merge FTS5 segments less eagerly than the default (4): fewer merges while
 -- indexing, a few more segments per query (full-text queries stay ~ms).
 INSERT INTO fts(fts, rank) VALUES ('automerge', 8);
-INSERT INTO fts(fts, rank) VALUES ('hashsize', 33554432);
 `
 
 // indexer follows the ledger by its global commit order g and writes the
