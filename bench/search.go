@@ -97,6 +97,16 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 		"/v1/events", url.Values{"q": {"tool:send_email"}, "from": {rfc(o.fieldFrom)}, "to": {rfc(o.fieldTo)}}); err != nil {
 		return nil, err
 	}
+	// Fields inside arguments are value tokens of the full-text index: a
+	// common value (one of 8 commands) and a prefix of the file paths.
+	if err := httpQuery("field query on a value `arguments.command:\"git status\"`", "newest 100",
+		"/v1/events", url.Values{"q": {`arguments.command:"git status"`}}); err != nil {
+		return nil, err
+	}
+	if err := httpQuery("field query on a prefix `arguments.path:/home/agent/*`", "newest 100",
+		"/v1/events", url.Values{"q": {"arguments.path:/home/agent/*"}}); err != nil {
+		return nil, err
+	}
 	if err := httpQuery("full text, common word `"+commonWord+"`", fmt.Sprintf("%d events (%s); newest 100", c.def.common, pctOf(c.def.common)),
 		"/v1/events", url.Values{"q": {commonWord}}); err != nil {
 		return nil, err

@@ -147,9 +147,20 @@ func FieldToken(f string) string { return "§" + fieldCode(f) }
 // its blind form) at path f.
 func ValueToken(f, v string) string { return FieldToken(f) + "§" + hex.EncodeToString([]byte(v)) }
 
+// NumberToken is the token of a number leaf x at path f, so that equality
+// on numbers (42 matches 42.0) is a token too: the shortest decimal form
+// of x, in hex after "§n" (a value token's hex never holds an "n").
+func NumberToken(f string, x float64) string {
+	if x == 0 {
+		x = 0 // -0 is 0
+	}
+	return FieldToken(f) + "§n" + hex.EncodeToString(strconv.AppendFloat(nil, x, 'g', -1, 64))
+}
+
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
 // or the tenant token and the words) followed by the value token of each
-// row and the field token of each field; "" when there is nothing.
+// row (and the number token of each row with N) and the field token of
+// each field; "" when there is nothing.
 func IndexBody(tid int64, words string, rows []FVRow) string {
 	if len(rows) == 0 {
 		return words
@@ -164,6 +175,10 @@ func IndexBody(tid int64, words string, rows []FVRow) string {
 	for _, r := range rows {
 		b.WriteByte(' ')
 		b.WriteString(ValueToken(r.F, r.V))
+		if r.N != nil {
+			b.WriteByte(' ')
+			b.WriteString(NumberToken(r.F, *r.N))
+		}
 		if _, ok := fields[r.F]; !ok {
 			fields[r.F] = struct{}{}
 			b.WriteByte(' ')
@@ -173,7 +188,8 @@ func IndexBody(tid int64, words string, rows []FVRow) string {
 	return b.String()
 }
 
-// NumberRows returns the rows that go to the fv table: those with N.
+// NumberRows returns the rows that go to the fv table, which numeric
+// comparisons read: those with N.
 func NumberRows(rows []FVRow) []FVRow {
 	var out []FVRow
 	for _, r := range rows {

@@ -97,14 +97,31 @@ func (q *Query) SQLiteBlind(tid int64, tenant string, blind Blinder) (Plan, erro
 // term is tested in Where.
 func (q *Query) compile(tid int64, tenant string, driving bool, blind Blinder) Plan {
 	c := &compiler{tid: tid, tenant: tenant, exact: true, blind: blind}
-	var drive []*textNode
+	var drive []node
 	rest := q.root
 	if driving {
-		drive, rest = splitDriving(q.root)
+		drive, rest = c.splitDriving(q.root)
 	}
 	var p Plan
 	if len(drive) > 0 {
-		p.FTS = c.ftsMatch(drive)
+		var texts []*textNode
+		var terms []string
+		for _, n := range drive {
+			switch n := n.(type) {
+			case *textNode:
+				texts = append(texts, n)
+			case *termNode:
+				expr, inexact, _ := c.ftsTerm(n)
+				if inexact {
+					c.exact = false
+				}
+				terms = append(terms, expr)
+			}
+		}
+		p.FTS = c.ftsMatch(texts)
+		for _, t := range terms {
+			p.FTS += " AND " + t
+		}
 	}
 	if rest == nil {
 		p.Where = "1"
@@ -116,17 +133,28 @@ func (q *Query) compile(tid int64, tenant string, driving bool, blind Blinder) P
 	return p
 }
 
-// splitDriving splits the positive full-text terms of the top-level
-// conjunction of root from the rest, which is nil when nothing remains.
-func splitDriving(root node) (drive []*textNode, rest node) {
+// splitDriving splits the positive terms of the top-level conjunction of
+// root that the full-text index answers (full text, and field values held
+// as tokens) from the rest, which is nil when nothing remains. The driving
+// terms become one FTS5 expression, which yields rowids newest first, so
+// a page stops early instead of collecting every match first.
+func (c *compiler) splitDriving(root node) (drive []node, rest node) {
+	drivable := func(n node) bool {
+		switch n := n.(type) {
+		case *textNode:
+			return true
+		case *termNode:
+			_, _, ok := c.ftsTerm(n)
+			return ok
+		}
+		return false
+	}
 	switch n := root.(type) {
-	case *textNode:
-		return []*textNode{n}, nil
 	case *andNode:
 		var others []node
 		for _, k := range n.kids {
-			if t, ok := k.(*textNode); ok {
-				drive = append(drive, t)
+			if drivable(k) {
+				drive = append(drive, k)
 			} else {
 				others = append(others, k)
 			}
@@ -135,6 +163,10 @@ func splitDriving(root node) (drive []*textNode, rest node) {
 			return drive, nil
 		}
 		return drive, mkAnd(others)
+	default:
+		if drivable(root) {
+			return []node{root}, nil
+		}
 	}
 	return nil, root
 }
@@ -227,11 +259,7 @@ func (c *compiler) term(t *termNode) {
 	case kindTime:
 		c.sql("e."+t.f.col+compareSQL(t.op)+"?", t.ns)
 	case kindText, kindTree:
-		if c.blind != nil {
-			c.blindFV(t)
-			return
-		}
-		c.fv(t)
+		c.field(t)
 	}
 }
 
@@ -253,32 +281,6 @@ func (c *compiler) blindColumn(t *termNode) {
 	}
 }
 
-// blindFV compiles a term on a field of a blind index: value tokens of
-// blind values, and fv rows for usage.* numbers only.
-func (c *compiler) blindFV(t *termNode) {
-	f := t.fieldPath()
-	numeric := t.f.kind == kindTree && t.isNum
-	switch {
-	case t.op == opEq && numeric && !strings.HasPrefix(f, "usage."):
-		// 42, 42.0 and 4.2e1 are equal numbers with different texts, and
-		// only usage.* keeps numbers in clear: Match decides.
-		c.superset()
-	case t.op == opEq:
-		tok := ValueToken(f, c.blind(f, IndexValue(t.val)))
-		if numeric {
-			c.tokenOrNumber(tok, f, t.num)
-			return
-		}
-		c.token(tok, false)
-	case t.op == opExists:
-		c.token(FieldToken(f), false)
-	case t.op != opPrefix && strings.HasPrefix(f, "usage."):
-		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, f, t.num)
-	default:
-		c.superset()
-	}
-}
-
 // fieldPath is the path of a kindText or kindTree term's field.
 func (t *termNode) fieldPath() string {
 	if t.dotted {
@@ -287,23 +289,66 @@ func (t *termNode) fieldPath() string {
 	return t.f.name
 }
 
-// token selects the tenant's events whose fts row holds tok (or, with
-// prefix, a token starting with tok). Tokens are hex and "§": nothing to
-// quote.
-func (c *compiler) token(tok string, prefix bool) {
-	m := `"` + TenantToken(c.tid) + `" AND "` + tok + `"`
-	if prefix {
-		m += " *"
+// ftsTerm returns the FTS5 expression (tenant token aside) selecting the
+// events that hold what field term t asks for, from their value, number
+// and field tokens; inexact when it selects a superset (a prefix longer
+// than the part of a value kept in clear). ok is false when the tokens
+// cannot answer: numeric comparisons (fv), and in a blind index prefixes
+// and numeric equality outside usage.* (42, 42.0 and 4.2e1 are equal
+// numbers with different texts, and only usage.* keeps numbers in clear).
+// Tokens are hex and "§": nothing to quote.
+func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
+	if t.f.kind != kindText && t.f.kind != kindTree {
+		return "", false, false
 	}
-	c.sql("e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", m)
+	f := t.fieldPath()
+	numeric := t.f.kind == kindTree && t.isNum
+	switch t.op {
+	case opEq:
+		v := IndexValue(t.val)
+		if c.blind != nil {
+			if numeric && !strings.HasPrefix(f, "usage.") {
+				return "", false, false
+			}
+			v = c.blind(f, v)
+		}
+		expr = `"` + ValueToken(f, v) + `"`
+		if numeric {
+			expr = "(" + expr + ` OR "` + NumberToken(f, t.num) + `")`
+		}
+		return expr, false, true
+	case opPrefix:
+		if c.blind != nil {
+			return "", false, false
+		}
+		p := indexPrefix(t.val)
+		return `"` + ValueToken(f, p) + `" *`, p != t.val, true
+	case opExists:
+		return `"` + FieldToken(f) + `"`, false, true
+	}
+	return "", false, false
 }
 
-// tokenOrNumber selects the events holding value token tok or a number
-// equal to num at path f: 42 matches the leaves "42" and 42.0.
-func (c *compiler) tokenOrNumber(tok, f string, num float64) {
-	c.sql("(")
-	c.token(tok, false)
-	c.sql(" OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n = ?))", c.tid, f, num)
+// field compiles a term on a field kept as tokens (and, for numeric
+// comparisons, fv rows).
+func (c *compiler) field(t *termNode) {
+	if expr, inexact, ok := c.ftsTerm(t); ok {
+		if inexact {
+			c.exact = false
+			if c.negated {
+				c.sql("0")
+				return
+			}
+		}
+		c.sql("e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", `"`+TenantToken(c.tid)+`" AND `+expr)
+		return
+	}
+	f := t.fieldPath()
+	if t.op != opEq && t.op != opPrefix && t.op != opExists && (c.blind == nil || strings.HasPrefix(f, "usage.")) {
+		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, f, t.num)
+		return
+	}
+	c.superset()
 }
 
 func (c *compiler) constant(b bool) {
@@ -368,37 +413,6 @@ func compareSQL(o op) string {
 		return " >= "
 	}
 	return " = "
-}
-
-// fv compiles a term on a field kept as value tokens (ValueToken), with
-// fv rows for numbers.
-func (c *compiler) fv(t *termNode) {
-	f := t.fieldPath()
-	switch t.op {
-	case opEq:
-		tok := ValueToken(f, IndexValue(t.val))
-		if t.f.kind == kindTree && t.isNum {
-			c.tokenOrNumber(tok, f, t.num)
-			return
-		}
-		c.token(tok, false)
-	case opPrefix:
-		// A prefix longer than what IndexValue keeps in clear is narrowed
-		// by the part it keeps; Match decides.
-		p := indexPrefix(t.val)
-		if p != t.val {
-			c.exact = false
-			if c.negated {
-				c.sql("0")
-				return
-			}
-		}
-		c.token(ValueToken(f, p), true)
-	case opExists:
-		c.token(FieldToken(f), false)
-	default:
-		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, f, t.num)
-	}
 }
 
 // ftsMatch returns the FTS5 expression matching the tenant's rows that

@@ -312,12 +312,17 @@ func TestSQLitePlan(t *testing.T) {
 		{"tenant:beta", "0", nil, ""},
 		{"duration_ms:>=5", "coalesce(CAST(e.duration_ms AS REAL) >= ?, 0)", []any{5.0}, ""},
 		{"timestamp:2026-01-01", "e.ts = ?", []any{int64(1767225600000000000)}, ""},
-		// Values are tokens in fts: "§" + hex(path) + "§" + hex(value).
-		{"arguments.to:5", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n = ?))",
-			[]any{`"§t3" AND "§617267756d656e74732e746f§35"`, int64(3), "arguments.to", 5.0}, ""},
-		{"content:hi", "e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", []any{`"§t3" AND "§636f6e74656e74§6869"`}, ""},
-		{"content:hi*", "e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", []any{`"§t3" AND "§636f6e74656e74§6869" *`}, ""},
-		{"content:*", "e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", []any{`"§t3" AND "§636f6e74656e74"`}, ""},
+		// Values are tokens in fts: "§" + hex(path) + "§" + hex(value); a
+		// number also "§" + hex(path) + "§n" + hex(shortest form). Positive
+		// terms of the top-level conjunction drive the FTS join.
+		{"arguments.to:5", "1", nil, `"§t3" AND ("§617267756d656e74732e746f§35" OR "§617267756d656e74732e746f§n35")`},
+		{"content:hi", "1", nil, `"§t3" AND "§636f6e74656e74§6869"`},
+		{"content:hi* cat", "1", nil, `"§t3" AND "cat" AND "§636f6e74656e74§6869" *`},
+		{"content:* type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§636f6e74656e74"`},
+		// Elsewhere a term is a subquery.
+		{"NOT content:hi", "NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?))", []any{`"§t3" AND "§636f6e74656e74§6869"`}, ""},
+		{"content:hi OR usage.x:<1", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?))",
+			[]any{`"§t3" AND "§636f6e74656e74§6869"`, int64(3), "usage.x", 1.0}, ""},
 		{"usage.x:<1", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?)", []any{int64(3), "usage.x", 1.0}, ""},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,8 @@
 package query
 
 import (
+	"encoding/hex"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -135,7 +137,7 @@ func TestIndexText(t *testing.T) {
 func TestIndexBody(t *testing.T) {
 	n := 42.0
 	rows := []FVRow{{F: "arguments.to", V: "a@b.c"}, {F: "arguments.to", V: "d"}, {F: "usage.x", V: "42", N: &n}}
-	want := "§t7 cat §617267756d656e74732e746f§6140622e63 §617267756d656e74732e746f §617267756d656e74732e746f§64 §75736167652e78§3432 §75736167652e78"
+	want := "§t7 cat §617267756d656e74732e746f§6140622e63 §617267756d656e74732e746f §617267756d656e74732e746f§64 §75736167652e78§3432 §75736167652e78§n3432 §75736167652e78"
 	if got := IndexBody(7, "§t7 cat", rows); got != want {
 		t.Errorf("IndexBody =\n%q\nwant\n%q", got, want)
 	}
@@ -145,6 +147,11 @@ func TestIndexBody(t *testing.T) {
 	}
 	if got := IndexBody(7, "", nil); got != "" {
 		t.Errorf("IndexBody of nothing = %q", got)
+	}
+	for x, want := range map[float64]string{42: "42", 4.2e-7: "4.2e-07", math.Copysign(0, -1): "0", 1e21: "1e+21"} {
+		if got := NumberToken("n", x); got != FieldToken("n")+"§n"+hex.EncodeToString([]byte(want)) {
+			t.Errorf("NumberToken(%v) = %q, want the hex of %q", x, got, want)
+		}
 	}
 	if got := NumberRows(rows); len(got) != 1 || got[0].F != "usage.x" {
 		t.Errorf("NumberRows = %v", got)
