@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -195,52 +194,6 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
-}
-
-// An index of version 6 (ev_tid_k on (tid, k)) is upgraded in place to the
-// covering ev_tid_kc at open, without a rebuild from the ledger.
-func TestIndexUpgradeInPlace(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	mustAppend(t, s, "acme", `{"id":"a","type":"prompt","content":"hello"}`)
-	search(t, s, "acme", "hello")
-	s.Close()
-
-	db, err := sql.Open("sqlite", "file:"+dir+"/index.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`DROP INDEX ev_tid_kc`, `CREATE INDEX ev_tid_k ON ev(tid, k)`, `INSERT INTO ix_state(name, value) VALUES ('test_marker', 42)`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	db.Close()
-
-	s = openStore(t, dir)
-	defer s.Close()
-	var names []string
-	rows, err := s.index.reader.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ev_tid_k%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
-	}
-	rows.Close()
-	if !slices.Equal(names, []string{"ev_tid_kc"}) {
-		t.Fatalf("indexes after upgrade: %v, want [ev_tid_kc]", names)
-	}
-	var marker int64
-	s.index.reader.QueryRow(`SELECT value FROM ix_state WHERE name = 'test_marker'`).Scan(&marker)
-	if marker != 42 {
-		t.Fatal("the index was rebuilt from the ledger, want it upgraded in place")
-	}
-	if got := search(t, s, "acme", "hello"); len(got) != 1 {
-		t.Fatalf("after the upgrade the index finds %v", got)
-	}
 }
 
 // Export stops its pipeline when fn fails or the context ends: the error
