@@ -71,6 +71,7 @@ func main() {
 	flag.Float64Var(&o.soakRate, "soak-rate", 0, "soak: events/s offered (default: half of the peak measured first)")
 	flag.DurationVar(&o.soakPeak, "soak-peak", 20*time.Second, "soak: length of the full-speed phase that finds the peak")
 	flag.DurationVar(&o.soakEvery, "soak-every", 5*time.Second, "soak: sampling interval")
+	reindexDir := flag.String("reindex", "", "reindex mode instead of the benchmark: delete the search index of this data directory (e.g. DIR/clawtrail-data of a run kept with -dir) and time its rebuild from the ledger")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -103,6 +104,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *reindexDir != "" {
+		if err := reindex(ctx, *reindexDir, 10*time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.soak > 0 {
 		if o.soakEvery <= 0 || o.soakEvery > o.soak/4 {
 			fmt.Fprintln(os.Stderr, "bench: -soak-every must be positive and at most a quarter of -soak")

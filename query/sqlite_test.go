@@ -302,7 +302,7 @@ func TestSQLitePlan(t *testing.T) {
 		{"tool:send_email", "e.tool IS ?", []any{"send_email"}, ""},
 		{"-status:*", "NOT (e.status IS NOT NULL)", nil, ""},
 		{"tool:send_*", "(e.tool IS NOT NULL AND e.tool >= ? AND e.tool < ?)", []any{"send_", "send`"}, ""},
-		{`"delayed shipment" email*`, "1", nil, `"§t3" AND "delayed" AND "shipment" AND "email" *`},
+		{`"delayed shipment" email*`, "1", nil, `"§t3" AND ("delayed" AND "shipment") AND "email" *`},
 		{"email tool:x", "e.tool IS ?", []any{"x"}, `"§t3" AND "email"`},
 		{"email OR tool:x", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.tool IS ?)",
 			[]any{`"§t3" AND "email"`, "x"}, ""},
@@ -317,9 +317,12 @@ func TestSQLitePlan(t *testing.T) {
 		// terms of the top-level conjunction drive the FTS join.
 		{"arguments.to:5", "1", nil, `"§t3" AND ("§617267756d656e74732e746f§35" OR "§617267756d656e74732e746f§n35")`},
 		{"content:hi", "1", nil, `"§t3" AND "§636f6e74656e74§6869"`},
-		{"content:hi* cat", "1", nil, `"§t3" AND "cat" AND "§636f6e74656e74§6869" *`},
+		{"content:hi* cat", "1", nil, `"§t3" AND "§636f6e74656e74§6869" * AND "cat"`},
 		{"content:* type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§636f6e74656e74"`},
 		// Elsewhere a term is a subquery.
+		// An OR of what the full-text index holds drives too.
+		{"content:hi OR cat dog", "1", nil, `"§t3" AND ("§636f6e74656e74§6869" OR ("cat" AND "dog"))`},
+		// Elsewhere a subquery.
 		{"NOT content:hi", "NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?))", []any{`"§t3" AND "§636f6e74656e74§6869"`}, ""},
 		{"content:hi OR usage.x:<1", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?))",
 			[]any{`"§t3" AND "§636f6e74656e74§6869"`, int64(3), "usage.x", 1.0}, ""},
