@@ -279,7 +279,16 @@ func (c *compiler) text(n *textNode) {
 		c.superset() // a prefix of a word has no keyed hash
 		return
 	}
-	expr, inexact := c.textExpr(n)
+	c.ftsIn(c.textExpr(n))
+}
+
+// ftsIn selects the tenant's events whose fts row matches expr: a set the
+// subquery collects once. (Probing each candidate's row instead under NOT
+// was measured: about 1 ms per probe with FTS5, slower than collecting.)
+// An inexact expr selects a superset, so under NOT, where a superset would
+// wrongly exclude events, it becomes false (a subset, whose negation is
+// again a superset); Match then decides.
+func (c *compiler) ftsIn(expr string, inexact bool) {
 	if inexact {
 		c.exact = false
 		if c.negated {
@@ -287,13 +296,6 @@ func (c *compiler) text(n *textNode) {
 			return
 		}
 	}
-	c.ftsIn(expr)
-}
-
-// ftsIn selects the tenant's events whose fts row matches expr: a set the
-// subquery collects once. (Probing each candidate's row instead under NOT
-// was measured: about 1 ms per probe with FTS5, slower than collecting.)
-func (c *compiler) ftsIn(expr string) {
 	c.sql("e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)", `"`+TenantToken(c.tid)+`" AND `+expr)
 }
 
@@ -397,14 +399,7 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 // comparisons, fv rows).
 func (c *compiler) field(t *termNode) {
 	if expr, inexact, ok := c.ftsTerm(t); ok {
-		if inexact {
-			c.exact = false
-			if c.negated {
-				c.sql("0")
-				return
-			}
-		}
-		c.ftsIn(expr)
+		c.ftsIn(expr, inexact)
 		return
 	}
 	f := t.fieldPath()
