@@ -269,18 +269,6 @@ type DayStats struct {
 	Types map[string]int64 `json:"types"`
 }
 
-// noPaging refuses the search parameters that page or order results on an
-// endpoint that reads every matching event (what says so): ignoring them
-// would answer another question than the one asked.
-func noPaging(r *http.Request, what string) error {
-	for _, p := range []string{"limit", "cursor", "order"} {
-		if r.URL.Query().Has(p) {
-			return &clawtrail.InvalidError{Message: what + ": " + p + " is a search parameter"}
-		}
-	}
-	return nil
-}
-
 // StatsPage is the answer of GET /v1/stats.
 type StatsPage struct {
 	Days []DayStats `json:"days"`
@@ -290,9 +278,11 @@ type StatsPage struct {
 // UTC day and type, over the whole days from..to touches, selected as
 // search selects them. Without q it reads the indexer's rollup.
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
-	if err := noPaging(r, "GET /v1/stats counts every matching event (it takes q, from, to, wait_seq, latest)"); err != nil {
-		s.writeError(w, r, err)
-		return
+	for _, p := range []string{"limit", "cursor", "order"} {
+		if r.URL.Query().Has(p) {
+			s.writeError(w, r, &clawtrail.InvalidError{Message: "GET /v1/stats counts every matching event (it takes q, from, to, wait_seq, latest): " + p + " is a search parameter"})
+			return
+		}
 	}
 	req, err := s.readRequest(r)
 	if err != nil {
