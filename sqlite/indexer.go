@@ -27,7 +27,8 @@ const indexSchema = query.SQLiteSchema + `
 -- export reads (type for the server-record rule, seq for the ledger, ts for
 -- the time range), so those walk the index alone.
 CREATE INDEX IF NOT EXISTS ev_tid_kc ON ev(tid, k, type, seq, ts);
--- verify checks the index covers the ledger exactly: an index-only scan.
+-- By seq: a tombstone's ranges (remove) and the server's coverage check.
+-- (verify walks ev_tid_kc instead: it counts the daily rollup on the way.)
 CREATE INDEX IF NOT EXISTS ev_tid_seq ON ev(tid, seq);
 CREATE TABLE IF NOT EXISTS ix_state(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ix_tenants(tid INTEGER PRIMARY KEY, next_seq INTEGER NOT NULL);
