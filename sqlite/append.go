@@ -221,6 +221,7 @@ func (s *Store) runGroup(group []*appendReq) (int, error) {
 		return 0, err
 	}
 	s.lastCommit = g.now
+	s.ckpt.committed()
 	s.publish(g)
 	return total, nil
 }

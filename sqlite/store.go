@@ -82,6 +82,7 @@ type Store struct {
 	// not mapped, so that following the ledger does not map all of it
 	// into the process (searches, exports and verify read mapped).
 	feedDB *sql.DB
+	ckpt   *checkpointer // of ledger.db (walckpt.go)
 	index  *indexer
 
 	queue chan *appendReq
@@ -166,6 +167,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	go s.sequence()
 	go ix.run()
 	go s.keyUseLoop()
+	go s.ckpt.run()
 	return s, nil
 }
 
@@ -181,7 +183,8 @@ func (s *Store) openLedger(ctx context.Context) error {
 	// secure_delete: freed pages (deleted bodies, destroyed keys) are
 	// zeroed, not left in the file; temp_store: no temporary files.
 	s.writer, err = sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)",
-		"busy_timeout(10000)", "cache_size(-16384)", "foreign_keys(0)", "secure_delete(1)", "temp_store(2)")+"&_txlock=immediate")
+		"busy_timeout(10000)", "cache_size(-16384)", "foreign_keys(0)", "secure_delete(1)", "temp_store(2)",
+		backstopPragma)+"&_txlock=immediate")
 	if err != nil {
 		return err
 	}
@@ -226,6 +229,9 @@ func (s *Store) openLedger(ctx context.Context) error {
 		return err
 	}
 	s.feedDB.SetMaxOpenConns(1)
+	if s.ckpt, err = openCheckpointer(path, s.log); err != nil {
+		return err
+	}
 	if err := s.loadHeads(ctx); err != nil {
 		return err
 	}
@@ -299,6 +305,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
+	s.ckpt.halt()
 	s.flushKeyUse(context.Background())
 	s.index.close()
 	err := s.closeDBs()
@@ -312,6 +319,9 @@ func (s *Store) closeDBs() error {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.db.Close())
 	}
 	if s.index != nil {
 		errs = append(errs, s.index.db.Close())

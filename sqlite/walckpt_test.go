@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The ledger's WAL reaches ledger.db through the checkpointer while the
+// store runs: the writer's own threshold (ckptBackstop, 64 MiB) is far
+// above what this test writes, so without the checkpointer ledger.db would
+// stay at the size it had before the appends until the store closes.
+func TestCheckpointerCopiesTheWAL(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	ledgerDB := filepath.Join(dir, "ledger.db")
+	before := fileSize(t, ledgerDB)
+	for r := range 20 {
+		var b strings.Builder
+		for i := range 200 {
+			fmt.Fprintf(&b, `{"type":"prompt","content":"`)
+			for w := range 250 {
+				fmt.Fprintf(&b, "w%dx%dx%d ", r, i, w)
+			}
+			b.WriteString("\"}\n")
+		}
+		mustAppend(t, s, "acme", b.String())
+	}
+	// ~10 MB committed to the ledger: well past SQLite's default
+	// threshold, under the backstop.
+	if wal := fileSize(t, ledgerDB+"-wal"); wal < 4<<20 {
+		t.Fatalf("the ledger's WAL holds %d bytes after the appends; the test needs several MB in it", wal)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for fileSize(t, ledgerDB) < before+8<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("ledger.db grew from %d to %d bytes in 5 s (WAL %d bytes): the WAL was not checkpointed while the store runs",
+				before, fileSize(t, ledgerDB), fileSize(t, ledgerDB+"-wal"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
