@@ -187,6 +187,9 @@ func (r *report) markdown() string {
 			target, res = "p99 ≤ 10 ms at 20k/s", verdict(pct(al, 99) <= targetAckP99)
 		}
 		row(name+": ack latency p50 / p99 / p99.9", fmt.Sprintf("%s / %s / %s", ms(pct(al, 50)), ms(pct(al, 99)), ms(pct(al, 99.9))), target, res)
+		cl := sorted(p.commitLat)
+		row(name+": group commits", fmt.Sprintf("%s commits of %.0f events avg; commit p50 / p99 / max %s / %s / %s",
+			num(len(cl)), p.groupEvents, ms(pct(cl, 50)), ms(pct(cl, 99)), ms(pct(cl, 100))), "", "")
 		target, res = "", ""
 		if rate >= targetLagAtRate && rate < targetAckAtRate {
 			target, res = "p99 ≤ 1 s at 10k/s", verdict(pct(il, 99) <= targetLagP99)

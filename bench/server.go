@@ -272,8 +272,10 @@ type pacedResult struct {
 	lagEvents   int64           // the largest IndexLag() sampled
 	late        int             // batches sent more than one interval behind schedule
 	cpu         cpuSpan
-	ixBatches   int     // index transactions during the phase
-	ixMean      float64 // events per index transaction
+	ixBatches   int             // index transactions during the phase
+	ixMean      float64         // events per index transaction
+	commitLat   []time.Duration // the sequencer's group commits during the phase
+	groupEvents float64         // events per group commit
 }
 
 // paced offers the batches at a fixed interval, each from its own goroutine
@@ -291,6 +293,7 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 	var lastAck time.Time
 	var events int
 	s.batches.take(true)
+	s.commits.take(true)
 	cpu := startCPU()
 	start := time.Now()
 	for i, b := range batches {
@@ -332,6 +335,15 @@ func (s *server) paced(ctx context.Context, batches []*batch, interval time.Dura
 	wg.Wait()
 	res.cpu = cpu.stop()
 	_, sizes := s.batches.take(false)
+	secs, evs := s.commits.take(false)
+	total := 0
+	for i, sec := range secs {
+		total += evs[i]
+		res.commitLat = append(res.commitLat, time.Duration(sec*float64(time.Second)))
+	}
+	if len(secs) > 0 {
+		res.groupEvents = float64(total) / float64(len(secs))
+	}
 	res.ixBatches = len(sizes)
 	for _, n := range sizes {
 		res.ixMean += float64(n)

@@ -13,18 +13,18 @@ import (
 // of its own (a checkpointer) instead of by the commit that crosses
 // SQLite's threshold (wal_autocheckpoint, 1,000 pages by default). A
 // checkpoint writes the WAL's pages into the database file and fsyncs it;
-// done inside the sequencer's commit, every request of that group and of
-// the groups queued behind it waited for it (at 1 M events, 20k events/s
-// offered: ack p99 690 ms with it, 144 ms without; docs/benchmarks.md). A
-// PASSIVE checkpoint on another connection takes no lock the writer needs:
-// the writer keeps appending to the WAL while it runs, and SQLite starts
-// the WAL over at the next write once a checkpoint has copied all of it.
+// done inside the sequencer's commit, it held up every request of that group
+// and of the groups queued behind it. A PASSIVE checkpoint on another
+// connection takes no lock the writer needs: the writer keeps appending to
+// the WAL while it runs, and SQLite starts the WAL over at the next write
+// once a checkpoint has copied all of it. Measured (docs/benchmarks.md,
+// "Fourth pass"): acked 35k → 39–41k events/s at 1 M events (one run before,
+// three after), no difference at 300k; the ack p99 under paced load moves
+// less than it varies between runs.
 //
 // index.db keeps SQLite's own checkpoints in the indexer's commits: a
-// checkpointer for it too was measured and made acks slower (ack p99 at
-// 20k/s 144 → 360 ms, at 10k/s 55 → 156 ms), most likely because its
-// fsyncs, ten a second, put the ledger's commit fsyncs behind them in the
-// file system's journal (not traced).
+// checkpointer for it too was measured once and looked worse for acks.
+
 const (
 	// ckptEvery: how often a checkpointer runs, when something was
 	// committed since the last time.
