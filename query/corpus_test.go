@@ -216,7 +216,7 @@ func (c *corpus) scalar(path string) strictjson.Value {
 	var v strictjson.Value
 	switch c.rng.IntN(6) {
 	case 0, 1:
-		v = strictjson.StringValue(c.pick([]string{"support@vendor.com", "a@x.com", "/v1/a", "ls -la", "", "5", "true", c.text()}))
+		v = strictjson.StringValue(c.pick([]string{"support@vendor.com", "a@x.com", "/v1/a", "/home/agent/", "/home/agent/src/main.go", "https://api.x.com/v1/", "ls -la", "", "5", "true", c.text()}))
 	case 2, 3:
 		v = strictjson.Value{Kind: strictjson.Number, Str: c.pick(corpusNumbers)}
 	case 4:
@@ -282,12 +282,24 @@ func (c *corpus) prefixOf(s string) string {
 	if s == "" {
 		return ""
 	}
+	// Often just after a "/": a prefix the index answers with one token.
+	if i := strings.LastIndexByte(s[:min(len(s), MaxIndexValueLen+8)], '/'); i >= 0 && c.chance(0.4) {
+		slashes := []int{}
+		for j := range i + 1 {
+			if s[j] == '/' {
+				slashes = append(slashes, j)
+			}
+		}
+		return s[:c.pick2(slashes)+1]
+	}
 	n := c.rng.IntN(min(len(s), MaxIndexValueLen+16) + 1)
 	for n > 0 && !utf8RuneStartAt(s, n) {
 		n--
 	}
 	return s[:n]
 }
+
+func (c *corpus) pick2(xs []int) int { return xs[c.rng.IntN(len(xs))] }
 
 func utf8RuneStartAt(s string, n int) bool {
 	return n == len(s) || s[n]&0xC0 != 0x80
@@ -447,4 +459,7 @@ var handQueries = []string{
 	"arguments.items.name.x:1", "arguments.to:\u0000", "result:3", "result:x", "result.ok:true",
 	"result:12345678901234567890123", "result:12345678901234567890000", "result:>1e22", "scalar",
 	"decision:* -reason:*", "reason:(\"looks fine\" OR \"too risky\")",
+	// prefix tokens: at a "/", the whole value ending at one, under NOT and OR
+	"arguments.to:/home/agent/*", "arguments.to:/*", "arguments.subject:/home/*", "result:https://api.x.com/v1/*",
+	"-arguments.to:/home/agent/*", "arguments.to:/home/agent/* OR arguments.cmd:/v1/*", "attributes.env:/home/agent/src/*",
 }

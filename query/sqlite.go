@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT 
   PRIMARY KEY(tid, f, v, k)) WITHOUT ROWID;
 -- contentless full-text index without positions, rowid = ev.k;
 -- body = IndexBody(tid, IndexText(tid, e), FVRows(e)): the tenant token, the event's distinct words,
--- and its value and field tokens
+-- and its value, number, prefix and field tokens
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
 `
 
@@ -386,6 +386,9 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 	case opPrefix:
 		if c.blind != nil {
 			return "", false, false
+		}
+		if tok, ok := PrefixQueryToken(f, t.val); ok {
+			return `"` + tok + `"`, false, true
 		}
 		p := indexPrefix(t.val)
 		return `"` + ValueToken(f, p) + `" *`, p != t.val, true

@@ -319,6 +319,9 @@ func TestSQLitePlan(t *testing.T) {
 		{"content:hi", "1", nil, `"§t3" AND "§636f6e74656e74§6869"`},
 		{"content:hi* cat", "1", nil, `"§t3" AND "§636f6e74656e74§6869" * AND "cat"`},
 		{"content:* type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§636f6e74656e74"`},
+		// A wildcard ending at "/" is one prefix token ("§p"); others scan the value tokens.
+		{"arguments.path:/home/*", "1", nil, `"§t3" AND "§617267756d656e74732e70617468§p2f686f6d652f"`},
+		{"arguments.path:/home/a*", "1", nil, `"§t3" AND "§617267756d656e74732e70617468§2f686f6d652f61" *`},
 		// Elsewhere a term is a subquery.
 		// An OR of what the full-text index holds drives too.
 		{"content:hi OR cat dog", "1", nil, `"§t3" AND ("§636f6e74656e74§6869" OR ("cat" AND "dog"))`},

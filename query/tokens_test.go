@@ -153,12 +153,47 @@ func TestIndexBody(t *testing.T) {
 			t.Errorf("NumberToken(%v) = %q, want the hex of %q", x, got, want)
 		}
 	}
+	// A string value holding "/" also carries a prefix token per "/" of its
+	// clear part (the value itself when it ends with one); numbers do not.
+	path := "arguments.p"
+	long := "/a/" + strings.Repeat("b", 70) + "/c"
+	got := IndexBody(7, "", []FVRow{{F: path, V: "/home/x/"}, {F: path, V: IndexValue(long)}})
+	var prefixes []string
+	for _, tok := range strings.Fields(got) {
+		if p, ok := strings.CutPrefix(tok, FieldToken(path)+"§p"); ok {
+			b, _ := hex.DecodeString(p)
+			prefixes = append(prefixes, string(b))
+		}
+	}
+	if want := []string{"/", "/home/", "/home/x/", "/", "/a/"}; !slices.Equal(prefixes, want) {
+		t.Errorf("prefix tokens of %q = %q, want %q", got, prefixes, want)
+	}
 	if got := NumberRows(rows); len(got) != 1 || got[0].F != "usage.x" {
 		t.Errorf("NumberRows = %v", got)
 	}
 	// A long path is named by a hash, distinct from any hex path.
-	long := "attributes." + strings.Repeat("k", 100)
-	if tok := FieldToken(long); len(tok) != len("§h")+32 || !strings.HasPrefix(tok, "§h") || tok == FieldToken(long+"x") {
+	longPath := "attributes." + strings.Repeat("k", 100)
+	if tok := FieldToken(longPath); len(tok) != len("§h")+32 || !strings.HasPrefix(tok, "§h") || tok == FieldToken(longPath+"x") {
 		t.Errorf("FieldToken(long path) = %q", tok)
+	}
+}
+
+func TestPrefixQueryToken(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/": true, "/home/agent/": true, "https://x.com/": true, "": false, "/home": false,
+		strings.Repeat("a", prefixTokenMax-1) + "/": true, strings.Repeat("a", prefixTokenMax) + "/": false,
+	} {
+		tok, ok := PrefixQueryToken("f", p)
+		if ok != want || (ok && tok != PrefixToken("f", p)) {
+			t.Errorf("PrefixQueryToken(%q) = %q, %v; want ok %v", p, tok, ok, want)
+		}
+	}
+	// Every value starting with a prefix short enough to be queried by its
+	// token carries that token, however the value's clear part was cut.
+	p := strings.Repeat("a", prefixTokenMax-1) + "/"
+	for _, v := range []string{p, p + "x", p + strings.Repeat("é", 40), p + "🙂🙂🙂🙂"} {
+		if body := IndexBody(1, "", []FVRow{{F: "f", V: IndexValue(v)}}); !slices.Contains(strings.Fields(body), PrefixToken("f", p)) {
+			t.Errorf("the tokens of %q lack the prefix token of %q", v, p)
+		}
 	}
 }
