@@ -19,7 +19,7 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 	defer s.Close()
 	ledgerDB := filepath.Join(dir, "ledger.db")
 	before := fileSize(t, ledgerDB)
-	for r := range 20 {
+	for r := range 8 {
 		var b strings.Builder
 		for i := range 200 {
 			fmt.Fprintf(&b, `{"type":"prompt","content":"`)
@@ -30,13 +30,11 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 		}
 		mustAppend(t, s, "acme", b.String())
 	}
-	// ~10 MB committed to the ledger: well past SQLite's default
-	// threshold, under the backstop.
-	if wal := fileSize(t, ledgerDB+"-wal"); wal < 4<<20 {
-		t.Fatalf("the ledger's WAL holds %d bytes after the appends; the test needs several MB in it", wal)
-	}
+	// ~4 MB committed: under the writer's own threshold (ckptBackstop,
+	// 64 MiB), so only the checkpointer can have copied it (it may have
+	// done so while the appends ran).
 	deadline := time.Now().Add(5 * time.Second)
-	for fileSize(t, ledgerDB) < before+8<<20 {
+	for fileSize(t, ledgerDB) < before+3<<20 {
 		if time.Now().After(deadline) {
 			t.Fatalf("ledger.db grew from %d to %d bytes in 5 s (WAL %d bytes): the WAL was not checkpointed while the store runs",
 				before, fileSize(t, ledgerDB), fileSize(t, ledgerDB+"-wal"))
