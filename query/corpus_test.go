@@ -283,14 +283,14 @@ func (c *corpus) prefixOf(s string) string {
 		return ""
 	}
 	// Often just after a "/": a prefix the index answers with one token.
-	if i := strings.LastIndexByte(s[:min(len(s), MaxIndexValueLen+8)], '/'); i >= 0 && c.chance(0.4) {
-		slashes := []int{}
-		for j := range i + 1 {
-			if s[j] == '/' {
-				slashes = append(slashes, j)
-			}
+	var atSlash []string
+	for j := range min(len(s), MaxIndexValueLen+8) {
+		if s[j] == '/' {
+			atSlash = append(atSlash, s[:j+1])
 		}
-		return s[:c.pick2(slashes)+1]
+	}
+	if len(atSlash) > 0 && c.chance(0.4) {
+		return c.pick(atSlash)
 	}
 	n := c.rng.IntN(min(len(s), MaxIndexValueLen+16) + 1)
 	for n > 0 && !utf8RuneStartAt(s, n) {
@@ -298,8 +298,6 @@ func (c *corpus) prefixOf(s string) string {
 	}
 	return s[:n]
 }
-
-func (c *corpus) pick2(xs []int) int { return xs[c.rng.IntN(len(xs))] }
 
 func utf8RuneStartAt(s string, n int) bool {
 	return n == len(s) || s[n]&0xC0 != 0x80

@@ -387,7 +387,7 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 		if c.blind != nil {
 			return "", false, false
 		}
-		if tok, ok := PrefixQueryToken(f, t.val); ok {
+		if tok, ok := prefixQueryToken(f, t.val); ok {
 			return `"` + tok + `"`, false, true
 		}
 		p := indexPrefix(t.val)

@@ -183,16 +183,16 @@ func TestPrefixQueryToken(t *testing.T) {
 		"/": true, "/home/agent/": true, "https://x.com/": true, "": false, "/home": false,
 		strings.Repeat("a", prefixTokenMax-1) + "/": true, strings.Repeat("a", prefixTokenMax) + "/": false,
 	} {
-		tok, ok := PrefixQueryToken("f", p)
-		if ok != want || (ok && tok != PrefixToken("f", p)) {
-			t.Errorf("PrefixQueryToken(%q) = %q, %v; want ok %v", p, tok, ok, want)
+		tok, ok := prefixQueryToken("f", p)
+		if ok != want || (ok && tok != prefixToken("f", p)) {
+			t.Errorf("prefixQueryToken(%q) = %q, %v; want ok %v", p, tok, ok, want)
 		}
 	}
 	// Every value starting with a prefix short enough to be queried by its
 	// token carries that token, however the value's clear part was cut.
 	p := strings.Repeat("a", prefixTokenMax-1) + "/"
 	for _, v := range []string{p, p + "x", p + strings.Repeat("é", 40), p + "🙂🙂🙂🙂"} {
-		if body := IndexBody(1, "", []FVRow{{F: "f", V: IndexValue(v)}}); !slices.Contains(strings.Fields(body), PrefixToken("f", p)) {
+		if body := IndexBody(1, "", []FVRow{{F: "f", V: IndexValue(v)}}); !slices.Contains(strings.Fields(body), prefixToken("f", p)) {
 			t.Errorf("the tokens of %q lack the prefix token of %q", v, p)
 		}
 	}
