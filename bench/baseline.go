@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", as the server uses
 )
 
 // baselineResult is one baseline's throughput.
@@ -94,7 +92,8 @@ func rawBaseline(dir string, c *corpus, singles int) (baselineResult, error) {
 	return res, nil
 }
 
-// sqliteBaseline appends the same rows to a bare SQLite table (modernc, WAL,
+// sqliteBaseline appends the same rows to a bare SQLite table (the store's
+// driver, registered by package sqlite; WAL,
 // synchronous=FULL), 1,000 rows per transaction, one writer: SQLite with no
 // index but its rowid, no idempotency check, no hashing, no search index.
 func sqliteBaseline(ctx context.Context, dir string, c *corpus) (baselineResult, error) {

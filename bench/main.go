@@ -49,6 +49,7 @@ type options struct {
 	soakRate   float64
 	soakPeak   time.Duration
 	soakEvery  time.Duration
+	tags       string
 }
 
 func main() {
@@ -59,7 +60,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "working directory (default: a temporary directory, removed afterwards)")
 	flag.BoolVar(&o.quick, "quick", false, "short form for CI: 50,000 events, 10 query repetitions, 5 s paced phase")
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the full-speed ingest and index catch-up to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the full-speed ingest and index catch-up (or of -reindex) to this file")
 	flag.StringVar(&o.trace, "trace", "", "write a Go execution trace of the full-speed ingest to this file (large; use with small -events)")
 	flag.Uint64Var(&o.seed, "seed", 42, "seed of the synthetic corpus")
 	flag.IntVar(&o.reps, "reps", 50, "repetitions of each query (-quick: 10)")
@@ -71,6 +72,7 @@ func main() {
 	flag.Float64Var(&o.soakRate, "soak-rate", 0, "soak: events/s offered (default: half of the peak measured first)")
 	flag.DurationVar(&o.soakPeak, "soak-peak", 20*time.Second, "soak: length of the full-speed phase that finds the peak")
 	flag.DurationVar(&o.soakEvery, "soak-every", 5*time.Second, "soak: sampling interval")
+	flag.StringVar(&o.tags, "tags", "", `soak: build tags of the clawtrail binary (e.g. "sqlite_cgo sqlite_fts5": the cgo SQLite driver)`)
 	reindexDir := flag.String("reindex", "", "reindex mode instead of the benchmark: delete the search index of this data directory (e.g. DIR/clawtrail-data of a run kept with -dir) and time its rebuild from the ledger")
 	flag.Parse()
 	set := map[string]bool{}
@@ -105,7 +107,22 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *reindexDir != "" {
-		if err := reindex(ctx, *reindexDir, 10*time.Second); err != nil {
+		if o.cpuprofile != "" {
+			f, err := os.Create(o.cpuprofile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(1)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(1)
+			}
+		}
+		err := reindex(ctx, *reindexDir, 10*time.Second)
+		if o.cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -167,7 +184,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	mach := describeMachine(dir)
-	progressf("machine: %s, %d cores, %s, %s; working in %s (%s)", mach.cpu, mach.cores, mach.goVer, mach.memTotal, dir, mach.fs)
+	progressf("machine: %s, %d cores, %s, %s; working in %s (%s); SQLite driver %s", mach.cpu, mach.cores, mach.goVer, mach.memTotal, dir, mach.fs, sqlite.Driver)
 
 	// The corpus: 30 days of timestamps ending now.
 	end := time.Now().UTC().Truncate(time.Second)

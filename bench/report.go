@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clawtrail/clawtrail/sqlite"
 )
 
 // Targets (issue 8's, for this 2-core machine). Query targets apply to p99.
@@ -114,6 +116,7 @@ func (r *report) markdown() string {
 	row("memory, kernel", fmt.Sprintf("%s, Linux %s", r.mach.memTotal, r.mach.kernel))
 	row("file system of the data", r.mach.fs)
 	row("Go", r.mach.goVer)
+	row("SQLite driver", sqlite.Driver)
 	row("date", r.mach.date)
 	enc := "off (bodies in clear)"
 	if r.o.encrypt {
@@ -159,8 +162,8 @@ func (r *report) markdown() string {
 	}
 	row("peak RSS (VmHWM) of the process", fmt.Sprintf("%s (%s): the load generator's request bodies %s (mapped outside the Go heap) + the rest %s",
 		mb(r.peakRSS), span, mb(r.corpusMapped), mb(r.peakRSS-r.corpusMapped)), "", "")
-	row("memory at the largest RSS sampled (every 250 ms)", fmt.Sprintf("RSS %s = request bodies %s + Go runtime %s (heap objects %s) + other %s (SQLite's page caches and allocations through modernc.org/libc)",
-		mb(r.mem.rss), mb(r.corpusMapped), mb(r.mem.goTotal), mb(r.mem.goHeap), mb(max(0, r.mem.rss-r.corpusMapped-r.mem.goTotal))), "", "")
+	row("memory at the largest RSS sampled (every 250 ms)", fmt.Sprintf("RSS %s = request bodies %s + Go runtime %s (heap objects %s) + other %s (SQLite's page caches and allocations; driver %s)",
+		mb(r.mem.rss), mb(r.corpusMapped), mb(r.mem.goTotal), mb(r.mem.goHeap), mb(max(0, r.mem.rss-r.corpusMapped-r.mem.goTotal)), sqlite.Driver), "", "")
 	jsonPer := float64(c.bytes) / float64(c.events)
 	diskRatio := float64(r.diskTotal) / float64(r.storedEvents) / jsonPer
 	row("on disk after close (WAL checkpointed)", fmt.Sprintf("%s B/event = %.2f× the JSON (%.0f B/event): ledger %s B (%.2f×), index %s B (%.2f×); %s in all for %s events",
@@ -232,7 +235,7 @@ func (r *report) markdown() string {
 	section("Baselines, same run, same bytes")
 	row("raw: NDJSON lines appended to a file, 4 MiB buffer, fsync per 1,000 lines",
 		fmt.Sprintf("%s events/s, %.0f MB/s; %s", num(r.raw.rate()), float64(r.raw.bytes)/1e6/r.raw.elapsed.Seconds(), machineNote(r.raw.cpu)), "", "")
-	row("bare SQLite: modernc, WAL, synchronous=FULL, `(seq PK, id, ts, tenant, type, body)`, 1,000 rows/tx, one writer",
+	row("bare SQLite: "+sqlite.Driver+", WAL, synchronous=FULL, `(seq PK, id, ts, tenant, type, body)`, 1,000 rows/tx, one writer",
 		fmt.Sprintf("%s events/s, %s B/event; this process %.2f cores; %s", num(r.bare.rate()), num(r.bare.bytes/int64(max(1, r.bare.events))), r.bare.cpu.cores(), machineNote(r.bare.cpu)), "", "")
 	row("clawtrail acked rate ÷ raw", fmt.Sprintf("%.3f× (raw is %.0f× faster)", ing.rate()/r.raw.rate(), r.raw.rate()/ing.rate()), "", "")
 	row("clawtrail acked rate ÷ bare SQLite", fmt.Sprintf("%.2f× (bare SQLite is %.1f× faster)", ing.rate()/r.bare.rate(), r.bare.rate()/ing.rate()), "", "")

@@ -194,7 +194,7 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "clawtrail")
 	progressf("soak: building clawtrail ...")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/clawtrail").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "go", "build", "-tags", o.tags, "-o", bin, "./cmd/clawtrail").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build ./cmd/clawtrail (run the bench from the repository's root): %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")

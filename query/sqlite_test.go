@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/clawtrail/clawtrail"
 )
 

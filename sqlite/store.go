@@ -23,7 +23,6 @@ import (
 
 	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/ledger"
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
 
 //go:embed ledger.sql

@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info("clawtrail serving", "addr", ln.Addr().String(), "data", cfg.Data, "tls", cfg.TLSCert != "")
+	log.Info("clawtrail serving", "addr", ln.Addr().String(), "data", cfg.Data, "tls", cfg.TLSCert != "", "sqlite", sqlite.Driver)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

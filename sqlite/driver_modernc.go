@@ -1,0 +1,10 @@
+//go:build !sqlite_cgo
+
+package sqlite
+
+import (
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// Driver names the SQLite driver this binary was built with.
+const Driver = "modernc.org/sqlite (pure Go)"
