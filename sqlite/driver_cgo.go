@@ -15,6 +15,10 @@ import (
 // Driver names the SQLite driver this binary was built with.
 const Driver = "github.com/mattn/go-sqlite3 (cgo)"
 
+// BuildTags are the build tags that select this driver (tests that build
+// the clawtrail binary build it with the same driver).
+const BuildTags = "sqlite_cgo sqlite_fts5"
+
 // Built with -tags "sqlite_cgo sqlite_fts5", the store runs on the C
 // SQLite of github.com/mattn/go-sqlite3 instead of the pure-Go
 // translation. The driver is registered as "sqlite" and takes the same

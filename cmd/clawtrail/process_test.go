@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clawtrail/clawtrail/sqlite"
 )
 
 var (
@@ -35,7 +37,8 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "clawtrail")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// The binary runs on the driver this test binary was built with.
+		out, err := exec.Command("go", "build", "-tags", sqlite.BuildTags, "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -63,17 +66,23 @@ func startProc(t *testing.T, dir string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan string, 1)
+	addr := make(chan [2]string, 1) // the address and the line naming it
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+				addr <- [2]string{m[1], sc.Text()}
 			}
 		}
 	}()
 	select {
-	case a := <-addr:
+	case got := <-addr:
+		a := got[0]
+		// The process runs on the driver this test was built for.
+		if !strings.Contains(got[1], sqlite.Driver) {
+			cmd.Process.Kill()
+			t.Fatalf("the server does not run on %s: %s", sqlite.Driver, got[1])
+		}
 		tok, _ := os.ReadFile(filepath.Join(dir, AdminTokenFile))
 		return &proc{cmd: cmd, url: "http://" + a, token: strings.TrimSpace(string(tok))}
 	case <-time.After(20 * time.Second):

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	_ "modernc.org/sqlite"
 )
 
 // writeMasterKey writes a fresh master key file and returns its path.
