@@ -107,20 +107,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *reindexDir != "" {
-		if o.cpuprofile != "" {
-			f, err := os.Create(o.cpuprofile)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench:", err)
-				os.Exit(1)
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				fmt.Fprintln(os.Stderr, "bench:", err)
-				os.Exit(1)
-			}
-		}
-		err := reindex(ctx, *reindexDir, 10*time.Second)
-		if o.cpuprofile != "" {
-			pprof.StopCPUProfile()
+		stopProfile, err := startCPUProfile(o.cpuprofile)
+		if err == nil {
+			err = reindex(ctx, *reindexDir, 10*time.Second)
+			stopProfile()
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -250,15 +240,9 @@ func run(ctx context.Context, o options) error {
 	}()
 	rep.rssReset = resetPeakRSS()
 	mem := startMemSampler(250 * time.Millisecond)
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(o.cpuprofile)
+	if err != nil {
+		return err
 	}
 	if o.trace != "" {
 		f, err := os.Create(o.trace)
@@ -278,9 +262,7 @@ func run(ctx context.Context, o options) error {
 			progressf("  all acked; index catching up, lag %d", srv.store.IndexLag())
 		}
 	})
-	if o.cpuprofile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if o.trace != "" {
 		trace.Stop()
 	}
@@ -369,4 +351,24 @@ func run(ctx context.Context, o options) error {
 		progressf("wrote %s", o.out)
 	}
 	return nil
+}
+
+// startCPUProfile starts a CPU profile written to path (nothing when path
+// is empty); stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

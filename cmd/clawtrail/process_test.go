@@ -66,25 +66,24 @@ func startProc(t *testing.T, dir string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan [2]string, 1) // the address and the line naming it
+	serving := make(chan string, 1) // the log line naming the address
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- [2]string{m[1], sc.Text()}
+			if addrRE.MatchString(sc.Text()) {
+				serving <- sc.Text()
 			}
 		}
 	}()
 	select {
-	case got := <-addr:
-		a := got[0]
+	case line := <-serving:
 		// The process runs on the driver this test was built for.
-		if !strings.Contains(got[1], sqlite.Driver) {
+		if !strings.Contains(line, sqlite.Driver) {
 			cmd.Process.Kill()
-			t.Fatalf("the server does not run on %s: %s", sqlite.Driver, got[1])
+			t.Fatalf("the server does not run on %s: %s", sqlite.Driver, line)
 		}
 		tok, _ := os.ReadFile(filepath.Join(dir, AdminTokenFile))
-		return &proc{cmd: cmd, url: "http://" + a, token: strings.TrimSpace(string(tok))}
+		return &proc{cmd: cmd, url: "http://" + addrRE.FindStringSubmatch(line)[1], token: strings.TrimSpace(string(tok))}
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("server process did not start")
