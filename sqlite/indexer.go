@@ -178,24 +178,33 @@ func (ix *indexer) run() {
 }
 
 // yield gives way to the ledger: when the sequencer was busy committing
-// for more than saturated of the time since the last batch, or requests
-// are queued for it (clients wait for their acknowledgements; nobody waits
-// for the index unless they ask with wait_seq), the indexer pauses for as
-// long as its last batch took (at most a second). Under saturating ingest
-// it then runs at most half the time and the acknowledged path gets the CPU
-// first; the index catches up after the burst. Under a steady load the
-// ledger keeps up with, it does not pause.
+// for more than saturated of the time since the last batch, the indexer
+// pauses for as long as its last batch took (at most a second). Under
+// saturating ingest it then runs at most half the time and the
+// acknowledged path gets the CPU first; the index catches up after the
+// burst. Under a load the ledger keeps up with, it does not pause, even when
+// a request happens to be queued as a batch ends: at 10k events/s offered
+// that was ~40% of batches, each followed by a pause as long as itself, and
+// the index fell behind a load it could otherwise follow (docs/benchmarks.md,
+// "Sixth pass").
 func (ix *indexer) yield(took time.Duration) {
+	if d := ix.pauseFor(took); d > 0 {
+		select {
+		case <-ix.stop:
+		case <-time.After(d):
+		}
+	}
+}
+
+// pauseFor returns how long yield pauses after a batch that took took.
+func (ix *indexer) pauseFor(took time.Duration) time.Duration {
 	now, busy := time.Now(), ix.s.busyNS.Load()
 	frac := float64(busy-ix.lastBusy) / float64(max(1, now.Sub(ix.lastYield)))
 	ix.lastBusy, ix.lastYield = busy, now
-	if frac < saturated && len(ix.s.queue) == 0 {
-		return
+	if frac < saturated {
+		return 0
 	}
-	select {
-	case <-ix.stop:
-	case <-time.After(min(took, time.Second)):
-	}
+	return min(took, time.Second)
 }
 
 // saturated is the share of time committing above which the ledger counts
