@@ -53,6 +53,11 @@ func indexPrefix(s string) string {
 type FVRow struct {
 	F, V string
 	N    *float64
+	// Prefixes, in a blind index, are the values of the row's prefix
+	// tokens: BlindPrefixes of the clear value, computed before V was
+	// blinded (a blind V holds no "/"). Nil in a clear index: IndexBody
+	// takes the prefixes from V.
+	Prefixes []string
 }
 
 // FVRows returns the fv rows the indexer writes for e: one for each of
@@ -176,11 +181,31 @@ const prefixTokenMax = MaxIndexValueLen
 // of field f exactly, and false when p does not end at a "/" or is longer
 // than prefixTokenMax (the prefix is then matched on the value tokens).
 func prefixQueryToken(f, p string) (string, bool) {
-	if p == "" || p[len(p)-1] != '/' || len(p) > prefixTokenMax {
+	if !prefixQueryable(p) {
 		return "", false
 	}
 	return prefixToken(f, p), true
 }
+
+// prefixQueryable reports whether the wildcard prefix p has a prefix token.
+func prefixQueryable(p string) bool {
+	return p != "" && p[len(p)-1] == '/' && len(p) <= prefixTokenMax
+}
+
+// BlindPrefixes returns the blind forms of the prefixes of stored value v
+// that end at a "/" (slashPrefixes), each under the field name "§p" + f
+// (no field path starts with "§", so a prefix's keyed hash never equals a
+// value's): the Prefixes of v's row in a blind index. A blind prefix token
+// reveals which events share a directory under a field, as a blind value
+// token reveals which share a value, and nothing of its text.
+func BlindPrefixes(f, v string, blind Blinder) []string {
+	var out []string
+	slashPrefixes(v, func(p string) { out = append(out, blind(blindPrefixField(f), p)) })
+	return out
+}
+
+// blindPrefixField is the field name prefixes of field f are blinded under.
+func blindPrefixField(f string) string { return "§p" + f }
 
 // slashPrefixes calls fn with every prefix of the clear part of stored
 // value v that ends at a "/" (v itself included when it ends with one). A
@@ -221,6 +246,11 @@ func IndexBody(tid int64, words string, rows []FVRow) string {
 		if r.N != nil {
 			b.WriteByte(' ')
 			b.WriteString(NumberToken(r.F, *r.N))
+		} else if r.Prefixes != nil {
+			for _, p := range r.Prefixes {
+				b.WriteByte(' ')
+				b.WriteString(prefixToken(r.F, p))
+			}
 		} else {
 			slashPrefixes(r.V, func(p string) {
 				b.WriteByte(' ')

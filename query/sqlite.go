@@ -360,7 +360,7 @@ func (t *termNode) fieldPath() string {
 // and field tokens; inexact when it selects a superset (a prefix longer
 // than the part of a value kept in clear). ok is false when the tokens
 // cannot answer: numeric comparisons (fv), and in a blind index prefixes
-// and numeric equality outside usage.* (42, 42.0 and 4.2e1 are equal
+// that do not end at a "/" and numeric equality outside usage.* (42, 42.0 and 4.2e1 are equal
 // numbers with different texts, and only usage.* keeps numbers in clear).
 // Tokens are hex and "§": nothing to quote.
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
@@ -385,7 +385,13 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 		return expr, false, true
 	case opPrefix:
 		if c.blind != nil {
-			return "", false, false
+			// A blind index answers a prefix ending at a "/" from its
+			// blind prefix token; other prefixes of a keyed hash mean
+			// nothing.
+			if !prefixQueryable(t.val) {
+				return "", false, false
+			}
+			return `"` + prefixToken(f, c.blind(blindPrefixField(f), t.val)) + `"`, false, true
 		}
 		if tok, ok := prefixQueryToken(f, t.val); ok {
 			return `"` + tok + `"`, false, true

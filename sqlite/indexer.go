@@ -67,7 +67,10 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 8
+//
+// Version 9 added prefix tokens to blind indexes only: a clear index of
+// version 8 is the same and is kept (checkIndexVersion).
+const IndexSchemaVersion = 9
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -355,6 +358,9 @@ func blindPrepared(tk *TenantKeys, p *prepared) {
 	p.text = strings.Join(words, " ")
 	for i := range p.fv {
 		r := &p.fv[i]
+		if r.N == nil {
+			r.Prefixes = query.BlindPrefixes(r.F, r.V, tk.Blind)
+		}
 		r.V = tk.Blind(r.F, r.V)
 		if !strings.HasPrefix(r.F, "usage.") {
 			r.N = nil
@@ -710,6 +716,11 @@ func checkIndexVersion(ctx context.Context, path string, log *slog.Logger, blind
 	err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'schema'`).Scan(&v)
 	if err == nil {
 		err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'blind'`).Scan(&b)
+	}
+	if err == nil && v == 8 && b == 0 && !blind && IndexSchemaVersion == 9 {
+		// Version 9 changed only blind indexes.
+		_, err = db.ExecContext(ctx, `UPDATE ix_state SET value = ? WHERE name = 'schema'`, IndexSchemaVersion)
+		v = IndexSchemaVersion
 	}
 	db.Close()
 	if err == nil && v == IndexSchemaVersion && (b == 1) == blind {

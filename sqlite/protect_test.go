@@ -14,6 +14,7 @@ import (
 
 	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/ledger"
+	"github.com/clawtrail/clawtrail/query"
 )
 
 func openEncrypted(t *testing.T, dir string, k *crypt.Key) *Store {
@@ -42,10 +43,10 @@ func TestBlindIndexAnswersLikeClear(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		w := func() string { return words[r.IntN(len(words))] }
 		status := []string{"success", "error", "blocked"}[r.IntN(3)]
-		lines = append(lines, fmt.Sprintf(`{"id":"e%03d","timestamp":"%s","type":"%s","session_id":"s%d","user_id":"%s","tool":"%s","status":"%s","duration_ms":%d,"usage":{"input_tokens":%d},"content":"%s %s %s","arguments":{"to":"u%d@example.com","amount":%d,"tags":["%s","%s"]},"attributes":{"region":"eu-%d"}}`,
+		lines = append(lines, fmt.Sprintf(`{"id":"e%03d","timestamp":"%s","type":"%s","session_id":"s%d","user_id":"%s","tool":"%s","status":"%s","duration_ms":%d,"usage":{"input_tokens":%d},"content":"%s %s %s","arguments":{"to":"u%d@example.com","amount":%d,"tags":["%s","%s"],"path":"/home/u%d/d%d/%s.txt"},"attributes":{"region":"eu-%d"}}`,
 			i, base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339Nano), []string{"tool_call", "prompt", "output"}[r.IntN(3)],
 			r.IntN(12), users[r.IntN(len(users))], tools[r.IntN(len(tools))], status, r.IntN(5000), r.IntN(900),
-			w(), w(), w(), r.IntN(6), r.IntN(300), w(), w(), r.IntN(3)))
+			w(), w(), w(), r.IntN(6), r.IntN(300), w(), w(), r.IntN(3), r.IntN(3), w(), r.IntN(3)))
 	}
 	nd := strings.Join(lines, "\n") + "\n"
 	mustAppend(t, clear, "acme", nd)
@@ -55,7 +56,9 @@ func TestBlindIndexAnswersLikeClear(t *testing.T) {
 		"arguments.to:u2@example.com", "arguments.to:u2*", "arguments.amount:>150", "arguments.amount:42", "arguments.tags:deploy",
 		"usage.input_tokens:>=450", "usage.input_tokens:<100", "duration_ms:>2500", "attributes.region:eu-1", "type:prompt -refund",
 		"NOT (refund OR invoice)", "customer tool:read_file status:success", "attributes.region:*", "password -status:error",
-		"rollback OR user:bob", `"customer deploy" OR tool:web_fetch`}
+		"rollback OR user:bob", `"customer deploy" OR tool:web_fetch`,
+		"arguments.path:/home/*", "arguments.path:/home/u1/*", "arguments.path:/home/u2/d0/*", "arguments.path:/home/u1/d*",
+		"-arguments.path:/home/u0/* refund", "arguments.path:/home/u1/* OR arguments.path:/home/u2/d1/*"}
 	for _, q := range queries {
 		want, got := search(t, clear, "acme", q), search(t, enc, "acme", q)
 		if !slices.Equal(want, got) {
@@ -124,5 +127,113 @@ func BenchmarkBlind(b *testing.B) {
 	tk := deriveTenant(crypt.NewKey())
 	for b.Loop() {
 		tk.Blind("arguments.to", "alice@example.com")
+	}
+}
+
+// A blind index answers a wildcard ending at a "/" from its own prefix
+// tokens (keyed hashes of the directories), exactly, as the clear index
+// does; other wildcards are left to the bodies.
+func TestBlindIndexHasPrefixTokens(t *testing.T) {
+	k := crypt.NewKey()
+	dir := t.TempDir()
+	s := openEncrypted(t, dir, &k)
+	defer s.Close()
+	mustAppend(t, s, "acme", strings.Join([]string{
+		`{"id":"a","type":"tool_call","tool":"bash","arguments":{"path":"/home/agent/notes/a.txt"}}`,
+		`{"id":"b","type":"tool_call","tool":"bash","arguments":{"path":"/home/agent/b.txt"}}`,
+		`{"id":"c","type":"tool_call","tool":"bash","arguments":{"path":"/srv/agent/notes/c.txt"}}`,
+	}, "\n")+"\n")
+	tid, ok := s.tenantID("acme")
+	if !ok {
+		t.Fatal("no tenant acme")
+	}
+	if err := s.WaitIndexed(context.Background(), "acme", s.Head("acme")-1); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]string{
+		"arguments.path:/home/agent/*":       {"b", "a"},
+		"arguments.path:/home/agent/notes/*": {"a"},
+		"arguments.path:/srv/*":              {"c"},
+	} {
+		pq, err := query.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pq.SQLiteBlind(tid, "acme", s.keys.tenant(tid).Blind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !plan.Exact || plan.FTS == "" {
+			t.Errorf("%s: plan %+v, want an exact full-text plan", q, plan)
+			continue
+		}
+		if strings.Contains(plan.FTS, "home") || strings.Contains(plan.FTS, "agent") {
+			t.Errorf("%s: the blind plan holds the prefix in clear: %s", q, plan.FTS)
+		}
+		var n int
+		if err := s.index.reader.QueryRow(`SELECT count(*) FROM fts WHERE fts MATCH ?`, plan.FTS).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(want) {
+			t.Errorf("%s: %d index rows hold the prefix token, want %d", q, n, len(want))
+		}
+		if got := search(t, s, "acme", q); !slices.Equal(got, want) {
+			t.Errorf("%s: found %v, want %v", q, got, want)
+		}
+	}
+	// A wildcard that does not end at a "/" has no token: it is decided on
+	// the bodies, and still right.
+	pq, _ := query.Parse("arguments.path:/home/ag*")
+	if plan, _ := pq.SQLiteBlind(tid, "acme", s.keys.tenant(tid).Blind); plan.Exact {
+		t.Errorf("arguments.path:/home/ag*: plan %+v claims an exact answer from a blind index", plan)
+	}
+	if got := search(t, s, "acme", "arguments.path:/home/ag*"); !slices.Equal(got, []string{"b", "a"}) {
+		t.Errorf("arguments.path:/home/ag*: found %v", got)
+	}
+}
+
+// Index schema 9 changed only blind indexes: a clear index of schema 8 is
+// kept (and marked 9), a blind one is rebuilt so that it gets its prefix
+// tokens.
+func TestSchemaNineRebuildsOnlyBlindIndexes(t *testing.T) {
+	k := crypt.NewKey()
+	for _, blind := range []bool{false, true} {
+		dir := t.TempDir()
+		open := func() *Store {
+			if blind {
+				return openEncrypted(t, dir, &k)
+			}
+			return openStore(t, dir)
+		}
+		s := open()
+		mustAppend(t, s, "acme", `{"id":"a","type":"tool_call","arguments":{"path":"/home/agent/a.txt"}}`+"\n")
+		search(t, s, "acme", "arguments.path:/home/agent/*")
+		s.Close()
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{`UPDATE ix_state SET value = 8 WHERE name = 'schema'`, `CREATE TABLE marker(x)`} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+
+		s = open()
+		if got := search(t, s, "acme", "arguments.path:/home/agent/*"); !slices.Equal(got, []string{"a"}) {
+			t.Errorf("blind %v: found %v after the upgrade, want [a]", blind, got)
+		}
+		var kept int
+		s.index.reader.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'marker'`).Scan(&kept)
+		var v int
+		s.index.reader.QueryRow(`SELECT value FROM ix_state WHERE name = 'schema'`).Scan(&v)
+		s.Close()
+		if wantKept := !blind; (kept == 1) != wantKept {
+			t.Errorf("blind %v: index kept %v, want %v", blind, kept == 1, wantKept)
+		}
+		if v != IndexSchemaVersion {
+			t.Errorf("blind %v: index schema %d after the upgrade, want %d", blind, v, IndexSchemaVersion)
+		}
 	}
 }
