@@ -360,8 +360,9 @@ func (t *termNode) fieldPath() string {
 // and field tokens; inexact when it selects a superset (a prefix longer
 // than the part of a value kept in clear). ok is false when the tokens
 // cannot answer: numeric comparisons (fv), and in a blind index prefixes
-// that do not end at a "/" and numeric equality outside usage.* (42, 42.0 and 4.2e1 are equal
-// numbers with different texts, and only usage.* keeps numbers in clear).
+// that do not end at a "/" and numeric equality outside usage.* (42, 42.0
+// and 4.2e1 are equal numbers with different texts, and only usage.* keeps
+// numbers in clear).
 // Tokens are hex and "§": nothing to quote.
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 	if t.f.kind != kindText && t.f.kind != kindTree {
