@@ -67,10 +67,13 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-//
-// Version 9 added prefix tokens to blind indexes only: a clear index of
-// version 8 is the same and is kept (checkIndexVersion).
 const IndexSchemaVersion = 9
+
+// clearIndexSince is the oldest version whose clear (unencrypted) index is
+// the same as this version's: such an index is kept and marked current
+// rather than rebuilt. Version 9 added prefix tokens to blind indexes only.
+// Raise it to IndexSchemaVersion with a change that touches clear indexes.
+const clearIndexSince = 8
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -717,8 +720,7 @@ func checkIndexVersion(ctx context.Context, path string, log *slog.Logger, blind
 	if err == nil {
 		err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'blind'`).Scan(&b)
 	}
-	if err == nil && v == 8 && b == 0 && !blind && IndexSchemaVersion == 9 {
-		// Version 9 changed only blind indexes.
+	if err == nil && !blind && b == 0 && v >= clearIndexSince && v < IndexSchemaVersion {
 		_, err = db.ExecContext(ctx, `UPDATE ix_state SET value = ? WHERE name = 'schema'`, IndexSchemaVersion)
 		v = IndexSchemaVersion
 	}

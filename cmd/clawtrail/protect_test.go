@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -57,6 +58,26 @@ func scanFiles(t *testing.T, dir string, needles []string) map[string][]string {
 	return found
 }
 
+// indexTermsHolding counts the full-text terms of dir's index.db (all of
+// them, whole, through fts5vocab) that contain s.
+func indexTermsHolding(t *testing.T, dir, s string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // the vocabulary table is temporary: one connection
+	if _, err := db.Exec(`CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, fts, row)`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM temp.vocab WHERE instr(term, ?) > 0`, s).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func searchIDs(t *testing.T, ts *testServer, q string) []string {
 	t.Helper()
 	out := mustCLI(t, ts, 0, "logs", "search", "--query", q, "--format", "jsonl", "--limit", "1000")
@@ -87,8 +108,8 @@ func TestEncryptionAtRestLeavesNoPlaintext(t *testing.T) {
 	secrets := []string{"sk-ant-api03-Qz7Vd9Xk2LmNp4Rs6Tu8Wv0Yx1Za3Bc5De7Fg9", "AKIAZ7QW3ERT5YUI8OPL", "4111111111111111"}
 	var lines []string
 	for i := 0; i < 40; i++ {
-		lines = append(lines, fmt.Sprintf(`{"id":"ev-%d","type":"tool_call","session_id":"%s","user_id":"%s","agent_id":"%s","tool":"%s","path":"%s","content":"%s %s and %s","arguments":{"note":"%s","key":"%s"},"result":{"text":"%s card %s"},"attributes":{"deep":{"word":"%s"}}}`,
-			i, words[5], words[6], words[7], words[8], words[9], words[0], words[1], secrets[0], words[2], secrets[1], words[3], secrets[2], words[4]))
+		lines = append(lines, fmt.Sprintf(`{"id":"ev-%d","type":"tool_call","session_id":"%s","user_id":"%s","agent_id":"%s","tool":"%s","path":"%s","content":"%s %s and %s","arguments":{"note":"%s","key":"%s","file":"/opt/lanternpotato/%s.txt"},"result":{"text":"%s card %s"},"attributes":{"deep":{"word":"%s"}}}`,
+			i, words[5], words[6], words[7], words[8], words[9], words[0], words[1], secrets[0], words[2], secrets[1], words[0], words[3], secrets[2], words[4]))
 	}
 	if _, errOut, code := ts.cli(strings.Join(lines, "\n")+"\n", "ingest", "-"); code != 0 {
 		t.Fatalf("ingest: %s", errOut)
@@ -103,7 +124,11 @@ func TestEncryptionAtRestLeavesNoPlaintext(t *testing.T) {
 	if ids := searchIDs(t, ts, "nosuchwordanywhere"); len(ids) != 0 {
 		t.Errorf("a word never written matched %d events", len(ids))
 	}
-	// Wildcards cannot use keyed hashes: answered from the bodies.
+	// A wildcard ending at a "/" is answered by the blind prefix tokens.
+	if ids := searchIDs(t, ts, "arguments.file:/opt/lanternpotato/*"); len(ids) != 40 {
+		t.Errorf("directory wildcard found %d, want 40", len(ids))
+	}
+	// Other wildcards cannot use keyed hashes: answered from the bodies.
 	if ids := searchIDs(t, ts, "tool:tool_grapefruit*"); len(ids) != 40 {
 		t.Errorf("prefix search found %d, want 40", len(ids))
 	}
@@ -131,6 +156,18 @@ func TestEncryptionAtRestLeavesNoPlaintext(t *testing.T) {
 	ps.close()
 	if f := scanFiles(t, plain, words[:1]); len(f[words[0]]) == 0 {
 		t.Fatal("the scan does not find a word stored in clear: it proves nothing")
+	}
+	// A field value and its directory prefixes are index terms holding the
+	// hex of their text (§field§hex, §field§phex), which a byte scan can
+	// miss (FTS5 stores a term as a suffix of the one before it): ask the
+	// index for its terms instead. None holds the directory in the blind
+	// index; the clear one has them.
+	dirHex := hex.EncodeToString([]byte("/opt/lanternpotato/"))
+	if n := indexTermsHolding(t, dir, dirHex); n != 0 {
+		t.Errorf("%d terms of the blind index hold the hex of /opt/lanternpotato/", n)
+	}
+	if n := indexTermsHolding(t, plain, dirHex); n == 0 {
+		t.Fatal("no term of the clear index holds the hex of /opt/lanternpotato/: the check proves nothing")
 	}
 
 	// verify --data opens the bodies with the key; without it, says so.
