@@ -447,6 +447,8 @@ var handQueries = []string{
 	"email", "email*", "e*", "-email", "email OR -shipment", "delay* -delayed", "grüße", "GRÜSSE",
 	"istanbul", "İSTANBUL", "σίσυφος", "東京", "١٢٣", "½", "x²", "ǆemal", "k", "ß", "ok", "1e3",
 	"tenant:acme", "tenant:beta", "-tenant:acme", "tenant:*", "tenant:a*",
+	"session:sess_1", "-session_id:sess_2", "session_id:sess_1 OR tool:exec", "session_id:sess_1*", "session_id:*",
+	"session_id:sess_3 -type:prompt", "session_id:sess_1 session_id:sess_2",
 	"seq:0", "seq:<10", "timestamp:>2026-02-01", "timestamp:<2026-01-31T20:00:00Z",
 	"received_at:>=2026-02-01T00:00:00.5Z", "content:" + strings.Repeat("é", 99) + "*",
 	"content:" + strings.Repeat("é", 100) + "*", "content:" + strings.Repeat("é", 99) + "a*",

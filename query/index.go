@@ -224,13 +224,32 @@ func slashPrefixes(v string, fn func(p string)) {
 	}
 }
 
+// SessionToken is the token of an event's session id, whose stored form
+// is v (SessionValue of the id, or its blind form). A session's timeline
+// reads this one token's doclist in key order. An index on (tid,
+// session_id, k) did the same, but put every new event on its session's
+// page of a large b-tree — with many sessions active, a random page per
+// event, the largest share of the pages an index transaction wrote
+// (docs/benchmarks.md, "Seventh pass").
+func SessionToken(v string) string { return ValueToken(sessionField, v) }
+
+// sessionField names the session id in its token. No field of FVRows is
+// called that (their paths are content, error, reason, result and the
+// dotted paths under arguments, result, usage and attributes).
+const sessionField = "session_id"
+
+// SessionValue is the stored form of session id s in its token (blinded
+// under the field name "session_id" in a blind index).
+func SessionValue(s string) string { return IndexValue(s) }
+
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
-// or the tenant token and the words) followed by the value token of each
+// or the tenant token and the words), the session token when session (the
+// stored form of the session id) is not empty, then the value token of each
 // row (the number token of each row with N, the prefix tokens of a string
 // value holding a "/") and the field token of each field; "" when there is
 // nothing.
-func IndexBody(tid int64, words string, rows []FVRow) string {
-	if len(rows) == 0 {
+func IndexBody(tid int64, words, session string, rows []FVRow) string {
+	if len(rows) == 0 && session == "" {
 		return words
 	}
 	var b strings.Builder
@@ -238,6 +257,10 @@ func IndexBody(tid int64, words string, rows []FVRow) string {
 		b.WriteString(TenantToken(tid))
 	} else {
 		b.WriteString(words)
+	}
+	if session != "" {
+		b.WriteByte(' ')
+		b.WriteString(SessionToken(session))
 	}
 	fields := make(map[string]struct{}, len(rows))
 	for _, r := range rows {

@@ -9,7 +9,7 @@ import (
 // against. The indexer creates it; it writes ev columns from the event (ns
 // times, NULL for absent fields and empty strings), fv rows from
 // NumberRows(FVRows(e)), and an fts row with rowid k and body
-// IndexBody(tid, IndexText(tid, e), FVRows(e)).
+// IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID), FVRows(e)).
 const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   k INTEGER PRIMARY KEY,          -- order key (timestamp-ordered), also the FTS rowid
   tid INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -22,17 +22,20 @@ const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   duration_ms REAL, tokens_used INTEGER, status_code INTEGER, bytes INTEGER,
   err INTEGER NOT NULL DEFAULT 0); -- 1 when status is "error" or error is set (for session error counts)
 CREATE INDEX IF NOT EXISTS ev_type ON ev(tid, type, k);
-CREATE INDEX IF NOT EXISTS ev_session ON ev(tid, session_id, k);
 CREATE INDEX IF NOT EXISTS ev_tool ON ev(tid, tool, k);
 CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
 -- number rows of the fields that are not columns (f = the dotted path, e.g. 'usage.input_tokens'),
 -- for numeric comparisons; every value of those fields (content, error, reason, scalar result,
--- each scalar leaf under arguments., result., usage., attributes.) is a value token in fts
+-- each scalar leaf under arguments., result., usage., attributes.) is a value token in fts.
+-- Keyed by field, then order key: a comparison reads all of a field's rows either way (v is the
+-- number's text, whose order is not the number's), and new rows go at the end of their field's
+-- range instead of onto a random page (docs/benchmarks.md, "Seventh pass").
 CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT NULL, k INTEGER NOT NULL, n REAL,
-  PRIMARY KEY(tid, f, v, k)) WITHOUT ROWID;
+  PRIMARY KEY(tid, f, k, v)) WITHOUT ROWID;
 -- contentless full-text index without positions, rowid = ev.k;
--- body = IndexBody(tid, IndexText(tid, e), FVRows(e)): the tenant token, the event's distinct words,
--- and its value, number, prefix and field tokens
+-- body = IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID), FVRows(e)): the tenant token,
+-- the event's distinct words, its session token (session_id has no b-tree index: a session's events
+-- are this token's doclist), and its value, number, prefix and field tokens
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
 `
 
@@ -313,6 +316,10 @@ func (c *compiler) join(kids []node, sep string) {
 func (c *compiler) term(t *termNode) {
 	switch t.f.kind {
 	case kindString:
+		if expr, _, ok := c.ftsTerm(t); ok {
+			c.ftsIn(expr, false)
+			return
+		}
 		if c.blind != nil {
 			c.blindColumn(t)
 			return
@@ -365,6 +372,15 @@ func (t *termNode) fieldPath() string {
 // numbers in clear).
 // Tokens are hex and "§": nothing to quote.
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
+	if t.f.kind == kindString && t.f.col == sessionField && t.op == opEq {
+		// session_id:X is its session token (other terms on session_id
+		// test the column).
+		v := SessionValue(t.val)
+		if c.blind != nil {
+			v = c.blind(sessionField, v)
+		}
+		return `"` + SessionToken(v) + `"`, false, true
+	}
 	if t.f.kind != kindText && t.f.kind != kindTree {
 		return "", false, false
 	}

@@ -67,7 +67,7 @@ func loadIndex(t testing.TB, db *sql.DB, events []*clawtrail.Event, tids map[str
 			}
 		}
 		if _, err := tx.Exec(`INSERT INTO fts(rowid, body) VALUES(?,?)`,
-			k, IndexBody(tid, IndexText(tid, e), FVRows(e))); err != nil {
+			k, IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID), FVRows(e))); err != nil {
 			t.Fatalf("insert fts: %v", err)
 		}
 	}
@@ -307,6 +307,11 @@ func TestSQLitePlan(t *testing.T) {
 		{`-"delayed shipment" OR -email`, "(NOT (0) OR NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)))",
 			[]any{`"§t3" AND "email"`}, ""},
 		{"tenant:acme", "1", nil, ""},
+		// session_id:X is the session's token ("§" + hex("session_id") + "§" + hex(X));
+		// other terms on session_id test the column.
+		{"session_id:s1 type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§73657373696f6e5f6964§7331"`},
+		{"-session:s1", "NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?))", []any{`"§t3" AND "§73657373696f6e5f6964§7331"`}, ""},
+		{"session_id:s*", "(e.session_id IS NOT NULL AND e.session_id >= ? AND e.session_id < ?)", []any{"s", "t"}, ""},
 		{"tenant:beta", "0", nil, ""},
 		{"duration_ms:>=5", "coalesce(CAST(e.duration_ms AS REAL) >= ?, 0)", []any{5.0}, ""},
 		{"timestamp:2026-01-01", "e.ts = ?", []any{int64(1767225600000000000)}, ""},

@@ -67,13 +67,14 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 9
+const IndexSchemaVersion = 10
 
 // clearIndexSince is the oldest version whose clear (unencrypted) index is
 // the same as this version's: such an index is kept and marked current
-// rather than rebuilt. Version 9 added prefix tokens to blind indexes only.
-// Raise it to IndexSchemaVersion with a change that touches clear indexes.
-const clearIndexSince = 8
+// rather than rebuilt. Raise it to IndexSchemaVersion with a change that
+// touches clear indexes (version 10: fv keyed by field then order key,
+// session tokens instead of the ev_session index).
+const clearIndexSince = 10
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -224,6 +225,7 @@ type prepared struct {
 	e           *clawtrail.Event
 	hasErr      bool
 	text        string
+	session     string // the stored form of the session id in its token ("": none)
 	fv          []query.FVRow
 	gone        [][2]int64 // a tombstone: the seq ranges to remove from the index
 }
@@ -309,6 +311,9 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 			continue
 		}
 		out[i].e, out[i].text, out[i].fv = e, query.IndexText(r.tid, e), query.FVRows(e)
+		if e.SessionID != "" {
+			out[i].session = query.SessionValue(e.SessionID)
+		}
 		out[i].hasErr = e.Status == "error" || e.Error != ""
 		if e.Type == clawtrail.TypeTombstone {
 			out[i].gone = tombstoneRanges(e)
@@ -318,7 +323,7 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 				blindPrepared(tk, &out[i])
 			}
 		}
-		out[i].text = query.IndexBody(r.tid, out[i].text, out[i].fv)
+		out[i].text = query.IndexBody(r.tid, out[i].text, out[i].session, out[i].fv)
 		out[i].fv = query.NumberRows(out[i].fv)
 		// The writer reads only the scalar columns from the event (text
 		// and fv carry the rest): drop the value trees and long strings,
@@ -359,6 +364,9 @@ func blindPrepared(tk *TenantKeys, p *prepared) {
 		}
 	}
 	p.text = strings.Join(words, " ")
+	if p.session != "" {
+		p.session = tk.Blind("session_id", p.session)
+	}
 	for i := range p.fv {
 		r := &p.fv[i]
 		if r.N == nil {
@@ -650,7 +658,7 @@ func (it *indexTx) flush(ctx context.Context) error {
 	rows := it.fv
 	it.fv = it.fv[:0]
 	slices.SortFunc(rows, func(a, b fvIns) int {
-		return cmp.Or(cmp.Compare(a.tid, b.tid), strings.Compare(a.f, b.f), strings.Compare(a.v, b.v), cmp.Compare(a.k, b.k))
+		return cmp.Or(cmp.Compare(a.tid, b.tid), strings.Compare(a.f, b.f), cmp.Compare(a.k, b.k), strings.Compare(a.v, b.v))
 	})
 	args := make([]any, 0, 5*fvRun)
 	for len(rows) > 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,10 +195,11 @@ func TestBlindIndexHasPrefixTokens(t *testing.T) {
 	}
 }
 
-// Index schema 9 changed only blind indexes: a clear index of schema 8 is
-// kept (and marked 9), a blind one is rebuilt so that it gets its prefix
-// tokens.
-func TestSchemaNineRebuildsOnlyBlindIndexes(t *testing.T) {
+// An index of the previous schema is rebuilt, unless it is clear and its
+// version is one whose clear indexes are the same as this one's
+// (clearIndexSince): then it is kept and marked current. (Schema 9 changed
+// only blind indexes; schema 10 changed clear ones too.)
+func TestOlderIndexSchemaRebuilds(t *testing.T) {
 	k := crypt.NewKey()
 	for _, blind := range []bool{false, true} {
 		dir := t.TempDir()
@@ -215,7 +217,7 @@ func TestSchemaNineRebuildsOnlyBlindIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, q := range []string{`UPDATE ix_state SET value = 8 WHERE name = 'schema'`, `CREATE TABLE marker(x)`} {
+		for _, q := range []string{`UPDATE ix_state SET value = ` + strconv.Itoa(IndexSchemaVersion-1) + ` WHERE name = 'schema'`, `CREATE TABLE marker(x)`} {
 			if _, err := db.Exec(q); err != nil {
 				t.Fatal(err)
 			}
@@ -231,7 +233,7 @@ func TestSchemaNineRebuildsOnlyBlindIndexes(t *testing.T) {
 		var v int
 		s.index.reader.QueryRow(`SELECT value FROM ix_state WHERE name = 'schema'`).Scan(&v)
 		s.Close()
-		if wantKept := !blind; (kept == 1) != wantKept {
+		if wantKept := !blind && IndexSchemaVersion-1 >= clearIndexSince; (kept == 1) != wantKept {
 			t.Errorf("blind %v: index kept %v, want %v", blind, kept == 1, wantKept)
 		}
 		if v != IndexSchemaVersion {

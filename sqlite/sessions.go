@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/query"
 )
 
 // SessionSummary describes one session (SPEC §2 GET /v1/sessions).
@@ -114,18 +115,25 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
 		key = tk.Blind("session_id", sessionID)
 	}
-	args := []any{tid, key}
+	// The session's token drives (its doclist in key order); the column
+	// test keeps the answer exact for ids longer than MaxIndexValueLen.
+	tok := query.SessionValue(sessionID)
+	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
+		tok = tk.Blind("session_id", tok)
+	}
+	match := `"` + query.TenantToken(tid) + `" AND "` + query.SessionToken(tok) + `"`
+	args := []any{match, tid, key}
 	where := ""
 	if cursor != "" {
 		k, err := decodeCursor(cursor, true)
 		if err != nil {
 			return Page{}, err
 		}
-		where = " AND k > ?"
+		where = " AND fts.rowid > ?"
 		args = append(args, k)
 	}
 	args = append(args, limit+1)
-	keys, err := s.queryKeys(ctx, `SELECT k, seq FROM ev WHERE tid = ? AND session_id = ? AND type NOT IN (`+serverTypes+`)`+where+` ORDER BY k ASC LIMIT ?`, args...)
+	keys, err := s.queryKeys(ctx, `SELECT e.k, e.seq FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ? AND e.session_id = ? AND e.type NOT IN (`+serverTypes+`)`+where+` ORDER BY fts.rowid ASC LIMIT ?`, args...)
 	if err != nil {
 		return Page{}, err
 	}
