@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -299,6 +300,43 @@ func TestOrderKeySpill(t *testing.T) {
 		if got[i] != fmt.Sprintf("s%04d", i-1) {
 			t.Fatalf("position %d = %s, want s%04d (seq order among equal timestamps)", i, got[i], i-1)
 		}
+	}
+}
+
+// Events with the timestamps of events indexed in an earlier batch find
+// their microseconds' first keys taken: they go after the earlier events,
+// still in seq order, and a batch mixing taken and free keys loses none of
+// its events.
+func TestOrderKeysTakenByAnEarlierBatch(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	batch := func(prefix string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			// 100 events in 50 microseconds: pairs share one.
+			fmt.Fprintf(&b, `{"id":"%s%03d","type":"prompt","timestamp":"2026-03-01T00:00:00.%06dZ"}`+"\n", prefix, i, i/2)
+		}
+		return b.String()
+	}
+	mustAppend(t, s, "acme", batch("a", 100))
+	search(t, s, "acme", "")
+	mustAppend(t, s, "acme", batch("b", 100)+`{"id":"late","type":"prompt","timestamp":"2026-03-02T00:00:00Z"}`+"\n")
+	search(t, s, "acme", "")
+	var got []string
+	if err := s.Export(context.Background(), SearchRequest{Tenant: "acme"}, func(st Stored) error {
+		e, _ := clawtrail.ParseEvent(st.Body)
+		got = append(got, e.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for us := range 50 { // per microsecond: the first batch's pair, then the second's
+		want = append(want, fmt.Sprintf("a%03d", 2*us), fmt.Sprintf("a%03d", 2*us+1), fmt.Sprintf("b%03d", 2*us), fmt.Sprintf("b%03d", 2*us+1))
+	}
+	want = append(want, "late")
+	if !slices.Equal(got, want) {
+		t.Fatalf("export order:\n%v\nwant\n%v", got, want)
 	}
 }
 
