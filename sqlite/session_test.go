@@ -13,6 +13,7 @@ import (
 
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/crypt"
+	"github.com/clawtrail/clawtrail/internal/ixtest"
 )
 
 // A session's timeline comes from its session token (there is no b-tree
@@ -104,28 +105,8 @@ func TestSessionTimelineFromToken(t *testing.T) {
 		db.Close()
 		// The session token is the hex of the id in a clear index, and
 		// nowhere in a blind one.
-		if n := indexTermsHolding(t, dir, hex.EncodeToString([]byte("marmot-1"))); (n > 0) == blind {
+		if n := ixtest.TermsHolding(t, dir, hex.EncodeToString([]byte("marmot-1"))); (n > 0) == blind {
 			t.Errorf("blind %v: %d full-text terms hold the hex of a session id", blind, n)
 		}
 	}
-}
-
-// indexTermsHolding counts the terms of dir's full-text index (through
-// fts5vocab) that contain s.
-func indexTermsHolding(t *testing.T, dir, s string) int {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1) // the vocabulary table is temporary: one connection
-	if _, err := db.Exec(`CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, fts, row)`); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM temp.vocab WHERE instr(term, ?) > 0`, s).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/clawtrail/clawtrail/internal/ixtest"
 )
 
 // writeMasterKey writes a fresh master key file and returns its path.
@@ -56,26 +58,6 @@ func scanFiles(t *testing.T, dir string, needles []string) map[string][]string {
 		t.Fatal(err)
 	}
 	return found
-}
-
-// indexTermsHolding counts the full-text terms of dir's index.db (all of
-// them, whole, through fts5vocab) that contain s.
-func indexTermsHolding(t *testing.T, dir, s string) int {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1) // the vocabulary table is temporary: one connection
-	if _, err := db.Exec(`CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, fts, row)`); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM temp.vocab WHERE instr(term, ?) > 0`, s).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func searchIDs(t *testing.T, ts *testServer, q string) []string {
@@ -163,10 +145,10 @@ func TestEncryptionAtRestLeavesNoPlaintext(t *testing.T) {
 	// index for its terms instead. None holds the directory in the blind
 	// index; the clear one has them.
 	dirHex := hex.EncodeToString([]byte("/opt/lanternpotato/"))
-	if n := indexTermsHolding(t, dir, dirHex); n != 0 {
+	if n := ixtest.TermsHolding(t, dir, dirHex); n != 0 {
 		t.Errorf("%d terms of the blind index hold the hex of /opt/lanternpotato/", n)
 	}
-	if n := indexTermsHolding(t, plain, dirHex); n == 0 {
+	if n := ixtest.TermsHolding(t, plain, dirHex); n == 0 {
 		t.Fatal("no term of the clear index holds the hex of /opt/lanternpotato/: the check proves nothing")
 	}
 
