@@ -225,12 +225,11 @@ func slashPrefixes(v string, fn func(p string)) {
 }
 
 // SessionToken is the token of an event's session id, whose stored form
-// is v (SessionValue of the id, or its blind form). A session's timeline
-// reads this one token's doclist in key order. An index on (tid,
-// session_id, k) did the same, but put every new event on its session's
-// page of a large b-tree — with many sessions active, a random page per
-// event, the largest share of the pages an index transaction wrote
-// (docs/benchmarks.md, "Seventh pass").
+// is v (SessionValue). A session's timeline reads this one token's doclist
+// in key order. An index on (tid, session_id, k) did the same, but put
+// every new event on its session's page of a large b-tree — with many
+// sessions active, a random page per event, the largest share of the pages
+// an index transaction wrote (docs/benchmarks.md, "Seventh pass").
 func SessionToken(v string) string { return ValueToken(sessionField, v) }
 
 // sessionField names the session id in its token. No field of FVRows is
@@ -238,9 +237,20 @@ func SessionToken(v string) string { return ValueToken(sessionField, v) }
 // dotted paths under arguments, result, usage and attributes).
 const sessionField = "session_id"
 
-// SessionValue is the stored form of session id s in its token (blinded
-// under the field name "session_id" in a blind index).
-func SessionValue(s string) string { return IndexValue(s) }
+// SessionValue is the stored form of session id s in its token: IndexValue
+// of s, blinded under the field name "session_id" when blind is not nil (a
+// blind index); "" for no session. The indexer, the compiler and the
+// timeline all take it from here.
+func SessionValue(s string, blind Blinder) string {
+	if s == "" {
+		return ""
+	}
+	v := IndexValue(s)
+	if blind != nil {
+		v = blind(sessionField, v)
+	}
+	return v
+}
 
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
 // or the tenant token and the words), the session token when session (the

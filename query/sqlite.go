@@ -9,7 +9,7 @@ import (
 // against. The indexer creates it; it writes ev columns from the event (ns
 // times, NULL for absent fields and empty strings), fv rows from
 // NumberRows(FVRows(e)), and an fts row with rowid k and body
-// IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID), FVRows(e)).
+// IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID, nil), FVRows(e)).
 const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   k INTEGER PRIMARY KEY,          -- order key (timestamp-ordered), also the FTS rowid
   tid INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -33,7 +33,7 @@ CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
 CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT NULL, k INTEGER NOT NULL, n REAL,
   PRIMARY KEY(tid, f, k, v)) WITHOUT ROWID;
 -- contentless full-text index without positions, rowid = ev.k;
--- body = IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID), FVRows(e)): the tenant token,
+-- body = IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID, nil), FVRows(e)): the tenant token,
 -- the event's distinct words, its session token (session_id has no b-tree index: a session's events
 -- are this token's doclist), and its value, number, prefix and field tokens
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
@@ -375,11 +375,7 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 	if t.f.kind == kindString && t.f.col == sessionField && t.op == opEq {
 		// session_id:X is its session token (other terms on session_id
 		// test the column).
-		v := SessionValue(t.val)
-		if c.blind != nil {
-			v = c.blind(sessionField, v)
-		}
-		return `"` + SessionToken(v) + `"`, false, true
+		return `"` + SessionToken(SessionValue(t.val, c.blind)) + `"`, false, true
 	}
 	if t.f.kind != kindText && t.f.kind != kindTree {
 		return "", false, false

@@ -67,7 +67,7 @@ func loadIndex(t testing.TB, db *sql.DB, events []*clawtrail.Event, tids map[str
 			}
 		}
 		if _, err := tx.Exec(`INSERT INTO fts(rowid, body) VALUES(?,?)`,
-			k, IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID), FVRows(e))); err != nil {
+			k, IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID, nil), FVRows(e))); err != nil {
 			t.Fatalf("insert fts: %v", err)
 		}
 	}

@@ -69,13 +69,6 @@ type indexer struct {
 // what the indexer writes in them.
 const IndexSchemaVersion = 10
 
-// clearIndexSince is the oldest version whose clear (unencrypted) index is
-// the same as this version's: such an index is kept and marked current
-// rather than rebuilt. Raise it to IndexSchemaVersion with a change that
-// touches clear indexes (version 10: fv keyed by field then order key,
-// session tokens instead of the ev_session index).
-const clearIndexSince = 10
-
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
 	if err := checkIndexVersion(ctx, path, s.log, s.Encrypted()); err != nil {
@@ -311,18 +304,18 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 			continue
 		}
 		out[i].e, out[i].text, out[i].fv = e, query.IndexText(r.tid, e), query.FVRows(e)
-		if e.SessionID != "" {
-			out[i].session = query.SessionValue(e.SessionID)
-		}
 		out[i].hasErr = e.Status == "error" || e.Error != ""
 		if e.Type == clawtrail.TypeTombstone {
 			out[i].gone = tombstoneRanges(e)
 		}
+		var blind query.Blinder
 		if ix.s.Encrypted() {
 			if tk := ix.s.keys.tenant(r.tid); tk != nil {
 				blindPrepared(tk, &out[i])
+				blind = tk.Blind
 			}
 		}
+		out[i].session = query.SessionValue(e.SessionID, blind)
 		out[i].text = query.IndexBody(r.tid, out[i].text, out[i].session, out[i].fv)
 		out[i].fv = query.NumberRows(out[i].fv)
 		// The writer reads only the scalar columns from the event (text
@@ -364,9 +357,6 @@ func blindPrepared(tk *TenantKeys, p *prepared) {
 		}
 	}
 	p.text = strings.Join(words, " ")
-	if p.session != "" {
-		p.session = tk.Blind("session_id", p.session)
-	}
 	for i := range p.fv {
 		r := &p.fv[i]
 		if r.N == nil {
@@ -727,10 +717,6 @@ func checkIndexVersion(ctx context.Context, path string, log *slog.Logger, blind
 	err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'schema'`).Scan(&v)
 	if err == nil {
 		err = db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name = 'blind'`).Scan(&b)
-	}
-	if err == nil && !blind && b == 0 && v >= clearIndexSince && v < IndexSchemaVersion {
-		_, err = db.ExecContext(ctx, `UPDATE ix_state SET value = ? WHERE name = 'schema'`, IndexSchemaVersion)
-		v = IndexSchemaVersion
 	}
 	db.Close()
 	if err == nil && v == IndexSchemaVersion && (b == 1) == blind {

@@ -111,20 +111,17 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 	if !ok {
 		return Page{}, nil
 	}
-	key := sessionID
-	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
-		key = tk.Blind("session_id", sessionID)
-	}
 	// The session's token drives (its doclist in key order); the column
 	// test keeps the answer exact for ids longer than MaxIndexValueLen, and
 	// e.tid keeps it the tenant's: the tenant's token, whose doclist holds
 	// every event of the tenant, is left out of the MATCH (an AND with it
 	// seeks that doclist in every segment for each event of the session).
-	tok := query.SessionValue(sessionID)
+	key := sessionID
+	var blind query.Blinder
 	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
-		tok = tk.Blind("session_id", tok)
+		key, blind = tk.Blind("session_id", sessionID), tk.Blind
 	}
-	match := `"` + query.SessionToken(tok) + `"`
+	match := `"` + query.SessionToken(query.SessionValue(sessionID, blind)) + `"`
 	args := []any{match, tid, key}
 	where := ""
 	if cursor != "" {
