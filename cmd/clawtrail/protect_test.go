@@ -135,6 +135,12 @@ func TestEncryptionAtRestLeavesNoPlaintext(t *testing.T) {
 	plain := t.TempDir()
 	ps := startServer(t, plain)
 	ps.cli(strings.Join(lines[:2], "\n")+"\n", "ingest", "-")
+	// A search waits for the index (wait_seq=latest): closing right after
+	// ingest could leave the events unindexed, and the term check below
+	// without its control.
+	if ids := searchIDs(t, ps, "arguments.file:/opt/lanternpotato/*"); len(ids) != 2 {
+		t.Fatalf("the clear store's directory wildcard found %d, want 2", len(ids))
+	}
 	ps.close()
 	if f := scanFiles(t, plain, words[:1]); len(f[words[0]]) == 0 {
 		t.Fatal("the scan does not find a word stored in clear: it proves nothing")
