@@ -150,8 +150,10 @@ type defaultStats struct {
 	common      int // events holding commonWord
 	rare        int
 	sessionLen  map[string]int
-	sendEmail7d int // tool:send_email inside the field query's 7-day range
-	typesDay    int // events on the count-by-type day
+	trace       map[string]string // session id → its trace id
+	user        map[string]int    // events per user
+	sendEmail7d int               // tool:send_email inside the field query's 7-day range
+	typesDay    int               // events on the count-by-type day
 }
 
 type session struct {
@@ -276,7 +278,7 @@ type genOptions struct {
 // generate builds the batches of a stream.
 func (g *generator) generate(o genOptions) *corpus {
 	c := &corpus{start: o.start, end: o.end, perType: map[string]int{}, perTen: map[string]int{},
-		def: defaultStats{sessionLen: map[string]int{}}, minLine: math.MaxInt}
+		def: defaultStats{sessionLen: map[string]int{}, trace: map[string]string{}, user: map[string]int{}}, minLine: math.MaxInt}
 	// Sessions and their event times.
 	var sessions []session
 	skel := make([]skeleton, 0, o.events)
@@ -531,6 +533,8 @@ func (g *generator) event(b *batch, s *session, ts int64, o genOptions, c *corpu
 	if s.tenant == 0 {
 		c.def.events++
 		c.def.sessionLen[s.id]++
+		c.def.trace[s.id] = s.trace
+		c.def.user[s.user]++
 		if hasCommon {
 			c.def.common++
 		}

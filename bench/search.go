@@ -120,6 +120,21 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 		"/v1/sessions/"+sid, nil); err != nil {
 		return nil, err
 	}
+	// Values of the other token columns (user, trace, ...): a user holds
+	// about 1 in 400 events, a trace is a session's; a value no event has
+	// is what a walk of the tenant's events in time order paid the most for.
+	if err := httpQuery("field query on a user `user:user_345`", fmt.Sprintf("%d events (%s); newest 100", c.def.user["user_345"], pctOf(c.def.user["user_345"])),
+		"/v1/events", url.Values{"q": {"user:user_345"}}); err != nil {
+		return nil, err
+	}
+	if err := httpQuery("field query on a trace `trace_id:…`", fmt.Sprintf("%d events (the session above's trace)", n),
+		"/v1/events", url.Values{"q": {"trace_id:" + c.def.trace[sid]}}); err != nil {
+		return nil, err
+	}
+	if err := httpQuery("field query matching nothing `user:nobody`", "0 events",
+		"/v1/events", url.Values{"q": {"user:nobody"}}); err != nil {
+		return nil, err
+	}
 	day := o.dayFrom.Format(time.DateOnly)
 	if err := httpQuery("count by type per day, one day (rollup)", fmt.Sprintf("%d events that day", c.def.typesDay),
 		"/v1/stats", url.Values{"from": {day}, "to": {day}}); err != nil {

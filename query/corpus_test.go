@@ -449,6 +449,10 @@ var handQueries = []string{
 	"tenant:acme", "tenant:beta", "-tenant:acme", "tenant:*", "tenant:a*",
 	"session:sess_1", "-session_id:sess_2", "session_id:sess_1 OR tool:exec", "session_id:sess_1*", "session_id:*",
 	"session_id:sess_3 -type:prompt", "session_id:sess_1 session_id:sess_2",
+	// the other token columns: positive equality a token, the rest the column
+	"user:user_jane", "-user:user_joe", "user_id:user_jane OR status:error", "user:user_jane agent_id:agent_prod_main",
+	"key_id:k1 -channel:slack", "channel:(slack OR cli) -user:user_jane", "agent:agent_prod_main -(user:user_joe OR key_id:k2)",
+	"user:*", "-user:*", "user:user_j*", "channel:nope", "key_id:k1 key_id:k2",
 	"seq:0", "seq:<10", "timestamp:>2026-02-01", "timestamp:<2026-01-31T20:00:00Z",
 	"received_at:>=2026-02-01T00:00:00.5Z", "content:" + strings.Repeat("é", 99) + "*",
 	"content:" + strings.Repeat("é", 100) + "*", "content:" + strings.Repeat("é", 99) + "a*",

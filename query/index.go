@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -230,36 +231,90 @@ func slashPrefixes(v string, fn func(p string)) {
 // every new event on its session's page of a large b-tree — with many
 // sessions active, a random page per event, the largest share of the pages
 // an index transaction wrote (docs/benchmarks.md, "Seventh pass").
-func SessionToken(v string) string { return ValueToken(sessionField, v) }
+func SessionToken(v string) string { return ColumnToken(sessionField, v) }
 
 // sessionField names the session id in its token. No field of FVRows is
 // called that (their paths are content, error, reason, result and the
 // dotted paths under arguments, result, usage and attributes).
 const sessionField = "session_id"
 
-// SessionValue is the stored form of session id s in its token: IndexValue
-// of s, blinded under the field name "session_id" when blind is not nil (a
-// blind index); "" for no session. The indexer, the compiler and the
-// timeline all take it from here.
-func SessionValue(s string, blind Blinder) string {
+// SessionValue is the stored form of session id s in its token
+// (ColumnValue of the session_id column). The indexer, the compiler and
+// the timeline all take it from here.
+func SessionValue(s string, blind Blinder) string { return ColumnValue(sessionField, s, blind) }
+
+// tokenColumns are the ev text columns whose values are also full-text
+// tokens (ColumnToken), so that col:X reads one token's doclist newest
+// first instead of walking the tenant's events until a page is full: for a
+// user, trace or API key with few events that walk read most of the
+// tenant (0.24–0.66 s at 1 M events, growing with the tenant; a token:
+// 0.3–4 ms; docs/benchmarks.md, "Eighth pass"). These are the columns of
+// many distinct values. Left out: type, tool and status (a b-tree index
+// on (tid, column, k) each, already in key order); channel, model, method,
+// operation and decision (a few values, each common, which the walk finds
+// at once — a token per event for them cost indexing throughput); id and
+// span_id (unique per event, where a token costs the most space: 36 bytes
+// an event for span_id; GET /v1/events/{id} reads the ledger's index).
+var tokenColumns = []string{sessionField, "user_id", "agent_id", "trace_id", "parent_id", "key_id",
+	"destination", "endpoint", "path", "approver"}
+
+// TokenColumn reports whether ev column col holds a token per value.
+func TokenColumn(col string) bool { return slices.Contains(tokenColumns, col) }
+
+// tokenGetters read the token columns from an event, in tokenColumns' order.
+var tokenGetters = func() []func(*clawtrail.Event) string {
+	out := make([]func(*clawtrail.Event) string, len(tokenColumns))
+	for i, col := range tokenColumns {
+		f, ok := stringField(col)
+		if !ok || f.col != col {
+			panic("query: token column " + col + " is not a string column")
+		}
+		out[i] = f.str
+	}
+	return out
+}()
+
+// ColRow is one token column's value of an event: V is its stored form
+// (ColumnValue).
+type ColRow struct{ Col, V string }
+
+// ColumnRows returns the event's values of the token columns, in stored
+// form (blinded when blind is not nil).
+func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
+	var out []ColRow
+	for i, col := range tokenColumns {
+		if v := tokenGetters[i](e); v != "" {
+			out = append(out, ColRow{col, ColumnValue(col, v, blind)})
+		}
+	}
+	return out
+}
+
+// ColumnValue is the stored form of value s of token column col in its
+// token: IndexValue of s, blinded under the column's name when blind is
+// not nil (a blind index); "" for no value.
+func ColumnValue(col, s string, blind Blinder) string {
 	if s == "" {
 		return ""
 	}
 	v := IndexValue(s)
 	if blind != nil {
-		v = blind(sessionField, v)
+		v = blind(col, v)
 	}
 	return v
 }
 
+// ColumnToken is the token of stored value v (ColumnValue) of column col.
+// No path of FVRows is a column's name, so it never equals a value token.
+func ColumnToken(col, v string) string { return ValueToken(col, v) }
+
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
-// or the tenant token and the words), the session token when session (the
-// stored form of the session id) is not empty, then the value token of each
-// row (the number token of each row with N, the prefix tokens of a string
-// value holding a "/") and the field token of each field; "" when there is
-// nothing.
-func IndexBody(tid int64, words, session string, rows []FVRow) string {
-	if len(rows) == 0 && session == "" {
+// or the tenant token and the words), the token of each column value in
+// cols (ColumnRows), then the value token of each row (the number token of
+// each row with N, the prefix tokens of a string value holding a "/") and
+// the field token of each field; "" when there is nothing.
+func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
+	if len(rows) == 0 && len(cols) == 0 {
 		return words
 	}
 	var b strings.Builder
@@ -268,9 +323,9 @@ func IndexBody(tid int64, words, session string, rows []FVRow) string {
 	} else {
 		b.WriteString(words)
 	}
-	if session != "" {
+	for _, c := range cols {
 		b.WriteByte(' ')
-		b.WriteString(SessionToken(session))
+		b.WriteString(ColumnToken(c.Col, c.V))
 	}
 	fields := make(map[string]struct{}, len(rows))
 	for _, r := range rows {

@@ -9,7 +9,7 @@ import (
 // against. The indexer creates it; it writes ev columns from the event (ns
 // times, NULL for absent fields and empty strings), fv rows from
 // NumberRows(FVRows(e)), and an fts row with rowid k and body
-// IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID, nil), FVRows(e)).
+// IndexBody(tid, IndexText(tid, e), ColumnRows(e, nil), FVRows(e)).
 const SQLiteSchema = `CREATE TABLE IF NOT EXISTS ev(
   k INTEGER PRIMARY KEY,          -- order key (timestamp-ordered), also the FTS rowid
   tid INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -33,9 +33,10 @@ CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
 CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT NULL, k INTEGER NOT NULL, n REAL,
   PRIMARY KEY(tid, f, k, v)) WITHOUT ROWID;
 -- contentless full-text index without positions, rowid = ev.k;
--- body = IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID, nil), FVRows(e)): the tenant token,
--- the event's distinct words, its session token (session_id has no b-tree index: a session's events
--- are this token's doclist), and its value, number, prefix and field tokens
+-- body = IndexBody(tid, IndexText(tid, e), ColumnRows(e, nil), FVRows(e)): the tenant token,
+-- the event's distinct words, the tokens of its values of session_id, user_id, trace_id and the other
+-- token columns (those have no b-tree index: the events holding a value are its token's doclist),
+-- and its value, number, prefix and field tokens
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
 `
 
@@ -316,7 +317,9 @@ func (c *compiler) join(kids []node, sep string) {
 func (c *compiler) term(t *termNode) {
 	switch t.f.kind {
 	case kindString:
-		if expr, _, ok := c.ftsTerm(t); ok {
+		// Under NOT, a token column is compared as a column: the set of
+		// a common value's events would be collected whole first.
+		if expr, _, ok := c.ftsTerm(t); ok && !c.negated {
 			c.ftsIn(expr, false)
 			return
 		}
@@ -372,10 +375,10 @@ func (t *termNode) fieldPath() string {
 // numbers in clear).
 // Tokens are hex and "§": nothing to quote.
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
-	if t.f.kind == kindString && t.f.col == sessionField && t.op == opEq {
-		// session_id:X is its session token (other terms on session_id
-		// test the column).
-		return `"` + SessionToken(SessionValue(t.val, c.blind)) + `"`, false, true
+	if t.f.kind == kindString && t.op == opEq && TokenColumn(t.f.col) {
+		// col:X is its column token (other terms on the column test the
+		// column).
+		return `"` + ColumnToken(t.f.col, ColumnValue(t.f.col, t.val, c.blind)) + `"`, false, true
 	}
 	if t.f.kind != kindText && t.f.kind != kindTree {
 		return "", false, false

@@ -67,7 +67,7 @@ func loadIndex(t testing.TB, db *sql.DB, events []*clawtrail.Event, tids map[str
 			}
 		}
 		if _, err := tx.Exec(`INSERT INTO fts(rowid, body) VALUES(?,?)`,
-			k, IndexBody(tid, IndexText(tid, e), SessionValue(e.SessionID, nil), FVRows(e))); err != nil {
+			k, IndexBody(tid, IndexText(tid, e), ColumnRows(e, nil), FVRows(e))); err != nil {
 			t.Fatalf("insert fts: %v", err)
 		}
 	}
@@ -307,11 +307,19 @@ func TestSQLitePlan(t *testing.T) {
 		{`-"delayed shipment" OR -email`, "(NOT (0) OR NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)))",
 			[]any{`"§t3" AND "email"`}, ""},
 		{"tenant:acme", "1", nil, ""},
-		// session_id:X is the session's token ("§" + hex("session_id") + "§" + hex(X));
-		// other terms on session_id test the column.
+		// session_id:X is the session's token ("§" + hex("session_id") + "§" + hex(X)),
+		// and so are the values of the other token columns (user_id, trace_id, ...);
+		// negated, or other than equality, a term tests the column.
 		{"session_id:s1 type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§73657373696f6e5f6964§7331"`},
-		{"-session:s1", "NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?))", []any{`"§t3" AND "§73657373696f6e5f6964§7331"`}, ""},
+		{"-session:s1", "NOT (e.session_id IS ?)", []any{"s1"}, ""},
 		{"session_id:s*", "(e.session_id IS NOT NULL AND e.session_id >= ? AND e.session_id < ?)", []any{"s", "t"}, ""},
+		{"user:alice", "1", nil, `"§t3" AND "§757365725f6964§616c696365"`},
+		{"trace_id:t1 -user:alice", "NOT (e.user_id IS ?)", []any{"alice"}, `"§t3" AND "§74726163655f6964§7431"`},
+		{"user:alice OR status:error", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.status IS ?)",
+			[]any{`"§t3" AND "§757365725f6964§616c696365"`, "error"}, ""},
+		{"key_id:k1 OR parent_id:p1", "1", nil, `"§t3" AND ("§6b65795f6964§6b31" OR "§706172656e745f6964§7031")`},
+		{"id:e1", "e.id IS ?", []any{"e1"}, ""},
+		{"span_id:s1 channel:cli", "(e.span_id IS ? AND e.channel IS ?)", []any{"s1", "cli"}, ""},
 		{"tenant:beta", "0", nil, ""},
 		{"duration_ms:>=5", "coalesce(CAST(e.duration_ms AS REAL) >= ?, 0)", []any{5.0}, ""},
 		{"timestamp:2026-01-01", "e.ts = ?", []any{int64(1767225600000000000)}, ""},

@@ -138,22 +138,39 @@ func TestIndexBody(t *testing.T) {
 	n := 42.0
 	rows := []FVRow{{F: "arguments.to", V: "a@b.c"}, {F: "arguments.to", V: "d"}, {F: "usage.x", V: "42", N: &n}}
 	want := "§t7 cat §617267756d656e74732e746f§6140622e63 §617267756d656e74732e746f §617267756d656e74732e746f§64 §75736167652e78§3432 §75736167652e78§n3432 §75736167652e78"
-	if got := IndexBody(7, "§t7 cat", "", rows); got != want {
+	if got := IndexBody(7, "§t7 cat", nil, rows); got != want {
 		t.Errorf("IndexBody =\n%q\nwant\n%q", got, want)
 	}
 	// Values without words still carry the tenant token; nothing stays nothing.
-	if got := IndexBody(7, "", "", rows[1:2]); got != "§t7 §617267756d656e74732e746f§64 §617267756d656e74732e746f" {
+	if got := IndexBody(7, "", nil, rows[1:2]); got != "§t7 §617267756d656e74732e746f§64 §617267756d656e74732e746f" {
 		t.Errorf("IndexBody without words = %q", got)
 	}
-	if got := IndexBody(7, "", "", nil); got != "" {
+	if got := IndexBody(7, "", nil, nil); got != "" {
 		t.Errorf("IndexBody of nothing = %q", got)
 	}
 	// A session id alone still gives a row, with the tenant token.
-	if got, want := IndexBody(7, "", "s1", nil), "§t7 §73657373696f6e5f6964§7331"; got != want {
+	if got, want := IndexBody(7, "", []ColRow{{"session_id", "s1"}}, nil), "§t7 §73657373696f6e5f6964§7331"; got != want {
 		t.Errorf("IndexBody of a session id = %q, want %q", got, want)
 	}
-	if got, want := IndexBody(7, "§t7 cat", "s1", rows[1:2]), "§t7 cat §73657373696f6e5f6964§7331 §617267756d656e74732e746f§64 §617267756d656e74732e746f"; got != want {
+	if got, want := IndexBody(7, "§t7 cat", []ColRow{{"session_id", "s1"}}, rows[1:2]), "§t7 cat §73657373696f6e5f6964§7331 §617267756d656e74732e746f§64 §617267756d656e74732e746f"; got != want {
 		t.Errorf("IndexBody with a session id = %q, want %q", got, want)
+	}
+	// Every token column of an event, in stored form, blinded in a blind
+	// index; type, tool, status, channel, id and span_id are not.
+	e := &clawtrail.Event{ID: "ev1", Type: "tool_call", Tool: "exec", Status: "ok", SessionID: "s1", UserID: "alice",
+		TraceID: "t1", SpanID: "sp1", KeyID: "k1", Channel: "cli", Path: strings.Repeat("p", 70)}
+	cols := ColumnRows(e, nil)
+	wantCols := []ColRow{{"session_id", "s1"}, {"user_id", "alice"}, {"trace_id", "t1"},
+		{"key_id", "k1"}, {"path", IndexValue(e.Path)}}
+	if !slices.Equal(cols, wantCols) {
+		t.Errorf("ColumnRows = %q, want %q", cols, wantCols)
+	}
+	blind := func(f, v string) string { return "B" + f + "=" + v }
+	if got := ColumnRows(e, blind); got[1] != (ColRow{"user_id", "Buser_id=alice"}) || got[4].V != "Bpath="+IndexValue(e.Path) {
+		t.Errorf("blind ColumnRows = %q", got)
+	}
+	if got, want := IndexBody(7, "", cols[1:2], nil), "§t7 §757365725f6964§616c696365"; got != want {
+		t.Errorf("IndexBody of a user id = %q, want %q", got, want)
 	}
 	for x, want := range map[float64]string{42: "42", 4.2e-7: "4.2e-07", math.Copysign(0, -1): "0", 1e21: "1e+21"} {
 		if got := NumberToken("n", x); got != FieldToken("n")+"§n"+hex.EncodeToString([]byte(want)) {
@@ -164,7 +181,7 @@ func TestIndexBody(t *testing.T) {
 	// clear part (the value itself when it ends with one); numbers do not.
 	path := "arguments.p"
 	long := "/a/" + strings.Repeat("b", 70) + "/c"
-	got := IndexBody(7, "", "", []FVRow{{F: path, V: "/home/x/"}, {F: path, V: IndexValue(long)}})
+	got := IndexBody(7, "", nil, []FVRow{{F: path, V: "/home/x/"}, {F: path, V: IndexValue(long)}})
 	var prefixes []string
 	for _, tok := range strings.Fields(got) {
 		if p, ok := strings.CutPrefix(tok, FieldToken(path)+"§p"); ok {
@@ -199,7 +216,7 @@ func TestPrefixQueryToken(t *testing.T) {
 	// token carries that token, however the value's clear part was cut.
 	p := strings.Repeat("a", prefixTokenMax-1) + "/"
 	for _, v := range []string{p, p + "x", p + strings.Repeat("é", 40), p + "🙂🙂🙂🙂"} {
-		if body := IndexBody(1, "", "", []FVRow{{F: "f", V: IndexValue(v)}}); !slices.Contains(strings.Fields(body), prefixToken("f", p)) {
+		if body := IndexBody(1, "", nil, []FVRow{{F: "f", V: IndexValue(v)}}); !slices.Contains(strings.Fields(body), prefixToken("f", p)) {
 			t.Errorf("the tokens of %q lack the prefix token of %q", v, p)
 		}
 	}

@@ -67,7 +67,7 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 10
+const IndexSchemaVersion = 11
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -218,7 +218,6 @@ type prepared struct {
 	e           *clawtrail.Event
 	hasErr      bool
 	text        string
-	session     string // the stored form of the session id in its token ("": none)
 	fv          []query.FVRow
 	gone        [][2]int64 // a tombstone: the seq ranges to remove from the index
 }
@@ -312,11 +311,10 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 		if ix.s.Encrypted() {
 			if tk := ix.s.keys.tenant(r.tid); tk != nil {
 				blindPrepared(tk, &out[i])
-				blind = tk.Blind
+				blind = tk.BlindValue
 			}
 		}
-		out[i].session = query.SessionValue(e.SessionID, blind)
-		out[i].text = query.IndexBody(r.tid, out[i].text, out[i].session, out[i].fv)
+		out[i].text = query.IndexBody(r.tid, out[i].text, query.ColumnRows(e, blind), out[i].fv)
 		out[i].fv = query.NumberRows(out[i].fv)
 		// The writer reads only the scalar columns from the event (text
 		// and fv carry the rest): drop the value trees and long strings,
@@ -360,9 +358,9 @@ func blindPrepared(tk *TenantKeys, p *prepared) {
 	for i := range p.fv {
 		r := &p.fv[i]
 		if r.N == nil {
-			r.Prefixes = query.BlindPrefixes(r.F, r.V, tk.Blind)
+			r.Prefixes = query.BlindPrefixes(r.F, r.V, tk.BlindValue)
 		}
-		r.V = tk.Blind(r.F, r.V)
+		r.V = tk.BlindValue(r.F, r.V)
 		if !strings.HasPrefix(r.F, "usage.") {
 			r.N = nil
 		}
@@ -372,8 +370,12 @@ func blindPrepared(tk *TenantKeys, p *prepared) {
 // blindCols blinds the text columns of ev, each under its column name.
 func blindCols(tk *TenantKeys, e *clawtrail.Event) {
 	for _, c := range BlindColumns(e) {
-		if *c.v != "" {
+		switch {
+		case *c.v == "":
+		case c.name == "trace_id" || c.name == "span_id" || c.name == "parent_id":
 			*c.v = tk.Blind(c.name, *c.v)
+		default:
+			*c.v = tk.BlindValue(c.name, *c.v)
 		}
 	}
 }

@@ -18,7 +18,7 @@ func preparedEvent(t *testing.T, tid, seq int64, js string) prepared {
 	e.Seq = seq
 	rows := query.FVRows(e)
 	return prepared{g: seq + 1, tid: tid, seq: seq, e: e,
-		text: query.IndexBody(tid, query.IndexText(tid, e), query.SessionValue(e.SessionID, nil), rows), fv: query.NumberRows(rows)}
+		text: query.IndexBody(tid, query.IndexText(tid, e), query.ColumnRows(e, nil), rows), fv: query.NumberRows(rows)}
 }
 
 // One index transaction writes events out of ledger order (by timestamp)

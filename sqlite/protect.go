@@ -44,31 +44,57 @@ type TenantKeys struct {
 	Wrap, Index, Subject, Fingerprint, Pseudonym crypt.Key
 	blinders                                     sync.Pool // HMAC states keyed with Index
 
-	// words caches the blind forms of full-text words: a vocabulary is
-	// small next to the words written, and a map lookup is ten times
-	// cheaper than an HMAC.
-	wordMu sync.Mutex
-	words  map[string]string
+	// words and values cache the blind forms of full-text words and of
+	// field values (columns, session ids, value rows, path prefixes): a
+	// vocabulary is small next to the words written, sessions, tools and
+	// directories repeat, and a map lookup is ten times cheaper than an
+	// HMAC.
+	cacheMu sync.Mutex
+	words   map[string]string
+	values  map[blindKey]string
 }
 
-// maxBlindWords bounds the word cache (about 100 bytes an entry).
-const maxBlindWords = 1 << 17
+type blindKey struct{ field, value string }
+
+// maxBlindCache bounds each cache (about 100 bytes an entry); a full cache
+// starts over.
+const maxBlindCache = 1 << 17
 
 // BlindWord is Blind("", w), cached.
 func (t *TenantKeys) BlindWord(w string) string {
-	t.wordMu.Lock()
+	t.cacheMu.Lock()
 	b, ok := t.words[w]
-	t.wordMu.Unlock()
+	t.cacheMu.Unlock()
 	if ok {
 		return b
 	}
 	b = t.Blind("", w)
-	t.wordMu.Lock()
-	if t.words == nil || len(t.words) >= maxBlindWords {
+	t.cacheMu.Lock()
+	if t.words == nil || len(t.words) >= maxBlindCache {
 		t.words = make(map[string]string, 1024)
 	}
 	t.words[strings.Clone(w)] = b
-	t.wordMu.Unlock()
+	t.cacheMu.Unlock()
+	return b
+}
+
+// BlindValue is Blind(field, value), cached: for values that repeat across
+// events. (Ids unique to an event — trace and span ids — go to Blind: they
+// would only churn the cache.)
+func (t *TenantKeys) BlindValue(field, value string) string {
+	t.cacheMu.Lock()
+	b, ok := t.values[blindKey{field, value}]
+	t.cacheMu.Unlock()
+	if ok {
+		return b
+	}
+	b = t.Blind(field, value)
+	t.cacheMu.Lock()
+	if t.values == nil || len(t.values) >= maxBlindCache {
+		t.values = make(map[blindKey]string, 1024)
+	}
+	t.values[blindKey{strings.Clone(field), strings.Clone(value)}] = b
+	t.cacheMu.Unlock()
 	return b
 }
 

@@ -132,6 +132,15 @@ func BenchmarkBlind(b *testing.B) {
 	}
 }
 
+// BenchmarkBlindValue is Blind through the value cache, for a value that
+// repeats (a session id, a tool, a directory).
+func BenchmarkBlindValue(b *testing.B) {
+	tk := deriveTenant(crypt.NewKey())
+	for b.Loop() {
+		tk.BlindValue("arguments.to", "alice@example.com")
+	}
+}
+
 // A blind index answers a wildcard ending at a "/" from its own prefix
 // tokens (keyed hashes of the directories), exactly, as the clear index
 // does; other wildcards are left to the bodies.
@@ -238,5 +247,28 @@ func TestOlderIndexSchemaRebuilds(t *testing.T) {
 		if v != IndexSchemaVersion {
 			t.Errorf("blind %v: index schema %d after the upgrade, want %d", blind, v, IndexSchemaVersion)
 		}
+	}
+}
+
+// The caches return what Blind does, for every field a value is blinded
+// under, across a cache that fills up and starts over.
+func TestBlindCaches(t *testing.T) {
+	tk := deriveTenant(crypt.NewKey())
+	for round := range 2 {
+		for i := range maxBlindCache + 10 {
+			v := fmt.Sprintf("v%d", i%(maxBlindCache+5))
+			f := []string{"tool", "session_id", "§parguments.path"}[i%3]
+			if got, want := tk.BlindValue(f, v), tk.Blind(f, v); got != want {
+				t.Fatalf("round %d: BlindValue(%q, %q) = %q, Blind says %q", round, f, v, got, want)
+			}
+			if i%97 == 0 {
+				if got, want := tk.BlindWord(v), tk.Blind("", v); got != want {
+					t.Fatalf("round %d: BlindWord(%q) = %q, Blind says %q", round, v, got, want)
+				}
+			}
+		}
+	}
+	if tk.BlindValue("tool", "bash") == tk.BlindValue("model", "bash") {
+		t.Fatal("one value blinded under two fields gives one form: the cache ignores the field")
 	}
 }
