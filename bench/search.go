@@ -115,6 +115,10 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 		"/v1/events", url.Values{"q": {rareWord}}); err != nil {
 		return nil, err
 	}
+	if err := httpQuery("full text, NOT the common word `-"+commonWord+"`", fmt.Sprintf("%d events (%s); newest 100", c.def.events-c.def.common, pctOf(c.def.events-c.def.common)),
+		"/v1/events", url.Values{"q": {"-" + commonWord}}); err != nil {
+		return nil, err
+	}
 	sid, n := c.midSession()
 	if err := httpQuery("session timeline", fmt.Sprintf("%d events (a mid-sized session)", n),
 		"/v1/sessions/"+sid, nil); err != nil {

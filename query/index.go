@@ -312,9 +312,15 @@ func ColumnToken(col, v string) string { return ValueToken(col, v) }
 // or the tenant token and the words), the token of each column value in
 // cols (ColumnRows), then the value token of each row (the number token of
 // each row with N, the prefix tokens of a string value holding a "/") and
-// the field token of each field; "" when there is nothing.
+// the field token of each field. An event with nothing else still has the
+// tenant token: every event has an fts row, so that the tenant token's
+// doclist holds all of the tenant's events and a query can drive the join
+// with FTS5's NOT (a negated term then excludes only events holding it).
 func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 	if len(rows) == 0 && len(cols) == 0 {
+		if words == "" {
+			return TenantToken(tid)
+		}
 		return words
 	}
 	var b strings.Builder

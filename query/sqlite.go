@@ -47,9 +47,9 @@ type Plan struct {
 	Where string
 	Args  []any
 	// FTS, when not empty, is an FTS5 MATCH expression for the driving
-	// join: the positive full-text terms of the query's top-level
-	// conjunction, ANDed with the tenant's token. Those terms are not
-	// repeated in Where.
+	// join: the full-text terms of the query's top-level conjunction,
+	// ANDed with the tenant's token, less (FTS5's NOT) its negated exact
+	// full-text terms. Those terms are not repeated in Where.
 	FTS string
 	// Exact is false when the SQL selects a superset of the matching
 	// events: the index keeps no word positions, so a phrase of several
@@ -108,18 +108,29 @@ func (q *Query) compile(tid int64, tenant string, driving bool, blind Blinder) P
 	}
 	var p Plan
 	if len(drive) > 0 {
-		var b strings.Builder
-		b.WriteString(`"` + TenantToken(c.tid) + `"`)
+		var pos, neg []string
 		for _, n := range drive {
+			if not, ok := n.(*notNode); ok {
+				expr, _, _ := c.ftsExpr(not.kid)
+				neg = append(neg, expr)
+				continue
+			}
 			expr, inexact, _ := c.ftsExpr(n)
 			if inexact {
 				c.exact = false
 			}
 			if expr != "" {
-				b.WriteString(" AND " + expr)
+				pos = append(pos, expr)
 			}
 		}
-		p.FTS = b.String()
+		fts := `"` + TenantToken(c.tid) + `"`
+		for _, e := range pos {
+			fts += " AND " + e
+		}
+		for _, e := range neg {
+			fts = "(" + fts + ") NOT (" + e + ")"
+		}
+		p.FTS = fts
 	}
 	if rest == nil {
 		p.Where = "1"
@@ -139,6 +150,15 @@ func (q *Query) compile(tid int64, tenant string, driving bool, blind Blinder) P
 // match first.
 func (c *compiler) splitDriving(root node) (drive []node, rest node) {
 	drivable := func(n node) bool {
+		if not, ok := n.(*notNode); ok {
+			// FTS5's NOT: the tenant's events (every event has an fts
+			// row) but those the term selects, newest first — where a
+			// subquery would collect a common word's events whole
+			// first. Only an exact term: NOT of a superset would drop
+			// events that match.
+			expr, inexact, ok := c.ftsExpr(not.kid)
+			return ok && !inexact && expr != ""
+		}
 		_, _, ok := c.ftsExpr(n)
 		return ok
 	}

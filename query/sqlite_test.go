@@ -289,7 +289,7 @@ func TestSQLiteSeed(t *testing.T) {
 }
 
 func TestSQLitePlan(t *testing.T) {
-	inexact := map[string]bool{`"delayed shipment" email*`: true, `-"delayed shipment" OR -email`: true}
+	inexact := map[string]bool{`"delayed shipment" email*`: true, `-"delayed shipment" OR -email`: true, `invoice -"delayed shipment"`: true}
 	tests := []struct {
 		q     string
 		where string
@@ -311,10 +311,13 @@ func TestSQLitePlan(t *testing.T) {
 		// and so are the values of the other token columns (user_id, trace_id, ...);
 		// negated, or other than equality, a term tests the column.
 		{"session_id:s1 type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§73657373696f6e5f6964§7331"`},
-		{"-session:s1", "NOT (e.session_id IS ?)", []any{"s1"}, ""},
+		{"-session:s1", "1", nil, `("§t3") NOT ("§73657373696f6e5f6964§7331")`},
 		{"session_id:s*", "(e.session_id IS NOT NULL AND e.session_id >= ? AND e.session_id < ?)", []any{"s", "t"}, ""},
 		{"user:alice", "1", nil, `"§t3" AND "§757365725f6964§616c696365"`},
-		{"trace_id:t1 -user:alice", "NOT (e.user_id IS ?)", []any{"alice"}, `"§t3" AND "§74726163655f6964§7431"`},
+		{"trace_id:t1 -user:alice", "1", nil, `("§t3" AND "§74726163655f6964§7431") NOT ("§757365725f6964§616c696365")`},
+		{"channel:cli -user:alice", "e.channel IS ?", []any{"cli"}, `("§t3") NOT ("§757365725f6964§616c696365")`},
+		// Under a NOT deeper down, a token column is compared as a column.
+		{"-(user:alice status:x)", "NOT ((e.user_id IS ? AND e.status IS ?))", []any{"alice", "x"}, ""},
 		{"user:alice OR status:error", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.status IS ?)",
 			[]any{`"§t3" AND "§757365725f6964§616c696365"`, "error"}, ""},
 		{"key_id:k1 OR parent_id:p1", "1", nil, `"§t3" AND ("§6b65795f6964§6b31" OR "§706172656e745f6964§7031")`},
@@ -337,7 +340,13 @@ func TestSQLitePlan(t *testing.T) {
 		// An OR of what the full-text index holds drives too.
 		{"content:hi OR cat dog", "1", nil, `"§t3" AND ("§636f6e74656e74§6869" OR ("cat" AND "dog"))`},
 		// Elsewhere a subquery.
-		{"NOT content:hi", "NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?))", []any{`"§t3" AND "§636f6e74656e74§6869"`}, ""},
+		{"NOT content:hi", "1", nil, `("§t3") NOT ("§636f6e74656e74§6869")`},
+		// An exact negated full-text term of the top-level conjunction drives
+		// the join with FTS5's NOT (every event has an fts row); a phrase,
+		// a superset, cannot.
+		{"invoice -refund -email*", "1", nil, `(("§t3" AND "invoice") NOT ("refund")) NOT ("email" *)`},
+		{`invoice -"delayed shipment"`, "NOT (0)", nil, `"§t3" AND "invoice"`},
+		{"-(email OR tool:x)", "NOT ((e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.tool IS ?))", []any{`"§t3" AND "email"`, "x"}, ""},
 		{"content:hi OR usage.x:<1", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?))",
 			[]any{`"§t3" AND "§636f6e74656e74§6869"`, int64(3), "usage.x", 1.0}, ""},
 		{"usage.x:<1", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?)", []any{int64(3), "usage.x", 1.0}, ""},
