@@ -48,19 +48,20 @@ func (s *server) get(ctx context.Context, path string, params url.Values) ([]byt
 	return io.ReadAll(resp.Body)
 }
 
-// countEvents counts the events of a search page, or the events a stats
-// answer counts.
+// countEvents counts the events of a search page, the sessions of a
+// listing, or the events a stats answer counts.
 func countEvents(body []byte) (int, error) {
 	var page struct {
-		Events []json.RawMessage `json:"events"`
-		Days   []struct {
+		Events   []json.RawMessage `json:"events"`
+		Sessions []json.RawMessage `json:"sessions"`
+		Days     []struct {
 			Total int `json:"total"`
 		} `json:"days"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
 		return 0, err
 	}
-	n := len(page.Events)
+	n := len(page.Events) + len(page.Sessions)
 	for _, d := range page.Days {
 		n += d.Total
 	}
@@ -122,6 +123,10 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 	sid, n := c.midSession()
 	if err := httpQuery("session timeline", fmt.Sprintf("%d events (a mid-sized session)", n),
 		"/v1/sessions/"+sid, nil); err != nil {
+		return nil, err
+	}
+	if err := httpQuery("sessions listing, the 50 most recently active", "50 sessions",
+		"/v1/sessions", url.Values{"limit": {"50"}}); err != nil {
 		return nil, err
 	}
 	// Values of the other token columns (user, trace, ...): a user holds

@@ -211,3 +211,30 @@ func specialRune(r rune) bool {
 	}
 	return unicode.IsSpace(r)
 }
+
+// WithSessions returns q ANDed with session_id being one of ids (at least
+// one): the query of those sessions' events that q matches. A session
+// listing reads the summaries of the sessions it found this way, from
+// their session tokens.
+func (q *Query) WithSessions(ids []string) (*Query, error) {
+	var kids []node
+	for _, id := range ids {
+		var b strings.Builder
+		b.WriteString("session_id:")
+		writeQuoted(&b, id)
+		t, err := Parse(b.String())
+		if err != nil {
+			return nil, err
+		}
+		kids = append(kids, t.root)
+	}
+	var sess node = &orNode{kids: kids}
+	if len(kids) == 1 {
+		sess = kids[0]
+	}
+	root := sess
+	if q.root != nil {
+		root = mkAnd([]node{sess, q.root})
+	}
+	return &Query{root: root, namesType: q.namesType}, nil
+}

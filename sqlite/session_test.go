@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/internal/ixtest"
+	"github.com/clawtrail/clawtrail/query"
 )
 
 // A session's timeline comes from its session token (there is no b-tree
@@ -108,5 +112,113 @@ func TestSessionTimelineFromToken(t *testing.T) {
 		if n := ixtest.TermsHolding(t, dir, hex.EncodeToString([]byte("marmot-1"))); (n > 0) == blind {
 			t.Errorf("blind %v: %d full-text terms hold the hex of a session id", blind, n)
 		}
+	}
+}
+
+// The session listing — the most recently active sessions first, each
+// summarised over its events that match — agrees with a summary computed
+// here from the events themselves, for queries, time windows and limits
+// that cut the list, in a clear and a blind index.
+func TestSessionListing(t *testing.T) {
+	k := crypt.NewKey()
+	type ev struct {
+		id, sess, tool, status, word string
+		ts                           time.Time
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	var evs []ev
+	var b strings.Builder
+	for i := range 400 {
+		e := ev{id: fmt.Sprintf("e%03d", i), sess: fmt.Sprintf("s%02d", r.IntN(30)), tool: []string{"exec", "read_file", "send_email"}[r.IntN(3)],
+			status: []string{"success", "error"}[r.IntN(2)], word: []string{"alpha", "beta", "gamma"}[r.IntN(3)],
+			ts: base.Add(time.Duration(r.IntN(48*3600)) * time.Second)}
+		if i%50 == 7 {
+			e.sess = "" // no session: never listed
+		}
+		evs = append(evs, e)
+		fmt.Fprintf(&b, `{"id":%q,"type":"tool_call","session_id":%q,"tool":%q,"status":%q,"content":%q,"timestamp":%q}`+"\n",
+			e.id, e.sess, e.tool, e.status, e.word, e.ts.Format(time.RFC3339Nano))
+	}
+	for _, blind := range []bool{false, true} {
+		var s *Store
+		if blind {
+			s = openEncrypted(t, t.TempDir(), &k)
+		} else {
+			s = openStore(t, t.TempDir())
+		}
+		mustAppend(t, s, "acme", b.String())
+		search(t, s, "acme", "")
+		for _, c := range []struct {
+			q        string
+			from, to time.Time
+			limit    int
+			match    func(ev) bool
+		}{
+			{"", time.Time{}, time.Time{}, 10, func(ev) bool { return true }},
+			{"", time.Time{}, time.Time{}, 100, func(ev) bool { return true }},
+			{"tool:send_email", time.Time{}, time.Time{}, 7, func(e ev) bool { return e.tool == "send_email" }},
+			{"alpha -status:error", time.Time{}, time.Time{}, 12, func(e ev) bool { return e.word == "alpha" && e.status != "error" }},
+			{"", base.Add(10 * time.Hour), base.Add(20 * time.Hour), 5, func(ev) bool { return true }},
+			{"beta", base, base.Add(30 * time.Hour), 50, func(e ev) bool { return e.word == "beta" }},
+			{"session_id:s03", time.Time{}, time.Time{}, 10, func(e ev) bool { return e.sess == "s03" }},
+		} {
+			in := func(e ev) bool {
+				return e.sess != "" && c.match(e) && (c.from.IsZero() || !e.ts.Before(c.from)) && (c.to.IsZero() || !e.ts.After(c.to))
+			}
+			byID := map[string]*SessionSummary{}
+			tools := map[string]map[string]bool{}
+			for _, e := range evs {
+				if !in(e) {
+					continue
+				}
+				ts := e.ts.UnixNano()
+				ss := byID[e.sess]
+				if ss == nil {
+					ss = &SessionSummary{ID: e.sess, First: ts, Last: ts}
+					byID[e.sess], tools[e.sess] = ss, map[string]bool{}
+				}
+				ss.First, ss.Last = min(ss.First, ts), max(ss.Last, ts)
+				ss.Events++
+				if e.status == "error" {
+					ss.Errors++
+				}
+				tools[e.sess][e.tool] = true
+			}
+			var want []SessionSummary
+			for id, ss := range byID {
+				ss.Tools = slices.Sorted(maps.Keys(tools[id]))
+				want = append(want, *ss)
+			}
+			slices.SortFunc(want, func(a, b SessionSummary) int { return cmp.Or(cmp.Compare(b.Last, a.Last), strings.Compare(a.ID, b.ID)) })
+			want = want[:min(len(want), c.limit)]
+			req := SearchRequest{Tenant: "acme", Limit: c.limit}
+			if c.q != "" {
+				pq, err := query.Parse(c.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Query = pq
+			}
+			if !c.from.IsZero() {
+				req.From, req.To = c.from.UnixNano(), c.to.UnixNano()
+			}
+			got, err := s.Sessions(context.Background(), req)
+			if err != nil {
+				t.Fatalf("blind %v: %q: %v", blind, c.q, err)
+			}
+			for i := range got {
+				slices.Sort(got[i].Tools)
+			}
+			if len(want) == 0 {
+				t.Fatalf("%q: the case selects no session", c.q)
+			}
+			if !slices.EqualFunc(got, want, func(a, b SessionSummary) bool {
+				return a.ID == b.ID && a.First == b.First && a.Last == b.Last && a.Events == b.Events && a.Errors == b.Errors && slices.Equal(a.Tools, b.Tools)
+			}) {
+				t.Errorf("blind %v: sessions for %q [%v, %v] limit %d:\n got %+v\nwant %+v", blind, c.q, c.from, c.to, c.limit, got, want)
+			}
+		}
+		s.Close()
 	}
 }
