@@ -32,17 +32,56 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	if err != nil {
 		return nil, err
 	}
-	// A blind index holds keyed hashes of session ids and tools: the
-	// summaries are built from the bodies instead.
-	if !plan.Exact || s.Encrypted() {
+	// A phrase is decided on the bodies: summarise from them.
+	if !plan.Exact {
 		return s.sessionsFiltered(ctx, req)
 	}
-	ids, err := s.recentSessions(ctx, tid, req, q, plan)
-	if err != nil || len(ids) == 0 {
+	stored, firsts, err := s.recentSessions(ctx, tid, req, q, plan)
+	if err != nil || len(stored) == 0 {
 		return nil, err
 	}
+	// A blind index holds keyed hashes of session ids and tools (the
+	// stored forms): the clear ones come from one body each.
+	blind := s.Encrypted() && s.keys.tenant(tid) != nil
+	clear := map[string]string{} // stored form → clear, session ids and tools
+	readClear := func(keys []keyRef, get func(*clawtrail.Event) string, stored []string) error {
+		if !blind {
+			for _, v := range stored {
+				clear[v] = v
+			}
+			return nil
+		}
+		bodies, err := s.bodies(ctx, tid, keys)
+		if err != nil {
+			return err
+		}
+		bySeq := map[int64][]byte{}
+		for _, b := range bodies {
+			bySeq[b.Seq] = b.Body
+		}
+		for i, k := range keys {
+			// A body deleted since (retention, erasure; its tombstone
+			// not indexed yet) names nothing: left out below.
+			if e, err := clawtrail.ParseEvent(bySeq[k.seq]); err == nil {
+				clear[stored[i]] = get(e)
+			}
+		}
+		return nil
+	}
+	if err := readClear(firsts, func(e *clawtrail.Event) string { return e.SessionID }, stored); err != nil {
+		return nil, err
+	}
+	var ids []string
+	stored = slices.DeleteFunc(stored, func(v string) bool { _, ok := clear[v]; return !ok })
+	for _, v := range stored {
+		ids = append(ids, clear[v])
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	// The summaries, over the events of those sessions that match: one
-	// more query, driven by their session tokens.
+	// more query, driven by their session tokens, a row per session and
+	// tool.
 	withIDs, err := q.WithSessions(ids)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
@@ -54,72 +93,113 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 		return nil, err
 	}
 	var sb strings.Builder
-	sb.WriteString(`SELECT e.session_id, min(e.ts), max(e.ts), count(*), sum(e.err), group_concat(DISTINCT e.tool)`)
+	sb.WriteString(`SELECT e.session_id, e.tool, min(e.ts), max(e.ts), count(*), sum(e.err), max(e.k), max(e.seq)`)
 	_, args := selection(&sb, tid, sreq, q, plan, nil)
-	sb.WriteString(` AND e.session_id IN (?` + strings.Repeat(",?", len(ids)-1) + `) GROUP BY e.session_id`)
-	for _, id := range ids {
-		args = append(args, id)
+	sb.WriteString(` AND e.session_id IN (?` + strings.Repeat(",?", len(stored)-1) + `) GROUP BY e.session_id, e.tool`)
+	for _, v := range stored {
+		args = append(args, v)
 	}
-	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
+	type group struct {
+		sess, tool   string
+		first, last  int64
+		events, errs int64
+		key          keyRef
+	}
+	var groups []group
+	err = func() error {
+		rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return fmt.Errorf("search index: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var g group
+			var tool *string
+			if err := rows.Scan(&g.sess, &tool, &g.first, &g.last, &g.events, &g.errs, &g.key.k, &g.key.seq); err != nil {
+				return err
+			}
+			if tool != nil {
+				g.tool = *tool
+			}
+			groups = append(groups, g)
+		}
+		return rows.Err()
+	}()
 	if err != nil {
-		return nil, fmt.Errorf("search index: %w", err)
-	}
-	defer rows.Close()
-	var out []SessionSummary
-	for rows.Next() {
-		var ss SessionSummary
-		var tools *string
-		if err := rows.Scan(&ss.ID, &ss.First, &ss.Last, &ss.Events, &ss.Errors, &tools); err != nil {
-			return nil, err
-		}
-		ss.Tools = []string{}
-		if tools != nil {
-			ss.Tools = strings.Split(*tools, ",")
-		}
-		out = append(out, ss)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b SessionSummary) int {
+	// One body per distinct stored tool (a blind index).
+	var toolKeys []keyRef
+	var toolsStored []string
+	for _, g := range groups {
+		if _, ok := clear[g.tool]; !ok && g.tool != "" && !slices.Contains(toolsStored, g.tool) {
+			toolKeys, toolsStored = append(toolKeys, g.key), append(toolsStored, g.tool)
+		}
+	}
+	if err := readClear(toolKeys, func(e *clawtrail.Event) string { return e.Tool }, toolsStored); err != nil {
+		return nil, err
+	}
+	byID := map[string]*SessionSummary{}
+	var out []*SessionSummary
+	for _, g := range groups {
+		ss := byID[g.sess]
+		if ss == nil {
+			ss = &SessionSummary{ID: clear[g.sess], First: g.first, Last: g.last, Tools: []string{}}
+			byID[g.sess] = ss
+			out = append(out, ss)
+		}
+		ss.First, ss.Last = min(ss.First, g.first), max(ss.Last, g.last)
+		ss.Events += g.events
+		ss.Errors += g.errs
+		if t, ok := clear[g.tool]; ok && g.tool != "" {
+			ss.Tools = append(ss.Tools, t)
+		}
+	}
+	list := make([]SessionSummary, len(out))
+	for i, ss := range out {
+		slices.Sort(ss.Tools)
+		list[i] = *ss
+	}
+	slices.SortStableFunc(list, func(a, b SessionSummary) int {
 		return cmp.Or(cmp.Compare(b.Last, a.Last), strings.Compare(a.ID, b.ID))
 	})
-	return out, nil
+	return list, nil
 }
 
-// recentSessions returns the ids of the (at most req.Limit) sessions whose
-// latest matching event is the most recent: it walks the matching events
+// recentSessions returns the stored session ids (keyed hashes in a blind
+// index) of the (at most req.Limit) sessions whose latest matching event is
+// the most recent, and the key of that event of each: it walks the matching events
 // newest first, as a search does, and a session's first appearance there
 // is its latest event, so the walk stops once it has seen enough sessions —
 // where grouping every matching event first read the whole tenant for an
 // unfiltered listing (1.5 s at 500k events; docs/benchmarks.md, "Eighth
 // pass").
-func (s *Store) recentSessions(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]string, error) {
+func (s *Store) recentSessions(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) (ids []string, firsts []keyRef, err error) {
 	if req.Limit <= 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var sb strings.Builder
-	sb.WriteString(`SELECT e.session_id`)
+	sb.WriteString(`SELECT e.session_id, e.k, e.seq`)
 	keyCol, args := selection(&sb, tid, req, q, plan, nil)
 	sb.WriteString(` AND e.session_id IS NOT NULL ORDER BY ` + keyCol + ` DESC`)
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
-		return nil, fmt.Errorf("search index: %w", err)
+		return nil, nil, fmt.Errorf("search index: %w", err)
 	}
 	defer rows.Close()
 	seen := map[string]bool{}
-	var ids []string
 	for len(ids) < req.Limit && rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+		var k keyRef
+		if err := rows.Scan(&id, &k.k, &k.seq); err != nil {
+			return nil, nil, err
 		}
 		if !seen[id] {
 			seen[id] = true
-			ids = append(ids, id)
+			ids, firsts = append(ids, id), append(firsts, k)
 		}
 	}
-	return ids, rows.Err()
+	return ids, firsts, rows.Err()
 }
 
 // sessionsFiltered aggregates sessions from the events a query matches, for
