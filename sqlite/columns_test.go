@@ -22,12 +22,7 @@ func TestColumnTokens(t *testing.T) {
 	twin := long[:len(long)-1] + "v"          // same clear prefix, another hash
 	for _, blind := range []bool{false, true} {
 		dir := t.TempDir()
-		var s *Store
-		if blind {
-			s = openEncrypted(t, dir, &k)
-		} else {
-			s = openStore(t, dir)
-		}
+		s := openStoreBlind(t, dir, blind, &k)
 		users := []string{"wombat-1", "wombat-2", long, twin}
 		var b strings.Builder
 		for i := range 40 {

@@ -28,6 +28,16 @@ func openEncrypted(t *testing.T, dir string, k *crypt.Key) *Store {
 	return s
 }
 
+// openStoreBlind opens the store in dir with encryption at rest under k
+// (a blind index) when blind, else in clear.
+func openStoreBlind(t *testing.T, dir string, blind bool, k *crypt.Key) *Store {
+	t.Helper()
+	if blind {
+		return openEncrypted(t, dir, k)
+	}
+	return openStore(t, dir)
+}
+
 // The blind index answers every query exactly as the clear index does: the
 // same events, in the same order, for equality, words, phrases, prefixes,
 // ranges, negations and nested fields.
@@ -211,12 +221,7 @@ func TestOlderIndexSchemaRebuilds(t *testing.T) {
 	k := crypt.NewKey()
 	for _, blind := range []bool{false, true} {
 		dir := t.TempDir()
-		open := func() *Store {
-			if blind {
-				return openEncrypted(t, dir, &k)
-			}
-			return openStore(t, dir)
-		}
+		open := func() *Store { return openStoreBlind(t, dir, blind, &k) }
 		s := open()
 		mustAppend(t, s, "acme", `{"id":"a","type":"tool_call","arguments":{"path":"/home/agent/a.txt"}}`+"\n")
 		search(t, s, "acme", "arguments.path:/home/agent/*")

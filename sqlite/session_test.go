@@ -31,12 +31,7 @@ func TestSessionTimelineFromToken(t *testing.T) {
 	twin := long[:len(long)-1] + "y"          // same clear prefix, another hash
 	for _, blind := range []bool{false, true} {
 		dir := t.TempDir()
-		var s *Store
-		if blind {
-			s = openEncrypted(t, dir, &k)
-		} else {
-			s = openStore(t, dir)
-		}
+		s := openStoreBlind(t, dir, blind, &k)
 		var b strings.Builder
 		want := map[string][]string{}
 		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -141,12 +136,7 @@ func TestSessionListing(t *testing.T) {
 			e.id, e.sess, e.tool, e.status, e.word, e.ts.Format(time.RFC3339Nano))
 	}
 	for _, blind := range []bool{false, true} {
-		var s *Store
-		if blind {
-			s = openEncrypted(t, t.TempDir(), &k)
-		} else {
-			s = openStore(t, t.TempDir())
-		}
+		s := openStoreBlind(t, t.TempDir(), blind, &k)
 		mustAppend(t, s, "acme", b.String())
 		search(t, s, "acme", "")
 		for _, c := range []struct {

@@ -168,9 +168,10 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 
 // recentSessions returns the stored session ids (keyed hashes in a blind
 // index) of the (at most req.Limit) sessions whose latest matching event is
-// the most recent, and the key of that event of each: it walks the matching events
-// newest first, as a search does, and a session's first appearance there
-// is its latest event, so the walk stops once it has seen enough sessions —
+// the most recent, and the key of that event of each. It walks the
+// matching events newest first, as a search does; a session's first
+// appearance there is its latest event, so the walk stops once it has seen
+// enough sessions —
 // where grouping every matching event first read the whole tenant for an
 // unfiltered listing (1.5 s at 500k events; docs/benchmarks.md, "Eighth
 // pass").
