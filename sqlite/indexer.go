@@ -372,7 +372,7 @@ func blindCols(tk *TenantKeys, e *clawtrail.Event) {
 	for _, c := range BlindColumns(e) {
 		switch {
 		case *c.v == "":
-		case c.name == "trace_id" || c.name == "span_id" || c.name == "parent_id":
+		case c.name == "span_id":
 			*c.v = tk.Blind(c.name, *c.v)
 		default:
 			*c.v = tk.BlindValue(c.name, *c.v)

@@ -48,55 +48,45 @@ type TenantKeys struct {
 	// field values (columns, session ids, value rows, path prefixes): a
 	// vocabulary is small next to the words written, sessions, tools and
 	// directories repeat, and a map lookup is ten times cheaper than an
-	// HMAC.
-	cacheMu sync.Mutex
-	words   map[string]string
-	values  map[blindKey]string
+	// HMAC. Two caches, so that values do not push words out.
+	words, values blindCache
+}
+
+// blindCache maps (field, value) to Blind(field, value), up to
+// maxBlindCache entries (about 100 bytes each); a full cache starts over.
+type blindCache struct {
+	mu sync.Mutex
+	m  map[blindKey]string
 }
 
 type blindKey struct{ field, value string }
 
-// maxBlindCache bounds each cache (about 100 bytes an entry); a full cache
-// starts over.
 const maxBlindCache = 1 << 17
 
-// BlindWord is Blind("", w), cached.
-func (t *TenantKeys) BlindWord(w string) string {
-	t.cacheMu.Lock()
-	b, ok := t.words[w]
-	t.cacheMu.Unlock()
-	if ok {
-		return b
-	}
-	b = t.Blind("", w)
-	t.cacheMu.Lock()
-	if t.words == nil || len(t.words) >= maxBlindCache {
-		t.words = make(map[string]string, 1024)
-	}
-	t.words[strings.Clone(w)] = b
-	t.cacheMu.Unlock()
-	return b
-}
-
-// BlindValue is Blind(field, value), cached: for values that repeat across
-// events. (Ids unique to an event — trace and span ids — go to Blind: they
-// would only churn the cache.)
-func (t *TenantKeys) BlindValue(field, value string) string {
-	t.cacheMu.Lock()
-	b, ok := t.values[blindKey{field, value}]
-	t.cacheMu.Unlock()
+func (c *blindCache) get(t *TenantKeys, field, value string) string {
+	c.mu.Lock()
+	b, ok := c.m[blindKey{field, value}]
+	c.mu.Unlock()
 	if ok {
 		return b
 	}
 	b = t.Blind(field, value)
-	t.cacheMu.Lock()
-	if t.values == nil || len(t.values) >= maxBlindCache {
-		t.values = make(map[blindKey]string, 1024)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxBlindCache {
+		c.m = make(map[blindKey]string, 1024)
 	}
-	t.values[blindKey{strings.Clone(field), strings.Clone(value)}] = b
-	t.cacheMu.Unlock()
+	c.m[blindKey{strings.Clone(field), strings.Clone(value)}] = b
+	c.mu.Unlock()
 	return b
 }
+
+// BlindWord is Blind("", w), cached.
+func (t *TenantKeys) BlindWord(w string) string { return t.words.get(t, "", w) }
+
+// BlindValue is Blind(field, value), cached: for values that repeat across
+// events. (A span id, unique to its event, goes to Blind: it would only
+// churn the cache.)
+func (t *TenantKeys) BlindValue(field, value string) string { return t.values.get(t, field, value) }
 
 func deriveTenant(secret crypt.Key) *TenantKeys {
 	return &TenantKeys{Wrap: secret.Derive("wrap"), Index: secret.Derive("index"),

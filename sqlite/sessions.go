@@ -40,44 +40,23 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	if err != nil || len(stored) == 0 {
 		return nil, err
 	}
-	// A blind index holds keyed hashes of session ids and tools (the
+	// A blind index holds keyed hashes of session ids and tools (their
 	// stored forms): the clear ones come from one body each.
 	blind := s.Encrypted() && s.keys.tenant(tid) != nil
-	clear := map[string]string{} // stored form → clear, session ids and tools
-	readClear := func(keys []keyRef, get func(*clawtrail.Event) string, stored []string) error {
-		if !blind {
-			for _, v := range stored {
-				clear[v] = v
-			}
-			return nil
-		}
-		bodies, err := s.bodies(ctx, tid, keys)
+	ids := stored
+	if blind {
+		clear, err := s.clearValues(ctx, tid, firsts, stored, func(e *clawtrail.Event) string { return e.SessionID })
 		if err != nil {
-			return err
+			return nil, err
 		}
-		bySeq := map[int64][]byte{}
-		for _, b := range bodies {
-			bySeq[b.Seq] = b.Body
+		ids = nil
+		stored = slices.DeleteFunc(stored, func(v string) bool { _, ok := clear[v]; return !ok })
+		for _, v := range stored {
+			ids = append(ids, clear[v])
 		}
-		for i, k := range keys {
-			// A body deleted since (retention, erasure; its tombstone
-			// not indexed yet) names nothing: left out below.
-			if e, err := clawtrail.ParseEvent(bySeq[k.seq]); err == nil {
-				clear[stored[i]] = get(e)
-			}
+		if len(ids) == 0 {
+			return nil, nil
 		}
-		return nil
-	}
-	if err := readClear(firsts, func(e *clawtrail.Event) string { return e.SessionID }, stored); err != nil {
-		return nil, err
-	}
-	var ids []string
-	stored = slices.DeleteFunc(stored, func(v string) bool { _, ok := clear[v]; return !ok })
-	for _, v := range stored {
-		ids = append(ids, clear[v])
-	}
-	if len(ids) == 0 {
-		return nil, nil
 	}
 	// The summaries, over the events of those sessions that match: one
 	// more query, driven by their session tokens, a row per session and
@@ -93,7 +72,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 		return nil, err
 	}
 	var sb strings.Builder
-	sb.WriteString(`SELECT e.session_id, e.tool, min(e.ts), max(e.ts), count(*), sum(e.err), max(e.k), max(e.seq)`)
+	sb.WriteString(`SELECT e.session_id, e.tool, min(e.ts), max(e.ts), count(*), sum(e.err), max(e.seq)`)
 	_, args := selection(&sb, tid, sreq, q, plan, nil)
 	sb.WriteString(` AND e.session_id IN (?` + strings.Repeat(",?", len(stored)-1) + `) GROUP BY e.session_id, e.tool`)
 	for _, v := range stored {
@@ -103,7 +82,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 		sess, tool   string
 		first, last  int64
 		events, errs int64
-		key          keyRef
+		seq          int64 // of one of its events
 	}
 	var groups []group
 	err = func() error {
@@ -115,7 +94,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 		for rows.Next() {
 			var g group
 			var tool *string
-			if err := rows.Scan(&g.sess, &tool, &g.first, &g.last, &g.events, &g.errs, &g.key.k, &g.key.seq); err != nil {
+			if err := rows.Scan(&g.sess, &tool, &g.first, &g.last, &g.events, &g.errs, &g.seq); err != nil {
 				return err
 			}
 			if tool != nil {
@@ -128,30 +107,37 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	if err != nil {
 		return nil, err
 	}
-	// One body per distinct stored tool (a blind index).
-	var toolKeys []keyRef
-	var toolsStored []string
-	for _, g := range groups {
-		if _, ok := clear[g.tool]; !ok && g.tool != "" && !slices.Contains(toolsStored, g.tool) {
-			toolKeys, toolsStored = append(toolKeys, g.key), append(toolsStored, g.tool)
+	sessName := func(v string) string { return v }
+	toolName := func(v string) (string, bool) { return v, v != "" }
+	if blind {
+		sessName = func(v string) string { return ids[slices.Index(stored, v)] }
+		// One body per distinct stored tool.
+		var keys []keyRef
+		var tools []string
+		for _, g := range groups {
+			if g.tool != "" && !slices.Contains(tools, g.tool) {
+				keys, tools = append(keys, keyRef{seq: g.seq}), append(tools, g.tool)
+			}
 		}
-	}
-	if err := readClear(toolKeys, func(e *clawtrail.Event) string { return e.Tool }, toolsStored); err != nil {
-		return nil, err
+		clear, err := s.clearValues(ctx, tid, keys, tools, func(e *clawtrail.Event) string { return e.Tool })
+		if err != nil {
+			return nil, err
+		}
+		toolName = func(v string) (string, bool) { t, ok := clear[v]; return t, ok }
 	}
 	byID := map[string]*SessionSummary{}
 	var out []*SessionSummary
 	for _, g := range groups {
 		ss := byID[g.sess]
 		if ss == nil {
-			ss = &SessionSummary{ID: clear[g.sess], First: g.first, Last: g.last, Tools: []string{}}
+			ss = &SessionSummary{ID: sessName(g.sess), First: g.first, Last: g.last, Tools: []string{}}
 			byID[g.sess] = ss
 			out = append(out, ss)
 		}
 		ss.First, ss.Last = min(ss.First, g.first), max(ss.Last, g.last)
 		ss.Events += g.events
 		ss.Errors += g.errs
-		if t, ok := clear[g.tool]; ok && g.tool != "" {
+		if t, ok := toolName(g.tool); ok {
 			ss.Tools = append(ss.Tools, t)
 		}
 	}
@@ -164,6 +150,28 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 		return cmp.Or(cmp.Compare(b.Last, a.Last), strings.Compare(a.ID, b.ID))
 	})
 	return list, nil
+}
+
+// clearValues maps stored[i], a keyed hash in a blind index, to the clear
+// value get reads from the body of the event at keys[i]. A body deleted
+// since (retention, erasure; its tombstone not indexed yet) names nothing:
+// its value is left out of the map.
+func (s *Store) clearValues(ctx context.Context, tid int64, keys []keyRef, stored []string, get func(*clawtrail.Event) string) (map[string]string, error) {
+	bodies, err := s.bodies(ctx, tid, keys)
+	if err != nil {
+		return nil, err
+	}
+	bySeq := map[int64][]byte{}
+	for _, b := range bodies {
+		bySeq[b.Seq] = b.Body
+	}
+	clear := map[string]string{}
+	for i, k := range keys {
+		if e, err := clawtrail.ParseEvent(bySeq[k.seq]); err == nil {
+			clear[stored[i]] = get(e)
+		}
+	}
+	return clear, nil
 }
 
 // recentSessions returns the stored session ids (keyed hashes in a blind
@@ -180,7 +188,7 @@ func (s *Store) recentSessions(ctx context.Context, tid int64, req SearchRequest
 		return nil, nil, nil
 	}
 	var sb strings.Builder
-	sb.WriteString(`SELECT e.session_id, e.k, e.seq`)
+	sb.WriteString(`SELECT e.session_id, e.seq`)
 	keyCol, args := selection(&sb, tid, req, q, plan, nil)
 	sb.WriteString(` AND e.session_id IS NOT NULL ORDER BY ` + keyCol + ` DESC`)
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
@@ -192,7 +200,7 @@ func (s *Store) recentSessions(ctx context.Context, tid int64, req SearchRequest
 	for len(ids) < req.Limit && rows.Next() {
 		var id string
 		var k keyRef
-		if err := rows.Scan(&id, &k.k, &k.seq); err != nil {
+		if err := rows.Scan(&id, &k.seq); err != nil {
 			return nil, nil, err
 		}
 		if !seen[id] {
