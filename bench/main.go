@@ -38,6 +38,7 @@ type options struct {
 	quick      bool
 	out        string
 	cpuprofile string
+	pacedProf  string
 	trace      string
 	seed       uint64
 	reps       int
@@ -61,6 +62,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "short form for CI: 50,000 events, 10 query repetitions, 5 s paced phase")
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the full-speed ingest and index catch-up (or of -reindex) to this file")
+	flag.StringVar(&o.pacedProf, "cpuprofile-paced", "", "write a CPU profile of the paced phases to this file")
 	flag.StringVar(&o.trace, "trace", "", "write a Go execution trace of the full-speed ingest to this file (large; use with small -events)")
 	flag.Uint64Var(&o.seed, "seed", 42, "seed of the synthetic corpus")
 	flag.IntVar(&o.reps, "reps", 50, "repetitions of each query (-quick: 10)")
@@ -274,6 +276,10 @@ func run(ctx context.Context, o options) error {
 		num(ing.rate()), ms(pct(sorted(ing.latency), 50)), ms(pct(sorted(ing.latency), 99)), ing.lagAtEnd, ing.catchUp.Seconds(), ing.cpu.others())
 
 	rep.pacedEvents = 0
+	stopProfile, err = startCPUProfile(o.pacedProf)
+	if err != nil {
+		return err
+	}
 	for i, rate := range o.pacedRates {
 		progressf("paced: %s events/s offered for %s (requests of %d every %s) ...", num(rate), o.paced, pacedBatch, pacedInterval(rate))
 		pr, err := srv.paced(ctx, pacedCorpora[i].batches, pacedInterval(rate))
@@ -288,6 +294,7 @@ func run(ctx context.Context, o options) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	stopProfile()
 
 	progressf("single events: %d POSTs of one event each, one after another ...", singlePosts(o))
 	rep.single, err = srv.singles(ctx, singlePosts(o))
