@@ -124,52 +124,95 @@ func (b *fvBuilder) add(f, s string, n *float64) {
 }
 
 // Value and field tokens. A field value is indexed as one full-text token
-// of the event's fts row — "§", the field's code, "§", the hex of the value
-// — rather than as a row of a b-tree keyed by value: values are mostly
-// distinct (contents, paths, subjects), so such rows land on random pages
-// of a large table, each costing a page read and write, where FTS5 writes
-// sorted segments and merges them. Hex keeps a token one token for FTS5's
-// ascii tokenizer (letters, digits and non-ASCII bytes; no case folding
-// applies to lower-case hex) and a byte prefix of a value a prefix of its
-// token. "§" is not a letter or digit, so no word of full text is a token.
+// of the event's fts row — "§", the field's code, "§", the value in token
+// text — rather than as a row of a b-tree keyed by value: values are
+// mostly distinct (contents, paths, subjects), so such rows land on random
+// pages of a large table, each costing a page read and write, where FTS5
+// writes sorted segments and merges them. "§" is not a letter or digit, so
+// no word of full text is a token.
+//
+// Token text (appendTokenText) keeps a value one token for FTS5's ascii
+// tokenizer (ASCII letters and digits and every non-ASCII byte are token
+// characters; only ASCII upper case is folded), exact (case and every byte
+// kept), and a byte prefix of a value a prefix of its token: ASCII
+// lower-case letters and digits stand for themselves, every other byte for
+// one of the 256 characters U+0100–U+01FF (two bytes, C4 80 to C7 BF).
+// Paths, commands, hosts and ids are mostly the former, so a token is ~1.2
+// bytes per byte of value, where hex (index schema 12 and before) was 2:
+// fewer bytes for FTS5 to tokenize, hash, write and merge. The markers
+// after a field's code start with C2, which token text never does: "§"
+// (C2 A7) before a value, "§¹" (C2 B9) before a number, "§²" (C2 B2)
+// before a directory prefix; a field code ends at the first "§".
 
-// maxFieldHex bounds the field part of a token: a longer path is named by
-// a hash (FTS5 truncates tokens over 32 KiB).
-const maxFieldHex = 128
+// TokenText returns s in token text: the form a value takes in its token
+// (what a look at the index's vocabulary finds of it).
+func TokenText(s string) string { return string(appendTokenText(nil, s)) }
 
-// fieldCode names field path f in its tokens.
-func fieldCode(f string) string {
-	if 2*len(f) <= maxFieldHex {
-		return hex.EncodeToString([]byte(f))
+// appendTokenText appends the token text of s to dst.
+func appendTokenText(dst []byte, s string) []byte {
+	for i := range len(s) {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' {
+			dst = append(dst, c)
+			continue
+		}
+		r := 0x100 + int(c)
+		dst = append(dst, byte(0xC0|r>>6), byte(0x80|r&0x3F))
 	}
-	sum := sha256.Sum256([]byte(f))
-	return "h" + hex.EncodeToString(sum[:16]) // not hex: no clash with a short path
+	return dst
 }
 
+// Token markers (see above).
+const (
+	numberMark = "§\u00b9"
+	prefixMark = "§\u00b2"
+	hashedMark = "\u00b3"
+)
+
+// maxFieldText bounds the field part of a token: a longer path is named by
+// a hash (FTS5 truncates tokens over 32 KiB).
+const maxFieldText = 64
+
+// fieldCode appends the code naming field path f in its tokens to dst.
+func fieldCode(dst []byte, f string) []byte {
+	if len(f) <= maxFieldText {
+		return appendTokenText(dst, f)
+	}
+	sum := sha256.Sum256([]byte(f))
+	return hex.AppendEncode(append(dst, hashedMark...), sum[:16]) // no token text starts with C2
+}
+
+// fieldToken appends FieldToken(f) to dst.
+func fieldToken(dst []byte, f string) []byte { return fieldCode(append(dst, "§"...), f) }
+
 // FieldToken is the token every event holding a leaf at path f carries.
-func FieldToken(f string) string { return "§" + fieldCode(f) }
+func FieldToken(f string) string { return string(fieldToken(nil, f)) }
 
 // ValueToken is the token of stored value v (IndexValue of the text, or
 // its blind form) at path f.
-func ValueToken(f, v string) string { return FieldToken(f) + "§" + hex.EncodeToString([]byte(v)) }
+func ValueToken(f, v string) string {
+	return string(appendTokenText(append(fieldToken(make([]byte, 0, 2+2*len(f)+2*len(v)), f), "§"...), v))
+}
 
 // NumberToken is the token of a number leaf x at path f, so that equality
 // on numbers (42 matches 42.0) is a token too: the shortest decimal form
-// of x, in hex after "§n" (a value token's hex never holds an "n").
+// of x, in token text after numberMark.
 func NumberToken(f string, x float64) string {
 	if x == 0 {
 		x = 0 // -0 is 0
 	}
-	return FieldToken(f) + "§n" + hex.EncodeToString(strconv.AppendFloat(nil, x, 'g', -1, 64))
+	return string(appendTokenText(append(fieldToken(nil, f), numberMark...), strconv.FormatFloat(x, 'g', -1, 64)))
 }
 
 // prefixToken is the token of a prefix p of a string value at path f that
-// ends at a "/" (a directory of a path, a step of a URL): "§p" and the hex
-// of p after the field's code (a value token's hex never holds a "p").
-// A wildcard query on such a prefix (path:/home/agent/*) reads this one
-// token's doclist, where a prefix query over the value tokens merges the
-// doclists of every distinct value under it (~0.4 s at 10 M events).
-func prefixToken(f, p string) string { return FieldToken(f) + "§p" + hex.EncodeToString([]byte(p)) }
+// ends at a "/" (a directory of a path, a step of a URL): prefixMark and
+// p in token text after the field's code. A wildcard query on such a
+// prefix (path:/home/agent/*) reads this one token's doclist, where a
+// prefix query over the value tokens merges the doclists of every distinct
+// value under it (~0.4 s at 10 M events).
+func prefixToken(f, p string) string {
+	return string(appendTokenText(append(fieldToken(nil, f), prefixMark...), p))
+}
 
 // prefixTokenMax is the longest prefix queried through prefixToken: every
 // value starting with a prefix that long and ending at a "/" holds the

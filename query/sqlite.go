@@ -60,7 +60,9 @@ type Plan struct {
 
 // TenantToken is the word that marks a tenant's rows in the full-text
 // index. "§" is not a letter or digit, so Tokenize never yields it, while
-// FTS5's ascii tokenizer keeps it inside a token.
+// FTS5's ascii tokenizer keeps it inside a token. No field token equals
+// it: that would take a field path "t" followed by digits, and every path
+// starts with a column's or a top-level field's name.
 func TenantToken(tid int64) string { return "§t" + strconv.FormatInt(tid, 10) }
 
 // SQLite compiles q for the index partition of tenant tid, whose name is
@@ -393,7 +395,8 @@ func (t *termNode) fieldPath() string {
 // that do not end at a "/" and numeric equality outside usage.* (42, 42.0
 // and 4.2e1 are equal numbers with different texts, and only usage.* keeps
 // numbers in clear).
-// Tokens are hex and "§": nothing to quote.
+// Tokens are token text (letters, digits, non-ASCII) and markers: no
+// double quote to escape.
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 	if t.f.kind == kindString && t.op == opEq && TokenColumn(t.f.col) {
 		// col:X is its column token (other terms on the column test the

@@ -307,40 +307,40 @@ func TestSQLitePlan(t *testing.T) {
 		{`-"delayed shipment" OR -email`, "(NOT (0) OR NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)))",
 			[]any{`"§t3" AND "email"`}, ""},
 		{"tenant:acme", "1", nil, ""},
-		// session_id:X is the session's token ("§" + hex("session_id") + "§" + hex(X)),
+		// session_id:X is the session's token ("§" + "session_id" + "§" + X, in token text),
 		// and so are the values of the other token columns (user_id, trace_id, ...);
 		// negated, or other than equality, a term tests the column.
-		{"session_id:s1 type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§73657373696f6e5f6964§7331"`},
-		{"-session:s1", "1", nil, `("§t3") NOT ("§73657373696f6e5f6964§7331")`},
+		{"session_id:s1 type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§sessionşid§s1"`},
+		{"-session:s1", "1", nil, `("§t3") NOT ("§sessionşid§s1")`},
 		{"session_id:s*", "(e.session_id IS NOT NULL AND e.session_id >= ? AND e.session_id < ?)", []any{"s", "t"}, ""},
-		{"user:alice", "1", nil, `"§t3" AND "§757365725f6964§616c696365"`},
-		{"trace_id:t1 -user:alice", "1", nil, `("§t3" AND "§74726163655f6964§7431") NOT ("§757365725f6964§616c696365")`},
-		{"channel:cli -user:alice", "e.channel IS ?", []any{"cli"}, `("§t3") NOT ("§757365725f6964§616c696365")`},
+		{"user:alice", "1", nil, `"§t3" AND "§userşid§alice"`},
+		{"trace_id:t1 -user:alice", "1", nil, `("§t3" AND "§traceşid§t1") NOT ("§userşid§alice")`},
+		{"channel:cli -user:alice", "e.channel IS ?", []any{"cli"}, `("§t3") NOT ("§userşid§alice")`},
 		// Under a NOT deeper down, a token column is compared as a column.
 		{"-(user:alice status:x)", "NOT ((e.user_id IS ? AND e.status IS ?))", []any{"alice", "x"}, ""},
 		{"user:alice OR status:error", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.status IS ?)",
-			[]any{`"§t3" AND "§757365725f6964§616c696365"`, "error"}, ""},
-		{"key_id:k1 OR parent_id:p1", "1", nil, `"§t3" AND ("§6b65795f6964§6b31" OR "§706172656e745f6964§7031")`},
+			[]any{`"§t3" AND "§userşid§alice"`, "error"}, ""},
+		{"key_id:k1 OR parent_id:p1", "1", nil, `"§t3" AND ("§keyşid§k1" OR "§parentşid§p1")`},
 		{"id:e1", "e.id IS ?", []any{"e1"}, ""},
 		{"span_id:s1 channel:cli", "(e.span_id IS ? AND e.channel IS ?)", []any{"s1", "cli"}, ""},
 		{"tenant:beta", "0", nil, ""},
 		{"duration_ms:>=5", "coalesce(CAST(e.duration_ms AS REAL) >= ?, 0)", []any{5.0}, ""},
 		{"timestamp:2026-01-01", "e.ts = ?", []any{int64(1767225600000000000)}, ""},
-		// Values are tokens in fts: "§" + hex(path) + "§" + hex(value); a
-		// number also "§" + hex(path) + "§n" + hex(shortest form). Positive
+		// Values are tokens in fts: "§" + path + "§" + value, in token text; a
+		// number also "§" + path + "§¹" + shortest form (in token text). Positive
 		// terms of the top-level conjunction drive the FTS join.
-		{"arguments.to:5", "1", nil, `"§t3" AND ("§617267756d656e74732e746f§35" OR "§617267756d656e74732e746f§n35")`},
-		{"content:hi", "1", nil, `"§t3" AND "§636f6e74656e74§6869"`},
-		{"content:hi* cat", "1", nil, `"§t3" AND "§636f6e74656e74§6869" * AND "cat"`},
-		{"content:* type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§636f6e74656e74"`},
+		{"arguments.to:5", "1", nil, `"§t3" AND ("§argumentsĮto§5" OR "§argumentsĮto§¹5")`},
+		{"content:hi", "1", nil, `"§t3" AND "§content§hi"`},
+		{"content:hi* cat", "1", nil, `"§t3" AND "§content§hi" * AND "cat"`},
+		{"content:* type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§content"`},
 		// A wildcard ending at "/" is one prefix token ("§p"); others scan the value tokens.
-		{"arguments.path:/home/*", "1", nil, `"§t3" AND "§617267756d656e74732e70617468§p2f686f6d652f"`},
-		{"arguments.path:/home/a*", "1", nil, `"§t3" AND "§617267756d656e74732e70617468§2f686f6d652f61" *`},
+		{"arguments.path:/home/*", "1", nil, `"§t3" AND "§argumentsĮpath§²įhomeį"`},
+		{"arguments.path:/home/a*", "1", nil, `"§t3" AND "§argumentsĮpath§įhomeįa" *`},
 		// Elsewhere a term is a subquery.
 		// An OR of what the full-text index holds drives too.
-		{"content:hi OR cat dog", "1", nil, `"§t3" AND ("§636f6e74656e74§6869" OR ("cat" AND "dog"))`},
+		{"content:hi OR cat dog", "1", nil, `"§t3" AND ("§content§hi" OR ("cat" AND "dog"))`},
 		// Elsewhere a subquery.
-		{"NOT content:hi", "1", nil, `("§t3") NOT ("§636f6e74656e74§6869")`},
+		{"NOT content:hi", "1", nil, `("§t3") NOT ("§content§hi")`},
 		// An exact negated full-text term of the top-level conjunction drives
 		// the join with FTS5's NOT (every event has an fts row); a phrase,
 		// a superset, cannot.
@@ -348,7 +348,7 @@ func TestSQLitePlan(t *testing.T) {
 		{`invoice -"delayed shipment"`, "NOT (0)", nil, `"§t3" AND "invoice"`},
 		{"-(email OR tool:x)", "NOT ((e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.tool IS ?))", []any{`"§t3" AND "email"`, "x"}, ""},
 		{"content:hi OR usage.x:<1", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?))",
-			[]any{`"§t3" AND "§636f6e74656e74§6869"`, int64(3), "usage.x", 1.0}, ""},
+			[]any{`"§t3" AND "§content§hi"`, int64(3), "usage.x", 1.0}, ""},
 		{"usage.x:<1", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?)", []any{int64(3), "usage.x", 1.0}, ""},
 	}
 	for _, tt := range tests {

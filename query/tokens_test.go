@@ -1,7 +1,6 @@
 package query
 
 import (
-	"encoding/hex"
 	"math"
 	"slices"
 	"strings"
@@ -137,12 +136,12 @@ func TestIndexText(t *testing.T) {
 func TestIndexBody(t *testing.T) {
 	n := 42.0
 	rows := []FVRow{{F: "arguments.to", V: "a@b.c"}, {F: "arguments.to", V: "d"}, {F: "usage.x", V: "42", N: &n}}
-	want := "§t7 cat §617267756d656e74732e746f§6140622e63 §617267756d656e74732e746f §617267756d656e74732e746f§64 §75736167652e78§3432 §75736167652e78§n3432 §75736167652e78"
+	want := "§t7 cat §argumentsĮto§aŀbĮc §argumentsĮto §argumentsĮto§d §usageĮx§42 §usageĮx§¹42 §usageĮx"
 	if got := IndexBody(7, "§t7 cat", nil, rows); got != want {
 		t.Errorf("IndexBody =\n%q\nwant\n%q", got, want)
 	}
 	// Values without words still carry the tenant token; nothing stays nothing.
-	if got := IndexBody(7, "", nil, rows[1:2]); got != "§t7 §617267756d656e74732e746f§64 §617267756d656e74732e746f" {
+	if got := IndexBody(7, "", nil, rows[1:2]); got != "§t7 §argumentsĮto§d §argumentsĮto" {
 		t.Errorf("IndexBody without words = %q", got)
 	}
 	// An event with nothing to index still has the tenant token: every
@@ -151,10 +150,10 @@ func TestIndexBody(t *testing.T) {
 		t.Errorf("IndexBody of nothing = %q, want the tenant token", got)
 	}
 	// A session id alone still gives a row, with the tenant token.
-	if got, want := IndexBody(7, "", []ColRow{{"session_id", "s1"}}, nil), "§t7 §73657373696f6e5f6964§7331"; got != want {
+	if got, want := IndexBody(7, "", []ColRow{{"session_id", "s1"}}, nil), "§t7 §sessionşid§s1"; got != want {
 		t.Errorf("IndexBody of a session id = %q, want %q", got, want)
 	}
-	if got, want := IndexBody(7, "§t7 cat", []ColRow{{"session_id", "s1"}}, rows[1:2]), "§t7 cat §73657373696f6e5f6964§7331 §617267756d656e74732e746f§64 §617267756d656e74732e746f"; got != want {
+	if got, want := IndexBody(7, "§t7 cat", []ColRow{{"session_id", "s1"}}, rows[1:2]), "§t7 cat §sessionşid§s1 §argumentsĮto§d §argumentsĮto"; got != want {
 		t.Errorf("IndexBody with a session id = %q, want %q", got, want)
 	}
 	// Every token column of an event, in stored form, blinded in a blind
@@ -171,12 +170,12 @@ func TestIndexBody(t *testing.T) {
 	if got := ColumnRows(e, blind); got[1] != (ColRow{"user_id", "Buser_id=alice"}) || got[4].V != "Bpath="+IndexValue(e.Path) {
 		t.Errorf("blind ColumnRows = %q", got)
 	}
-	if got, want := IndexBody(7, "", cols[1:2], nil), "§t7 §757365725f6964§616c696365"; got != want {
+	if got, want := IndexBody(7, "", cols[1:2], nil), "§t7 §userşid§alice"; got != want {
 		t.Errorf("IndexBody of a user id = %q, want %q", got, want)
 	}
 	for x, want := range map[float64]string{42: "42", 4.2e-7: "4.2e-07", math.Copysign(0, -1): "0", 1e21: "1e+21"} {
-		if got := NumberToken("n", x); got != FieldToken("n")+"§n"+hex.EncodeToString([]byte(want)) {
-			t.Errorf("NumberToken(%v) = %q, want the hex of %q", x, got, want)
+		if got := NumberToken("n", x); got != FieldToken("n")+"§¹"+tokenText(want) {
+			t.Errorf("NumberToken(%v) = %q, want the token text of %q", x, got, want)
 		}
 	}
 	// A string value holding "/" also carries a prefix token per "/" of its
@@ -186,9 +185,8 @@ func TestIndexBody(t *testing.T) {
 	got := IndexBody(7, "", nil, []FVRow{{F: path, V: "/home/x/"}, {F: path, V: IndexValue(long)}})
 	var prefixes []string
 	for _, tok := range strings.Fields(got) {
-		if p, ok := strings.CutPrefix(tok, FieldToken(path)+"§p"); ok {
-			b, _ := hex.DecodeString(p)
-			prefixes = append(prefixes, string(b))
+		if p, ok := strings.CutPrefix(tok, FieldToken(path)+"§²"); ok {
+			prefixes = append(prefixes, fromTokenText(t, p))
 		}
 	}
 	if want := []string{"/", "/home/", "/home/x/", "/", "/a/"}; !slices.Equal(prefixes, want) {
@@ -197,10 +195,80 @@ func TestIndexBody(t *testing.T) {
 	if got := NumberRows(rows); len(got) != 1 || got[0].F != "usage.x" {
 		t.Errorf("NumberRows = %v", got)
 	}
-	// A long path is named by a hash, distinct from any hex path.
+	// A long path is named by a hash, distinct from any path in token text.
 	longPath := "attributes." + strings.Repeat("k", 100)
-	if tok := FieldToken(longPath); len(tok) != len("§h")+32 || !strings.HasPrefix(tok, "§h") || tok == FieldToken(longPath+"x") {
+	if tok := FieldToken(longPath); len(tok) != len("§³")+32 || !strings.HasPrefix(tok, "§³") || tok == FieldToken(longPath+"x") {
 		t.Errorf("FieldToken(long path) = %q", tok)
+	}
+}
+
+func tokenText(s string) string { return string(appendTokenText(nil, s)) }
+
+// fromTokenText decodes token text (the test's own decoder: the index
+// never needs one).
+func fromTokenText(t *testing.T, s string) string {
+	t.Helper()
+	var out []byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			out = append(out, c)
+		case c >= 0xC4 && c <= 0xC7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80:
+			out = append(out, byte((int(c&0x1F)<<6|int(s[i+1]&0x3F))-0x100))
+			i++
+		default:
+			t.Fatalf("%q: byte %#x at %d is not token text", s, c, i)
+		}
+	}
+	return string(out)
+}
+
+// Token text: ASCII lower case and digits as themselves, every other byte
+// as a character of U+0100–U+01FF. It must be one token for FTS5's ascii
+// tokenizer (ASCII letters and digits, non-ASCII bytes), never hold an
+// ASCII upper-case letter (folded by it) or a double quote, decode back to
+// the value byte for byte, keep a byte prefix a prefix, and never start
+// with the markers' lead byte C2.
+func TestTokenText(t *testing.T) {
+	for v, want := range map[string]string{"abc09": "abc09", "A": "\u0141", "/a b": "\u012fa\u0120b", "é": "\u01c3\u01a9", "\"": "\u0122", "": ""} {
+		if got := tokenText(v); got != want {
+			t.Errorf("tokenText(%q) = %q, want %q", v, got, want)
+		}
+	}
+	var all []byte
+	for b := range 256 {
+		all = append(all, byte(b))
+	}
+	values := []string{"/home/agent/x.go", "git status", "Hello, World!", "naïve 東京", "a\x00b\xff", string(all), "nfoo", "p/x"}
+	for _, v := range values {
+		tok := tokenText(v)
+		if got := fromTokenText(t, tok); got != v {
+			t.Errorf("%q: decodes to %q", v, got)
+		}
+		for i := range len(tok) {
+			c := tok[i]
+			if c < 0x80 && !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+				t.Errorf("%q: token text %q holds %q, which FTS5 would split at or fold", v, tok, c)
+			}
+		}
+		if tok != "" && tok[0] == 0xC2 {
+			t.Errorf("%q: token text starts with the markers' lead byte", v)
+		}
+		for i := range len(v) {
+			if !strings.HasPrefix(tok, tokenText(v[:i])) {
+				t.Errorf("%q: the token text of its first %d bytes is not a prefix of its own", v, i)
+			}
+		}
+	}
+	// Value, number and prefix tokens of one field never coincide, whatever
+	// the value: the markers after the field's code differ.
+	for _, v := range values {
+		if ValueToken("f", v) == NumberToken("f", 42) || ValueToken("f", v) == prefixToken("f", "/") || ValueToken("f", "n"+v) == NumberToken("f", 0) {
+			t.Errorf("%q: a value token equals a number or prefix token", v)
+		}
+	}
+	if ValueToken("f", "¹42") == NumberToken("f", 42) || ValueToken("f", "²/") == prefixToken("f", "/") {
+		t.Error("a value holding a marker's character forges a number or prefix token")
 	}
 }
 

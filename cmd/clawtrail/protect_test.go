@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -19,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/clawtrail/clawtrail/internal/ixtest"
+	"github.com/clawtrail/clawtrail/query"
 )
 
 // writeMasterKey writes a fresh master key file and returns its path.
@@ -145,17 +145,17 @@ func TestEncryptionAtRestLeavesNoPlaintext(t *testing.T) {
 	if f := scanFiles(t, plain, words[:1]); len(f[words[0]]) == 0 {
 		t.Fatal("the scan does not find a word stored in clear: it proves nothing")
 	}
-	// A field value and its directory prefixes are index terms holding the
-	// hex of their text (§field§hex, §field§phex), which a byte scan can
+	// A field value and its directory prefixes are index terms holding
+	// their text in token text (query.TokenText), which a byte scan can
 	// miss (FTS5 stores a term as a suffix of the one before it): ask the
 	// index for its terms instead. None holds the directory in the blind
 	// index; the clear one has them.
-	dirHex := hex.EncodeToString([]byte("/opt/lanternpotato/"))
+	dirHex := query.TokenText("/opt/lanternpotato/")
 	if n := ixtest.TermsHolding(t, dir, dirHex); n != 0 {
-		t.Errorf("%d terms of the blind index hold the hex of /opt/lanternpotato/", n)
+		t.Errorf("%d terms of the blind index hold the token text of /opt/lanternpotato/", n)
 	}
 	if n := ixtest.TermsHolding(t, plain, dirHex); n == 0 {
-		t.Fatal("no term of the clear index holds the hex of /opt/lanternpotato/: the check proves nothing")
+		t.Fatal("no term of the clear index holds the token text of /opt/lanternpotato/: the check proves nothing")
 	}
 
 	// verify --data opens the bodies with the key; without it, says so.
