@@ -239,7 +239,7 @@ func TestTokenText(t *testing.T) {
 	for b := range 256 {
 		all = append(all, byte(b))
 	}
-	values := []string{"/home/agent/x.go", "git status", "Hello, World!", "naïve 東京", "a\x00b\xff", string(all), "nfoo", "p/x"}
+	values := []string{"/", "/home/agent/x.go", "git status", "Hello, World!", "naïve 東京", "a\x00b\xff", string(all), "nfoo", "p/x"}
 	for _, v := range values {
 		tok := tokenText(v)
 		if got := fromTokenText(t, tok); got != v {
