@@ -291,3 +291,18 @@ func TestPrefixQueryToken(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkIndexBody: the fts row of a tool call with a few arguments, a
+// result, a session, a user and a trace (the indexer's read-ahead builds
+// one per event).
+func BenchmarkIndexBody(b *testing.B) {
+	e, err := clawtrail.ParseEvent([]byte(`{"id":"e1","type":"tool_call","tool":"exec","session_id":"sess_000dff8c4169","user_id":"user_345","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","content":"Run the build and report","arguments":{"command":"git status","path":"/home/agent/project/src/main.go","timeout":30},"result":"exit 0","usage":{"input_tokens":1200,"output_tokens":340}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	words, cols, rows := IndexText(7, e), ColumnRows(e, nil), FVRows(e)
+	b.ReportAllocs()
+	for b.Loop() {
+		IndexBody(7, words, cols, rows)
+	}
+}

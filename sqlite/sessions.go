@@ -44,15 +44,15 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	// stored forms): the clear ones come from one body each.
 	blind := s.Encrypted() && s.keys.tenant(tid) != nil
 	ids := stored
+	var clearSess map[string]string // stored → clear session id (blind)
 	if blind {
-		clear, err := s.clearValues(ctx, tid, firsts, stored, func(e *clawtrail.Event) string { return e.SessionID })
-		if err != nil {
+		if clearSess, err = s.clearValues(ctx, tid, firsts, stored, func(e *clawtrail.Event) string { return e.SessionID }); err != nil {
 			return nil, err
 		}
 		ids = nil
-		stored = slices.DeleteFunc(stored, func(v string) bool { _, ok := clear[v]; return !ok })
+		stored = slices.DeleteFunc(stored, func(v string) bool { _, ok := clearSess[v]; return !ok })
 		for _, v := range stored {
-			ids = append(ids, clear[v])
+			ids = append(ids, clearSess[v])
 		}
 		if len(ids) == 0 {
 			return nil, nil
@@ -110,7 +110,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	sessName := func(v string) string { return v }
 	toolName := func(v string) (string, bool) { return v, v != "" }
 	if blind {
-		sessName = func(v string) string { return ids[slices.Index(stored, v)] }
+		sessName = func(v string) string { return clearSess[v] }
 		// One body per distinct stored tool.
 		var keys []keyRef
 		var tools []string
