@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"encoding/csv"
+	"errors"
 	"net/http"
 
 	"github.com/clawtrail/clawtrail"
@@ -17,10 +18,34 @@ var CSVHeader = []string{"id", "seq", "tenant_id", "type", "timestamp", "receive
 	"model", "destination", "method", "endpoint", "status_code", "operation", "path", "bytes",
 	"decision", "approver", "reason", "attributes", "redactions"}
 
-// handleExport streams every matching event, oldest first, in constant
-// memory: json (one array), jsonl, or csv.
+// MaxExportLimit bounds an export's limit: a count of events, not a page.
+const MaxExportLimit = 1<<31 - 1
+
+// errLimitReached ends an export that has sent its limit.
+var errLimitReached = errors.New("export limit reached")
+
+// exportRequest parses the parameters of an export or a bundle: those of a
+// search, where limit is how many of the oldest matching events to send
+// (0 when absent: all of them). An export is one stream, oldest first, so
+// a cursor or order=desc is refused rather than ignored.
+func (s *Server) exportRequest(r *http.Request) (req sqlite.SearchRequest, limit int, err error) {
+	v := r.URL.Query()
+	if v.Has("cursor") {
+		return req, 0, &clawtrail.InvalidError{Message: "an export sends every matching event in one stream: cursor is a search parameter (narrow an export with from, to, q or limit)"}
+	}
+	if o := v.Get("order"); o != "" && o != "asc" {
+		return req, 0, &clawtrail.InvalidError{Message: "an export is oldest first: order must be asc or absent"}
+	}
+	if req, err = s.readRequestMax(r, MaxExportLimit); err == nil && v.Has("limit") {
+		limit = req.Limit
+	}
+	return req, limit, err
+}
+
+// handleExport streams the matching events (every one, or the oldest
+// limit), oldest first, in constant memory: json (one array), jsonl, or csv.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	req, err := s.readRequest(r)
+	req, limit, err := s.exportRequest(r)
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "jsonl"
@@ -48,10 +73,13 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	// reading 30,000 events has read them.
 	defer func() { s.audit.access(r, callerOf(r.Context()), "export", r.URL.Query().Get("q"), int64(n)) }()
 	err = s.store.Export(r.Context(), req, func(st sqlite.Stored) error {
+		if n == limit && limit > 0 {
+			return errLimitReached
+		}
 		n++
 		return ex.event(bw, st.Body)
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errLimitReached) {
 		// Headers are gone; end the stream visibly broken rather than valid.
 		s.log.Error("export failed mid-stream", "err", err, "events", n)
 		bw.WriteString("\nexport failed: " + err.Error() + "\n")

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -252,11 +253,11 @@ func (s *Server) handleIndexCoverage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cov)
 }
 
-// handleBundle is GET /v1/bundle?q=&from=&to=: an evidence bundle of the
+// handleBundle is GET /v1/bundle?q=&from=&to=&limit=: an evidence bundle of the
 // matching events, proven against the latest checkpoint.
 func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
-	req, err := s.readRequest(r)
+	req, limit, err := s.exportRequest(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -313,13 +314,16 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		if uint64(st.Seq) >= size {
 			return nil // committed after the checkpoint the bundle proves against
 		}
+		if limit > 0 && count+int64(len(seqs)) == int64(limit) {
+			return errLimitReached
+		}
 		seqs = append(seqs, st.Seq)
 		if len(seqs) == 256 {
 			return flush()
 		}
 		return nil
 	})
-	if err == nil {
+	if err == nil || errors.Is(err, errLimitReached) {
 		err = flush()
 	}
 	if err != nil {

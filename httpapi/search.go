@@ -20,8 +20,8 @@ const (
 	MaxLimit     = 10000
 )
 
-// searchRequest parses q, from, to, limit, cursor and order.
-func (s *Server) searchRequest(r *http.Request, tenant string) (sqlite.SearchRequest, error) {
+// searchRequest parses q, from, to, limit (1 to maxLimit), cursor and order.
+func (s *Server) searchRequest(r *http.Request, tenant string, maxLimit int) (sqlite.SearchRequest, error) {
 	v := r.URL.Query()
 	req := sqlite.SearchRequest{Tenant: tenant, Limit: DefaultLimit, Cursor: v.Get("cursor")}
 	q, err := query.Parse(v.Get("q"))
@@ -59,8 +59,8 @@ func (s *Server) searchRequest(r *http.Request, tenant string) (sqlite.SearchReq
 	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxLimit {
-			return req, &clawtrail.InvalidError{Message: fmt.Sprintf("limit must be an integer from 1 to %d", MaxLimit)}
+		if err != nil || n < 1 || n > maxLimit {
+			return req, &clawtrail.InvalidError{Message: fmt.Sprintf("limit must be an integer from 1 to %d", maxLimit)}
 		}
 		req.Limit = n
 	}
@@ -119,9 +119,14 @@ func writeEvents(w http.ResponseWriter, extra string, events []sqlite.Stored, ne
 
 // readRequest parses a search-like request and honours its wait_seq.
 func (s *Server) readRequest(r *http.Request) (sqlite.SearchRequest, error) {
+	return s.readRequestMax(r, MaxLimit)
+}
+
+// readRequestMax is readRequest with limit bounded by maxLimit.
+func (s *Server) readRequestMax(r *http.Request, maxLimit int) (sqlite.SearchRequest, error) {
 	c := callerOf(r.Context())
 	tenant := c.tenant
-	req, err := s.searchRequest(r, tenant)
+	req, err := s.searchRequest(r, tenant, maxLimit)
 	if err != nil {
 		return req, err
 	}

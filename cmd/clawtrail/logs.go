@@ -139,6 +139,7 @@ func newExportCmd(e env) *cobra.Command {
 	var ff filterFlags
 	var format, output string
 	var bundle, witnessed bool
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Export events (oldest first), streaming, as json, jsonl or csv, or as an evidence bundle",
@@ -155,6 +156,12 @@ func newExportCmd(e env) *cobra.Command {
 			}
 			if output == "" {
 				return usagef("--output FILE is required (- for stdout)")
+			}
+			if cmd.Flags().Changed("limit") {
+				if limit < 1 || limit > httpapi.MaxExportLimit {
+					return usagef("--limit must be from 1 to %d", httpapi.MaxExportLimit)
+				}
+				params.Set("limit", strconv.Itoa(limit))
 			}
 			if bundle {
 				if cmd.Flags().Changed("format") {
@@ -175,6 +182,7 @@ func newExportCmd(e env) *cobra.Command {
 	cmd.Flags().BoolVar(&witnessed, "witnessed", false, "with --bundle: prove the events against the newest checkpoint a witness cosigned (events after it are left out)")
 	cmd.Flags().BoolVar(&bundle, "bundle", false, "write an evidence bundle: the events with their inclusion proofs, the signed checkpoint and the public keys (check it with clawtrail verify --bundle FILE)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (- for stdout)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "only the oldest N matching events (default: every one)")
 	return cmd
 }
 
