@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -291,7 +292,7 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 			// Dense (a time window of events that arrived in about
 			// their time order, as exports are): one range walk of the
 			// ledger instead of a lookup per event.
-			if err := s.scanBodies(ctx, tid, want, found, `SELECT seq, id, dk, body FROM events WHERE tid = ? AND seq BETWEEN ? AND ? AND body IS NOT NULL`, tid, lo, hi); err != nil {
+			if err := s.scanBodies(ctx, tid, want, found, `SELECT `+bodyColumns+` FROM events WHERE tid = ? AND seq BETWEEN ? AND ? AND body IS NOT NULL`, tid, lo, hi); err != nil {
 				return nil, err
 			}
 			continue
@@ -301,7 +302,7 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 		for _, k := range chunk {
 			args = append(args, k.seq)
 		}
-		q := `SELECT seq, id, dk, body FROM events WHERE tid = ? AND seq IN (?` + strings.Repeat(",?", len(chunk)-1) + `) AND body IS NOT NULL`
+		q := `SELECT ` + bodyColumns + ` FROM events WHERE tid = ? AND seq IN (?` + strings.Repeat(",?", len(chunk)-1) + `) AND body IS NOT NULL`
 		if err := s.scanBodies(ctx, tid, want, found, q, args...); err != nil {
 			return nil, err
 		}
@@ -315,34 +316,48 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 	return out, nil
 }
 
-// scanBodies reads the rows q selects into into, keeping those want holds
-// (all when want is nil).
+// bodyColumns are what scanBodies reads of a row: its seq, its body and,
+// for a sealed body, its data key and id (NULL for a body in clear). Three
+// columns rather than four: the driver makes a pair of calls into SQLite,
+// each taking its mutex, per column of a row.
+const bodyColumns = `seq, body, iif(dk IS NULL, NULL, dk || ' ' || id)`
+
+// scanBodies reads the rows q selects (bodyColumns) into into, keeping
+// those want holds (all when want is nil).
 func (s *Store) scanBodies(ctx context.Context, tid int64, want map[int64]bool, into map[int64][]byte, q string, args ...any) error {
 	type row struct {
-		seq  int64
-		id   string
-		dk   sql.NullInt64
-		body []byte
+		seq    int64
+		body   []byte
+		sealed sql.NullString
 	}
 	// Read the rows and release the connection before opening sealed
 	// bodies: opening may read a data key through the same pool, and
 	// readers each holding a connection while waiting for another could
 	// exhaust it.
 	var got []row
+	var arena []byte // the bodies, copied out of the driver's buffers together
 	err := func() error {
 		rows, err := s.reader.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("read ledger: %w", err)
 		}
 		defer rows.Close()
+		var body sql.RawBytes
 		for rows.Next() {
 			var r row
-			if err := rows.Scan(&r.seq, &r.id, &r.dk, &r.body); err != nil {
+			if err := rows.Scan(&r.seq, &body, &r.sealed); err != nil {
 				return err
 			}
-			if want == nil || want[r.seq] {
-				got = append(got, r)
+			if want != nil && !want[r.seq] {
+				continue
 			}
+			if len(body) > cap(arena)-len(arena) {
+				arena = make([]byte, 0, max(len(body), 64<<10))
+			}
+			n := len(arena)
+			arena = append(arena, body...)
+			r.body = arena[n:len(arena):len(arena)]
+			got = append(got, r)
 		}
 		return rows.Err()
 	}()
@@ -350,12 +365,18 @@ func (s *Store) scanBodies(ctx context.Context, tid int64, want map[int64]bool, 
 		return err
 	}
 	for _, r := range got {
-		body, err := s.open(ctx, tid, r.id, r.dk, r.body)
-		if err != nil {
-			return err
+		if r.sealed.Valid {
+			dk, id, _ := strings.Cut(r.sealed.String, " ")
+			n, err := strconv.ParseInt(dk, 10, 64)
+			if err != nil {
+				return fmt.Errorf("read ledger: seq %d: data key %q", r.seq, dk)
+			}
+			if r.body, err = s.open(ctx, tid, id, sql.NullInt64{Int64: n, Valid: true}, r.body); err != nil {
+				return err
+			}
 		}
-		if body != nil {
-			into[r.seq] = body
+		if r.body != nil {
+			into[r.seq] = r.body
 		}
 	}
 	return nil
