@@ -113,6 +113,7 @@ func (c *corpus) event() *clawtrail.Event {
 	tenant := c.pick(corpusTenants)
 	e := &clawtrail.Event{ID: fmt.Sprintf("ev%d", len(c.events)), Seq: c.seqs[tenant], TenantID: tenant}
 	c.seqs[tenant]++
+	c.remember("id", e.ID)
 	e.Timestamp = c.base.Add(time.Duration(c.rng.Int64N(int64(48 * time.Hour))))
 	e.ReceivedAt = e.Timestamp.Add(time.Duration(c.rng.Int64N(int64(time.Second))))
 	c.remember("timestamp", e.Timestamp.Format(time.RFC3339Nano))
@@ -433,7 +434,7 @@ func (c *corpus) fullText() string {
 
 // handQueries are queries the differential test always runs.
 var handQueries = []string{
-	"", "tool:send_email", "status:error OR status:blocked", "-type:prompt", "NOT type:prompt",
+	"", "tool:send_email", "id:ev3", "-id:ev5 type:prompt", "id:ev7 OR tool:exec", "id:(ev1 OR ev2) -status:error", "id:nope", "status:error OR status:blocked", "-type:prompt", "NOT type:prompt",
 	"tool:send_*", "tool:(send_email OR exec)", "duration_ms:>1000 bytes:<=4096",
 	`path:"/workspace/config.json"`, `"delayed shipment"`,
 	"(type:tool_call OR type:api_call) AND -status:success", "attributes.model:claude-3",

@@ -82,7 +82,7 @@ func TenantToken(tid int64) string { return "§t" + strconv.FormatInt(tid, 10) }
 // value is a parameter; no user text is formatted into Where. The error is
 // nil for every query Parse accepts.
 func (q *Query) SQLite(tid int64, tenant string) (Plan, error) {
-	return q.compile(tid, tenant, true, nil), nil
+	return q.SQLiteWith(tid, tenant, Options{})
 }
 
 // Blinder maps an indexed value of a field (field "" for a word of full
@@ -96,17 +96,45 @@ type Blinder func(field, value string) string
 // cannot answer — a wildcard prefix, a numeric comparison outside usage.* —
 // compiles to a superset (Exact false) that Match then decides.
 func (q *Query) SQLiteBlind(tid int64, tenant string, blind Blinder) (Plan, error) {
-	return q.compile(tid, tenant, true, blind), nil
+	return q.SQLiteWith(tid, tenant, Options{Blind: blind})
+}
+
+// KeyOf resolves an event id to the order key (ev.k) of the tenant's
+// event with that id: found is false when no indexed event has it, and err
+// non-nil when the lookup failed.
+type KeyOf func(id string) (k int64, found bool, err error)
+
+// Options are what SQLiteWith compiles with beyond the tenant.
+type Options struct {
+	// Blind, when set, compiles for a blind index (SQLiteBlind).
+	Blind Blinder
+	// KeyOf, when set, turns id:X into its event's key (e.k = ?, a
+	// rowid lookup) or into false when no event has the id; without it,
+	// or when it fails, id:X compares the id column, which walks the
+	// tenant's events (ev has no index on id). An id is unique in its
+	// tenant, so both select the same events.
+	KeyOf KeyOf
+}
+
+// SQLiteWith is SQLite (or SQLiteBlind) with options.
+func (q *Query) SQLiteWith(tid int64, tenant string, o Options) (Plan, error) {
+	c := &compiler{tid: tid, tenant: tenant, exact: true, blind: o.Blind, keyOf: o.KeyOf}
+	return c.plan(q.root, true), nil
 }
 
 // compile compiles q; without driving, FTS is empty and every full-text
 // term is tested in Where.
 func (q *Query) compile(tid int64, tenant string, driving bool, blind Blinder) Plan {
 	c := &compiler{tid: tid, tenant: tenant, exact: true, blind: blind}
+	return c.plan(q.root, driving)
+}
+
+// plan compiles the query whose tree is root.
+func (c *compiler) plan(root node, driving bool) Plan {
 	var drive []node
-	rest := q.root
+	rest := root
 	if driving {
-		drive, rest = c.splitDriving(q.root)
+		drive, rest = c.splitDriving(root)
 	}
 	var p Plan
 	if len(drive) > 0 {
@@ -263,6 +291,7 @@ type compiler struct {
 	negated bool // under an odd number of NOTs
 	exact   bool // false once a phrase is compiled to a superset
 	blind   Blinder
+	keyOf   KeyOf
 }
 
 // superset compiles a term the index cannot decide: true (or, under NOT,
@@ -339,6 +368,16 @@ func (c *compiler) join(kids []node, sep string) {
 func (c *compiler) term(t *termNode) {
 	switch t.f.kind {
 	case kindString:
+		if t.f.col == "id" && t.op == opEq && c.keyOf != nil {
+			if k, found, err := c.keyOf(t.val); err == nil {
+				if found {
+					c.sql("e.k = ?", k)
+				} else {
+					c.constant(false)
+				}
+				return
+			}
+		}
 		// Under NOT, a token column is compared as a column: the set of
 		// a common value's events would be collected whole first.
 		if expr, _, ok := c.ftsTerm(t); ok && !c.negated {

@@ -2,6 +2,7 @@ package query
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -125,6 +126,7 @@ type differ struct {
 	checks, partial int // (query, tenant) pairs, and those matching some but not all events
 	driven          int // plans with FTS
 	inexact         int // plans that select a superset (phrases)
+	resolved        int // plans where KeyOf turned an id:X into its key
 }
 
 func (d *differ) check(query string) bool {
@@ -155,7 +157,19 @@ func (d *differ) check(query string) bool {
 		if !driving.Exact {
 			d.inexact++
 		}
-		for _, p := range []Plan{driving, q.compile(tid, tenant, false, nil)} {
+		// id:X resolved to its event's key, as the store compiles it.
+		resolved, _ := q.SQLiteWith(tid, tenant, Options{KeyOf: func(id string) (int64, bool, error) {
+			var k int64
+			err := d.db.QueryRow(`SELECT k FROM ev WHERE tid = ? AND id = ?`, tid, id).Scan(&k)
+			if errors.Is(err, sql.ErrNoRows) {
+				return 0, false, nil
+			}
+			return k, err == nil, err
+		}})
+		if resolved.Where != driving.Where {
+			d.resolved++
+		}
+		for _, p := range []Plan{driving, q.compile(tid, tenant, false, nil), resolved} {
 			if !d.same(query, tenant, p, want) {
 				return false
 			}
@@ -255,10 +269,13 @@ func TestSQLiteDifferential(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d events, %d queries, %d checks: %d matched some but not all events, %d used an FTS join, %d inexact (phrases)",
-		n, len(all), d.checks, d.partial, d.driven, d.inexact)
+	t.Logf("%d events, %d queries, %d checks: %d matched some but not all events, %d used an FTS join, %d inexact (phrases), %d with an id resolved",
+		n, len(all), d.checks, d.partial, d.driven, d.inexact, d.resolved)
 	if d.partial < d.checks/3 || d.driven < d.checks/20 {
 		t.Errorf("the random queries are too easy: %d of %d checks partial, %d driven", d.partial, d.checks, d.driven)
+	}
+	if d.resolved < 10 {
+		t.Errorf("%d plans resolved an id to its key: the queries should name ids", d.resolved)
 	}
 	if d.inexact == 0 || d.inexact > d.checks/2 {
 		t.Errorf("%d of %d plans inexact: phrases should be some, not most", d.inexact, d.checks)

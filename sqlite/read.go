@@ -73,7 +73,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 	if !ok {
 		return Page{}, nil
 	}
-	q, plan, err := s.compile(req, tid)
+	q, plan, err := s.compile(ctx, req, tid)
 	if err != nil {
 		return Page{}, err
 	}
@@ -93,18 +93,29 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 	return page, err
 }
 
-func (s *Store) compile(req SearchRequest, tid int64) (*query.Query, query.Plan, error) {
+func (s *Store) compile(ctx context.Context, req SearchRequest, tid int64) (*query.Query, query.Plan, error) {
 	q := req.Query
 	if q == nil {
 		q, _ = query.Parse("")
 	}
-	var plan query.Plan
-	var err error
+	// id:X: the ledger's (tid, id) index gives the seq, the search
+	// index's (tid, seq) one the key (INDEXED BY: without statistics
+	// SQLite would walk the covering ev_tid_kc instead).
+	o := query.Options{KeyOf: func(id string) (int64, bool, error) {
+		var seq, k int64
+		err := s.reader.QueryRowContext(ctx, `SELECT seq FROM events WHERE tid = ? AND id = ?`, tid, id).Scan(&seq)
+		if err == nil {
+			err = s.index.reader.QueryRowContext(ctx, `SELECT k FROM ev INDEXED BY ev_tid_seq WHERE tid = ? AND seq = ?`, tid, seq).Scan(&k)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		return k, err == nil, err
+	}}
 	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
-		plan, err = q.SQLiteBlind(tid, req.Tenant, tk.Blind)
-	} else {
-		plan, err = q.SQLite(tid, req.Tenant)
+		o.Blind = tk.Blind
 	}
+	plan, err := q.SQLiteWith(tid, req.Tenant, o)
 	if err != nil {
 		return nil, plan, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)
 	}

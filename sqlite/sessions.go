@@ -28,7 +28,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	if !ok {
 		return nil, nil
 	}
-	q, plan, err := s.compile(req, tid)
+	q, plan, err := s.compile(ctx, req, tid)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	}
 	sreq := req
 	sreq.Query = withIDs
-	q, plan, err = s.compile(sreq, tid)
+	q, plan, err = s.compile(ctx, sreq, tid)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +305,7 @@ func (s *Store) Export(ctx context.Context, req SearchRequest, fn func(Stored) e
 	if !ok {
 		return nil
 	}
-	q, plan, err := s.compile(req, tid)
+	q, plan, err := s.compile(ctx, req, tid)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount,
 		sb.WriteString(`SELECT day, type, n FROM ix_daily WHERE tid = ? AND day BETWEEN ? AND ? AND n > 0 AND type NOT IN (` + serverTypes + `) ORDER BY day, type`)
 		args = []any{tid, lo, hi}
 	} else {
-		q, plan, err := s.compile(req, tid)
+		q, plan, err := s.compile(ctx, req, tid)
 		if err != nil {
 			return nil, err
 		}

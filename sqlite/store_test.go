@@ -494,3 +494,58 @@ func TestAppendRacingClose(t *testing.T) {
 		}
 	}
 }
+
+// id:X is answered by a rowid lookup of its event's key (found through the
+// ledger's (tid, id) index and the search index's (tid, seq) one), not by
+// walking the tenant's events; an id of another tenant, or of no event,
+// selects nothing.
+func TestSearchByID(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	mustAppend(t, s, "acme", strings.Join([]string{
+		`{"id":"a1","type":"tool_call","tool":"exec","timestamp":"2026-01-31T14:22:33Z"}`,
+		`{"id":"a2","type":"tool_call","tool":"send_email","timestamp":"2026-01-31T14:22:34Z"}`,
+		`{"id":"a3","type":"prompt","timestamp":"2026-01-31T14:22:35Z"}`,
+	}, "\n"))
+	mustAppend(t, s, "beta", `{"id":"b1","type":"tool_call","tool":"exec"}`)
+	for q, want := range map[string]string{
+		"id:a2":                "a2",
+		"id:a2 tool:exec":      "",
+		"-id:a2":               "a3,a1",
+		"id:(a1 OR a3)":        "a3,a1",
+		"id:b1":                "",
+		"id:nope":              "",
+		"id:a1 OR tool:send_*": "a2,a1",
+		"id:a*":                "a3,a2,a1",
+	} {
+		if got := strings.Join(search(t, s, "acme", q), ","); got != want {
+			t.Errorf("search %q = %s, want %s", q, got, want)
+		}
+	}
+	pq, _ := query.Parse("id:a2")
+	tid, _ := s.tenantID("acme")
+	_, plan, err := s.compile(context.Background(), SearchRequest{Tenant: "acme", Query: pq}, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString("EXPLAIN QUERY PLAN SELECT e.k, e.seq")
+	_, args := selection(&sb, tid, SearchRequest{Tenant: "acme"}, pq, plan, nil)
+	rows, err := s.index.reader.Query(sb.String(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, detail)
+	}
+	if got := strings.Join(steps, "; "); !strings.Contains(got, "INTEGER PRIMARY KEY (rowid=?)") {
+		t.Errorf("id:a2 plans %q: want a lookup of its key\n%s %v", got, sb.String(), args)
+	}
+}
