@@ -165,9 +165,10 @@ func appendTokenText(dst []byte, s string) []byte {
 
 // Token markers (see above).
 const (
-	numberMark = "§\u00b9"
-	prefixMark = "§\u00b2"
-	hashedMark = "\u00b3"
+	numberMark    = "§\u00b9"
+	prefixMark    = "§\u00b2"
+	hashedMark    = "\u00b3"
+	magnitudeMark = "§\u00b0"
 )
 
 // maxFieldText bounds the field part of a token: a longer path is named by
@@ -330,19 +331,153 @@ var tokenGetters = func() []func(*clawtrail.Event) string {
 }()
 
 // ColRow is one token column's value of an event: V is its stored form
-// (ColumnValue).
-type ColRow struct{ Col, V string }
+// (ColumnValue), or with Mag the magnitude class of a numeric column's
+// value.
+type ColRow struct {
+	Col, V string
+	Mag    bool
+}
 
 // ColumnRows returns the event's values of the token columns, in stored
-// form (blinded when blind is not nil).
+// form (blinded when blind is not nil), and the magnitude classes of its
+// numeric columns' values (rows with Mag set).
 func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
 	var out []ColRow
 	for i, col := range tokenColumns {
 		if v := tokenGetters[i](e); v != "" {
-			out = append(out, ColRow{col, ColumnValue(col, v, blind)})
+			out = append(out, ColRow{Col: col, V: ColumnValue(col, v, blind)})
+		}
+	}
+	for _, col := range magnitudeColumns {
+		f, _ := numberField(col)
+		if x, ok := f.num(e); ok {
+			for _, c := range magnitudeClassesOf(x) {
+				out = append(out, ColRow{Col: col, V: c, Mag: true})
+			}
 		}
 	}
 	return out
+}
+
+// Magnitude tokens. A numeric column's value x also gets the tokens of its
+// magnitude classes — "§", the column's code, "§°", the class — so that a
+// comparison (duration_ms:>30000, bytes:<=4096) can drive a search from
+// the full-text index: the OR of the classes that may hold a matching
+// value selects a superset, newest first, and the column's comparison in
+// the plan's Where keeps the events that match (without it, a comparison
+// few events meet walked the tenant). Classes: "m" for x ≤ -1, "z" for
+// -1 < x < 1, "p<n>" for the octave 2^n ≤ x < 2^(n+1), the last, "p40",
+// open above (2^40 ms is 35 years; bytes and tokens rarely reach a
+// terabyte); below p40 a value also has the class of its quarter of the
+// octave, "p<n>q<k>" (2^(n+k/4) ≤ x < 2^(n+(k+1)/4)). A query names the
+// octaves inside its range and the quarters of the octave its bound cuts,
+// so what it reads beyond its matches is at most a quarter octave (~19%)
+// either side, and it names at most 47 classes. The numeric columns are
+// stored in clear in a blind index too, so their classes are also
+// written in clear.
+
+// magnitudeColumns are the numeric columns with magnitude tokens (seq is
+// the ledger's order, which the (tid, seq) b-tree answers).
+var magnitudeColumns = []string{"duration_ms", "tokens_used", "status_code", "bytes"}
+
+// magnitudeTop is the last octave: p40 holds every x ≥ 2^40.
+const magnitudeTop = 40
+
+// magnitudeClassesOf returns the classes of x: one, or an octave and its
+// quarter.
+func magnitudeClassesOf(x float64) []string {
+	switch {
+	case x <= -1:
+		return []string{"m"}
+	case x < 1:
+		return []string{"z"}
+	}
+	n := math.Ilogb(x) // floor(log2 x), exactly, for x ≥ 1
+	if n >= magnitudeTop {
+		return []string{"p" + strconv.Itoa(magnitudeTop)}
+	}
+	k := int(4 * math.Log2(math.Ldexp(x, -n))) // x / 2^n is in [1, 2)
+	k = max(0, min(k, 3))
+	o := "p" + strconv.Itoa(n)
+	return []string{o, o + "q" + strconv.Itoa(k)}
+}
+
+// magnitudeClasses returns classes that together hold every value x with
+// x op v: every class that meets the range — an octave inside it as
+// itself, one it cuts as its quarters that meet it (taken as closed and
+// widened by a relative 1e-9 for Log2's rounding). A superset at the
+// quarters' edges; the column's comparison decides.
+func magnitudeClasses(o op, v float64) []string {
+	// meets reports whether the interval from lo to hi (each end
+	// included or not) holds an x with x op v.
+	meets := func(lo, hi float64, loIn, hiIn bool) bool {
+		le := lo < v || loIn && lo == v // it holds an x ≤ v
+		ge := hi > v || hiIn && hi == v // it holds an x ≥ v
+		switch o {
+		case opLT:
+			return lo < v
+		case opLE:
+			return le
+		case opGT:
+			return hi > v
+		case opGE:
+			return ge
+		}
+		return le && ge // opEq
+	}
+	inside := func(lo, hi float64) bool { // [lo, hi) within the range
+		switch o {
+		case opLT, opLE:
+			return hi <= v
+		case opGT:
+			return lo > v
+		case opGE:
+			return lo >= v
+		}
+		return false
+	}
+	var out []string
+	if meets(math.Inf(-1), -1, false, true) {
+		out = append(out, "m")
+	}
+	if meets(-1, 1, false, false) {
+		out = append(out, "z")
+	}
+	for n := 0; n <= magnitudeTop; n++ {
+		lo, hi := math.Ldexp(1, n), math.Ldexp(1, n+1)
+		if n == magnitudeTop {
+			hi = math.Inf(1)
+		}
+		oct := "p" + strconv.Itoa(n)
+		switch {
+		case !meets(lo, hi, true, false):
+		case n == magnitudeTop || inside(lo, hi):
+			out = append(out, oct)
+		default:
+			for k := range 4 {
+				// Quarter bounds are irrational: closed, and widened
+				// for Log2's rounding.
+				qlo := math.Ldexp(math.Exp2(float64(k)/4)*(1-1e-9), n)
+				qhi := math.Ldexp(math.Exp2(float64(k+1)/4)*(1+1e-9), n)
+				if meets(qlo, qhi, true, true) {
+					out = append(out, oct+"q"+strconv.Itoa(k))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MagnitudeToken is the token of magnitude class class of numeric column
+// col.
+func MagnitudeToken(col, class string) string {
+	return string(appendMagnitudeToken(nil, fieldToken(nil, col), class))
+}
+
+// appendMagnitudeToken appends the magnitude token of class to dst, given
+// its column's field token.
+func appendMagnitudeToken(dst, field []byte, class string) []byte {
+	return append(append(append(dst, field...), magnitudeMark...), class...)
 }
 
 // ColumnValue is the stored form of value s of token column col in its
@@ -364,8 +499,8 @@ func ColumnValue(col, s string, blind Blinder) string {
 func ColumnToken(col, v string) string { return ValueToken(col, v) }
 
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
-// or the tenant token and the words), the token of each column value in
-// cols (ColumnRows), then the value token of each row (the number token of
+// or the tenant token and the words), the token of each column value and
+// magnitude class in cols (ColumnRows), then the value token of each row (the number token of
 // each row with N, the prefix tokens of a string value holding a "/") and
 // the field token of each field (once per run of rows of that field). An
 // event with nothing else still has the
@@ -390,6 +525,10 @@ func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 	var field []byte
 	for _, c := range cols {
 		field = fieldToken(field[:0], c.Col)
+		if c.Mag {
+			b = appendMagnitudeToken(append(b, ' '), field, c.V) // MagnitudeToken
+			continue
+		}
 		b = valueToken(append(b, ' '), field, c.V) // ColumnToken
 	}
 	for i, r := range rows {

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS fv(tid INTEGER NOT NULL, f TEXT NOT NULL, v TEXT NOT 
 -- body = IndexBody(tid, IndexText(tid, e), ColumnRows(e, nil), FVRows(e)): the tenant token,
 -- the event's distinct words, the tokens of its values of session_id, user_id, trace_id and the other
 -- token columns (those have no b-tree index: the events holding a value are its token's doclist),
--- and its value, number, prefix and field tokens
+-- the magnitude tokens of its numeric columns' values, and its value, number, prefix and field tokens
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', contentless_delete=1, detail=none, tokenize='ascii');
 `
 
@@ -137,8 +138,11 @@ func (c *compiler) plan(root node, driving bool) Plan {
 		drive, rest = c.splitDriving(root)
 	}
 	var p Plan
-	if len(drive) > 0 {
-		var pos, neg []string
+	var pos, neg []string
+	if driving {
+		pos = c.magnitudeExprs(root)
+	}
+	if len(drive) > 0 || len(pos) > 0 {
 		for _, n := range drive {
 			if not, ok := n.(*notNode); ok {
 				expr, _, _ := c.ftsExpr(not.kid)
@@ -170,6 +174,39 @@ func (c *compiler) plan(root node, driving bool) Plan {
 	}
 	p.Exact = c.exact
 	return p
+}
+
+// isQuarter reports whether magnitude class c is a quarter of an octave.
+func isQuarter(c string) bool { return strings.Contains(c, "q") }
+
+// magnitudeExprs returns, for each comparison on a numeric column in the
+// top-level conjunction of root, the FTS5 OR of the magnitude tokens of the
+// classes its matches can be in (a superset: the term itself stays in
+// Where). Driving with them, a comparison few events meet reads those
+// events' doclists newest first instead of walking the tenant. A
+// comparison every class may meet is left out.
+func (c *compiler) magnitudeExprs(root node) []string {
+	kids := []node{root}
+	if and, ok := root.(*andNode); ok {
+		kids = and.kids
+	}
+	var out []string
+	for _, k := range kids {
+		t, ok := k.(*termNode)
+		if !ok || t.f.kind != kindNumber || !slices.Contains(magnitudeColumns, t.f.col) {
+			continue
+		}
+		classes := magnitudeClasses(t.op, t.num)
+		if len(classes) == magnitudeTop+3 && !slices.ContainsFunc(classes, isQuarter) {
+			continue // m, z and every octave whole: no narrowing
+		}
+		toks := make([]string, len(classes))
+		for i, cl := range classes {
+			toks[i] = `"` + MagnitudeToken(t.f.col, cl) + `"`
+		}
+		out = append(out, "("+strings.Join(toks, " OR ")+")")
+	}
+	return out
 }
 
 // splitDriving splits the terms of the top-level conjunction of root that

@@ -341,7 +341,16 @@ func TestSQLitePlan(t *testing.T) {
 		{"id:e1", "e.id IS ?", []any{"e1"}, ""},
 		{"span_id:s1 channel:cli", "(e.span_id IS ? AND e.channel IS ?)", []any{"s1", "cli"}, ""},
 		{"tenant:beta", "0", nil, ""},
-		{"duration_ms:>=5", "coalesce(CAST(e.duration_ms AS REAL) >= ?, 0)", []any{5.0}, ""},
+		// A comparison on a numeric column drives with the magnitude classes its
+		// matches can be in (a superset: the comparison stays in Where) — unless
+		// every class can hold one.
+		{"bytes:<=3", "coalesce(CAST(e.bytes AS REAL) <= ?, 0)", []any{3.0},
+			`"§t3" AND ("§bytes§°m" OR "§bytes§°z" OR "§bytes§°p0" OR "§bytes§°p1q0" OR "§bytes§°p1q1" OR "§bytes§°p1q2")`},
+		{"status_code:500 tool:x", "(coalesce(CAST(e.status_code AS REAL) = ?, 0) AND e.tool IS ?)", []any{500.0, "x"},
+			`"§t3" AND ("§statusşcode§°p8q3")`},
+		{"duration_ms:>-5", "coalesce(CAST(e.duration_ms AS REAL) > ?, 0)", []any{-5.0}, ""},
+		{"seq:>5", "coalesce(CAST(e.seq AS REAL) > ?, 0)", []any{5.0}, ""},
+		{"-bytes:>5", "NOT (coalesce(CAST(e.bytes AS REAL) > ?, 0))", []any{5.0}, ""},
 		{"timestamp:2026-01-01", "e.ts = ?", []any{int64(1767225600000000000)}, ""},
 		// Values are tokens in fts: "§" + path + "§" + value, in token text; a
 		// number also "§" + path + "§¹" + shortest form (in token text). Positive

@@ -1,7 +1,9 @@
 package query
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -150,25 +152,31 @@ func TestIndexBody(t *testing.T) {
 		t.Errorf("IndexBody of nothing = %q, want the tenant token", got)
 	}
 	// A session id alone still gives a row, with the tenant token.
-	if got, want := IndexBody(7, "", []ColRow{{"session_id", "s1"}}, nil), "§t7 §sessionşid§s1"; got != want {
+	if got, want := IndexBody(7, "", []ColRow{{Col: "session_id", V: "s1"}}, nil), "§t7 §sessionşid§s1"; got != want {
 		t.Errorf("IndexBody of a session id = %q, want %q", got, want)
 	}
-	if got, want := IndexBody(7, "§t7 cat", []ColRow{{"session_id", "s1"}}, rows[1:2]), "§t7 cat §sessionşid§s1 §argumentsĮto§d §argumentsĮto"; got != want {
+	if got, want := IndexBody(7, "§t7 cat", []ColRow{{Col: "session_id", V: "s1"}}, rows[1:2]), "§t7 cat §sessionşid§s1 §argumentsĮto§d §argumentsĮto"; got != want {
 		t.Errorf("IndexBody with a session id = %q, want %q", got, want)
 	}
 	// Every token column of an event, in stored form, blinded in a blind
 	// index; type, tool, status, channel, id and span_id are not.
+	// The numeric columns' magnitude classes follow, in clear either way.
+	dur, size := 1500.0, int64(-3)
 	e := &clawtrail.Event{ID: "ev1", Type: "tool_call", Tool: "exec", Status: "ok", SessionID: "s1", UserID: "alice",
-		TraceID: "t1", SpanID: "sp1", KeyID: "k1", Channel: "cli", Path: strings.Repeat("p", 70)}
+		TraceID: "t1", SpanID: "sp1", KeyID: "k1", Channel: "cli", Path: strings.Repeat("p", 70), DurationMS: &dur, Bytes: &size}
 	cols := ColumnRows(e, nil)
-	wantCols := []ColRow{{"session_id", "s1"}, {"user_id", "alice"}, {"trace_id", "t1"},
-		{"key_id", "k1"}, {"path", IndexValue(e.Path)}}
+	wantCols := []ColRow{{Col: "session_id", V: "s1"}, {Col: "user_id", V: "alice"}, {Col: "trace_id", V: "t1"},
+		{Col: "key_id", V: "k1"}, {Col: "path", V: IndexValue(e.Path)}, {Col: "duration_ms", V: "p10", Mag: true}, {Col: "duration_ms", V: "p10q2", Mag: true},
+		{Col: "bytes", V: "m", Mag: true}}
 	if !slices.Equal(cols, wantCols) {
-		t.Errorf("ColumnRows = %q, want %q", cols, wantCols)
+		t.Errorf("ColumnRows = %v, want %v", cols, wantCols)
 	}
 	blind := func(f, v string) string { return "B" + f + "=" + v }
-	if got := ColumnRows(e, blind); got[1] != (ColRow{"user_id", "Buser_id=alice"}) || got[4].V != "Bpath="+IndexValue(e.Path) {
-		t.Errorf("blind ColumnRows = %q", got)
+	if got := ColumnRows(e, blind); got[1] != (ColRow{Col: "user_id", V: "Buser_id=alice"}) || got[4].V != "Bpath="+IndexValue(e.Path) || got[6] != wantCols[6] {
+		t.Errorf("blind ColumnRows = %v", got)
+	}
+	if got, want := IndexBody(7, "", cols[5:7], nil), "§t7 §durationşms§°p10 §durationşms§°p10q2"; got != want {
+		t.Errorf("IndexBody of a duration = %q, want %q", got, want)
 	}
 	if got, want := IndexBody(7, "", cols[1:2], nil), "§t7 §userşid§alice"; got != want {
 		t.Errorf("IndexBody of a user id = %q, want %q", got, want)
@@ -305,4 +313,57 @@ func BenchmarkIndexBody(b *testing.B) {
 	for b.Loop() {
 		IndexBody(7, words, cols, rows)
 	}
+}
+
+// Every value x with x op v is in a class magnitudeClasses(op, v) names
+// (the drive is a superset), and the classes are narrow: a comparison few
+// values meet names few classes.
+func TestMagnitudeClasses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	edges := []float64{0, 1, -1, 0.5, -0.5, 2, 3, 4, 1023, 1024, 1025, 30000, math.Ldexp(1, 40), math.Ldexp(1, 41), 1e300, -1e300, math.MaxInt64}
+	var values []float64
+	for _, x := range edges {
+		values = append(values, x, math.Nextafter(x, math.Inf(1)), math.Nextafter(x, math.Inf(-1)))
+	}
+	for range 2000 {
+		values = append(values, math.Ldexp(rng.Float64(), rng.IntN(100)-10)*float64(1-2*rng.IntN(2)), float64(rng.IntN(5000)))
+	}
+	for _, o := range []op{opEq, opLT, opLE, opGT, opGE} {
+		for _, v := range values[:200] {
+			classes := magnitudeClasses(o, v)
+			for _, x := range values {
+				tn := &termNode{op: o, num: v}
+				of := magnitudeClassesOf(x)
+				if tn.compareFloat(x) && !slices.ContainsFunc(of, func(c string) bool { return slices.Contains(classes, c) }) {
+					t.Fatal(fmt.Sprintf("x=%v matches %v%v but none of its classes %v is in %v", x, o, v, of, classes))
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		o    op
+		v    float64
+		want string
+	}{
+		// 30000 is in octave 14's quarter 3 (2^14.75 = 27554 to 32768).
+		{opGT, 30000, "p14q3 p15 p16 p17 p18 p19 p20 p21 p22 p23 p24 p25 p26 p27 p28 p29 p30 p31 p32 p33 p34 p35 p36 p37 p38 p39 p40"},
+		{opLE, 4096, "m z p0 p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 p11 p12q0"},
+		{opLT, 4096, "m z p0 p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 p11"},
+		{opGE, 2048, "p11 p12 p13 p14 p15 p16 p17 p18 p19 p20 p21 p22 p23 p24 p25 p26 p27 p28 p29 p30 p31 p32 p33 p34 p35 p36 p37 p38 p39 p40"},
+		{opEq, 500, "p8q3"},
+		{opEq, 0, "z"},
+		{opLT, -2, "m"},
+		{opGE, 1e20, "p40"},
+	} {
+		if got := strings.Join(magnitudeClasses(c.o, c.v), " "); got != c.want {
+			t.Errorf("magnitudeClasses(%v %v) = %s, want %s", c.o, c.v, got, c.want)
+		}
+	}
+	for x, want := range map[float64]string{-1: "m", -0.99: "z", 0: "z", 1: "p0 p0q0", 1.99: "p0 p0q3", 2: "p1 p1q0",
+		1500: "p10 p10q2", 3000: "p11 p11q2", 1e13: "p40", 1e300: "p40"} {
+		if got := strings.Join(magnitudeClassesOf(x), " "); got != want {
+			t.Errorf("magnitudeClassesOf(%v) = %s, want %s", x, got, want)
+		}
+	}
+
 }
