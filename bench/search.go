@@ -144,6 +144,16 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 		"/v1/events", url.Values{"q": {"user:nobody"}}); err != nil {
 		return nil, err
 	}
+	// Comparisons on numeric columns few events meet (the magnitude
+	// tokens drive them; before index schema 14 they walked the tenant).
+	if err := httpQuery("field query on a number few events meet `tokens_used:>5400`", "~0.4% of model outputs; newest 100",
+		"/v1/events", url.Values{"q": {"tokens_used:>5400"}}); err != nil {
+		return nil, err
+	}
+	if err := httpQuery("field query on a number `duration_ms:>4000`", "~1% of API calls; newest 100",
+		"/v1/events", url.Values{"q": {"duration_ms:>4000"}}); err != nil {
+		return nil, err
+	}
 	day := o.dayFrom.Format(time.DateOnly)
 	if err := httpQuery("count by type per day, one day (rollup)", fmt.Sprintf("%d events that day", c.def.typesDay),
 		"/v1/stats", url.Values{"from": {day}, "to": {day}}); err != nil {
