@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,21 @@ import (
 	"github.com/clawtrail/clawtrail/ingest"
 	"github.com/clawtrail/clawtrail/internal/testserver"
 )
+
+// benchPost sends body to url with a key and fails b unless it is a 200.
+func benchPost(b *testing.B, url, contentType, token string, body io.Reader) {
+	req, _ := http.NewRequest("POST", url, body)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("POST %s: %d", url, resp.StatusCode)
+	}
+}
 
 // BenchmarkHTTPExport: GET /v1/export?format=jsonl of 100k events, the
 // client in this process reading the lines as the bench does. One op
@@ -26,17 +42,7 @@ func BenchmarkHTTPExport(b *testing.B) {
 			fmt.Fprintf(&body, `{"type":"tool_call","timestamp":%q,"session_id":"sess_%d","user_id":"user_%d","agent_id":"agent_prod_main","tool":%q,"arguments":{"to":"support%d@vendor.com","subject":"Shipment delay inquiry number %d","body":"The invoice for order %d is late; please advise on the delayed shipment."},"status":"success","duration_ms":%d}`+"\n",
 				base.Add(time.Duration(j)*10*time.Millisecond).Format(time.RFC3339Nano), j/80, j%50, tools[j%4], j%100, j, j, j%2000)
 		}
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/events", strings.NewReader(body.String()))
-		req.Header.Set("Content-Type", "application/x-ndjson")
-		req.Header.Set("Authorization", "Bearer "+ts.Ingest)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b.Fatalf("ingest: %d", resp.StatusCode)
-		}
+		benchPost(b, ts.URL+"/v1/events", "application/x-ndjson", ts.Ingest, strings.NewReader(body.String()))
 	}
 	export := func(wait string) int {
 		req, _ := http.NewRequest("GET", ts.URL+"/v1/export?format=jsonl"+wait, nil)

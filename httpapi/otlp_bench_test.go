@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -77,17 +76,7 @@ func BenchmarkOTLPIngest(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := range b.N {
-				req, _ := http.NewRequest("POST", ts.URL+path, bytes.NewReader(bodies[i]))
-				req.Header.Set("Content-Type", ct)
-				req.Header.Set("Authorization", "Bearer "+ts.Ingest)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Fatalf("%s: %d", path, resp.StatusCode)
-				}
+				benchPost(b, ts.URL+path, ct, ts.Ingest, bytes.NewReader(bodies[i]))
 			}
 			b.ReportMetric(float64(b.N*perReq)/b.Elapsed().Seconds(), "spans/s")
 		})
