@@ -564,6 +564,11 @@ func (c *compiler) prefixRange(col, p string) {
 	}
 }
 
+// Successor returns the least string greater than every string with
+// prefix p: p with its last byte incremented, after dropping trailing 0xFF
+// bytes; false when there is none (p is empty or all 0xFF).
+func Successor(p string) (string, bool) { return successor(p) }
+
 // successor returns the least string greater than every string with prefix
 // p: p with its last byte incremented, after dropping trailing 0xFF bytes.
 func successor(p string) (string, bool) {
@@ -596,4 +601,41 @@ func compareSQL(o op) string {
 		return " >= "
 	}
 	return " = "
+}
+
+// indexedColumns are the text columns the index keeps a b-tree on, by
+// (tid, column, k): a value's events come from it newest first.
+var indexedColumns = []string{"type", "tool", "status"}
+
+// ColumnPrefix reports a wildcard col:P* on an indexed column (type, tool,
+// status) in the top-level conjunction of q, with a function that returns
+// q with that term replaced by col:v. Such a term compiles to the range of
+// the column's b-tree, whose matches SQLite sorts whole by key before the
+// first page; replaced by each of the few values the column holds under
+// the prefix, each read newest first, the pages merge instead (the store's
+// searchKeys).
+func (q *Query) ColumnPrefix() (col, prefix string, with func(v string) *Query, ok bool) {
+	kids := []node{q.root}
+	and, isAnd := q.root.(*andNode)
+	if isAnd {
+		kids = and.kids
+	}
+	for i, k := range kids {
+		t, ok := k.(*termNode)
+		if !ok || t.f.kind != kindString || t.op != opPrefix || !slices.Contains(indexedColumns, t.f.col) {
+			continue
+		}
+		with = func(v string) *Query {
+			eq := *t
+			eq.op, eq.val = opEq, v
+			if !isAnd {
+				return &Query{root: &eq, namesType: q.namesType}
+			}
+			rest := slices.Clone(and.kids)
+			rest[i] = &eq
+			return &Query{root: &andNode{kids: rest}, namesType: q.namesType}
+		}
+		return t.f.col, t.val, with, true
+	}
+	return "", "", nil, false
 }

@@ -253,16 +253,100 @@ func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q 
 		}
 		after = &k
 	}
-	var sb strings.Builder
-	sb.WriteString(`SELECT e.k, e.seq`)
-	keyCol, args := selection(&sb, tid, req, q, plan, after)
 	dir := "DESC"
 	if req.Asc {
 		dir = "ASC"
 	}
-	sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
+	// One SELECT per plan, each ending with its order and limit.
+	var sb strings.Builder
+	var args []any
+	arm := func(q *query.Query, plan query.Plan) {
+		sb.WriteString(`SELECT e.k AS k, e.seq AS seq`)
+		keyCol, a := selection(&sb, tid, req, q, plan, after)
+		sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
+		args = append(append(args, a...), req.Limit+1)
+	}
+	variants, err := s.prefixVariants(ctx, tid, req, q, plan)
+	if err != nil {
+		return nil, err
+	}
+	if len(variants) == 0 {
+		arm(q, plan)
+		return s.queryKeys(ctx, sb.String(), args...)
+	}
+	// A wildcard on an indexed column, as one page per value it stands
+	// for, merged.
+	sb.WriteString(`SELECT k, seq FROM (`)
+	for i, v := range variants {
+		if i > 0 {
+			sb.WriteString(` UNION ALL `)
+		}
+		sb.WriteString(`SELECT * FROM (`)
+		arm(v.q, v.plan)
+		sb.WriteString(`)`)
+	}
+	sb.WriteString(fmt.Sprintf(`) ORDER BY k %s LIMIT ?`, dir))
 	args = append(args, req.Limit+1)
 	return s.queryKeys(ctx, sb.String(), args...)
+}
+
+// maxPrefixValues bounds the values a wildcard on an indexed column is
+// expanded into (prefixVariants); beyond it the range is read whole.
+const maxPrefixValues = 16
+
+type variant struct {
+	q    *query.Query
+	plan query.Plan
+}
+
+// prefixVariants returns, for an exact plan whose query has a wildcard
+// col:P* on an indexed column (query.ColumnPrefix), the query and plan
+// for each value of the column under P in the tenant's index (one value
+// too: its equality reads the b-tree in key order, where the range is
+// sorted) — nil when there is none, more than maxPrefixValues, or the
+// column's values are keyed hashes (tool and status in a blind index). The values are found
+// by seeking the column's b-tree from one to the next, not by reading
+// every event under the prefix.
+func (s *Store) prefixVariants(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]variant, error) {
+	col, prefix, with, ok := q.ColumnPrefix()
+	if !ok || !plan.Exact || s.Encrypted() && col != "type" {
+		return nil, nil
+	}
+	hi, bounded := query.Successor(prefix)
+	var values []string
+	next := `SELECT min(` + col + `) FROM ev WHERE tid = ? AND ` + col + ` >= ?` // col is one of query's indexed columns
+	if bounded {
+		next += ` AND ` + col + ` < ?`
+	}
+	from := prefix
+	for len(values) <= maxPrefixValues {
+		args := []any{tid, from}
+		if bounded {
+			args = append(args, hi)
+		}
+		var v sql.NullString
+		if err := s.index.reader.QueryRowContext(ctx, next, args...).Scan(&v); err != nil {
+			return nil, fmt.Errorf("search index: %w", err)
+		}
+		if !v.Valid {
+			break
+		}
+		values = append(values, v.String)
+		from = v.String + "\x00"
+	}
+	if len(values) == 0 || len(values) > maxPrefixValues {
+		return nil, nil
+	}
+	out := make([]variant, len(values))
+	for i, v := range values {
+		vq := with(v)
+		_, vp, err := s.compile(ctx, SearchRequest{Tenant: req.Tenant, Query: vq}, tid)
+		if err != nil || !vp.Exact {
+			return nil, err
+		}
+		out[i] = variant{vq, vp}
+	}
+	return out, nil
 }
 
 func (s *Store) queryKeys(ctx context.Context, sqlText string, args ...any) ([]keyRef, error) {

@@ -549,3 +549,82 @@ func TestSearchByID(t *testing.T) {
 		t.Errorf("id:a2 plans %q: want a lookup of its key\n%s %v", got, sb.String(), args)
 	}
 }
+
+// A wildcard on an indexed column (tool:send_*) is read as one page per
+// value it stands for, merged: every page, either order, with a time
+// window and with other terms, selects what the same values spelled out
+// (tool:(send_email OR …), the plan it replaces) select.
+func TestColumnPrefixMerged(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	tools := []string{"send_email", "send_slack", "send_sms", "exec", "sendmail", "send_"}
+	statuses := []string{"success", "error"}
+	var lines []string
+	for i := range 120 {
+		lines = append(lines, fmt.Sprintf(`{"id":"e%03d","type":"tool_call","tool":%q,"status":%q,"timestamp":"2026-01-31T14:%02d:%02dZ"}`,
+			i, tools[i*7%len(tools)], statuses[i%3%2], i%60, (i*13)%60))
+	}
+	mustAppend(t, s, "acme", strings.Join(lines, "\n"))
+	ctx := context.Background()
+	if err := s.WaitIndexed(ctx, "acme", s.Head("acme")-1); err != nil {
+		t.Fatal(err)
+	}
+	tid, _ := s.tenantID("acme")
+	all := func(q string, asc bool, limit int, from, to int64) []string {
+		pq, err := query.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		req := SearchRequest{Tenant: "acme", Query: pq, Limit: limit, Asc: asc, From: from, To: to}
+		for range 200 {
+			page, err := s.Search(ctx, req)
+			if err != nil {
+				t.Fatalf("%q: %v", q, err)
+			}
+			for _, ev := range page.Events {
+				e, _ := clawtrail.ParseEvent(ev.Body)
+				ids = append(ids, e.ID)
+			}
+			if page.NextCursor == "" {
+				return ids
+			}
+			req.Cursor = page.NextCursor
+		}
+		t.Fatalf("%q: paging did not end", q)
+		return nil
+	}
+	from := time.Date(2026, 1, 31, 14, 10, 0, 0, time.UTC).UnixNano()
+	to := time.Date(2026, 1, 31, 14, 40, 0, 0, time.UTC).UnixNano()
+	for _, c := range []struct{ wild, spelled string }{
+		{"tool:send_*", "tool:(send_email OR send_slack OR send_sms OR send_)"},
+		{"tool:send_* status:error", "tool:(send_email OR send_slack OR send_sms OR send_) status:error"},
+		{"tool:send* -status:error", "tool:(send_email OR send_slack OR send_sms OR send_ OR sendmail) -status:error"},
+		{"status:err*", "status:error"},
+		{"type:tool* tool:send_s*", "type:tool_call tool:(send_slack OR send_sms)"},
+		{"tool:nothing*", "tool:nothing"},
+	} {
+		for _, asc := range []bool{false, true} {
+			for _, limit := range []int{1, 7, 100} {
+				for _, w := range [][2]int64{{0, 0}, {from, to}} {
+					got, want := all(c.wild, asc, limit, w[0], w[1]), all(c.spelled, asc, limit, w[0], w[1])
+					if strings.Join(got, ",") != strings.Join(want, ",") {
+						t.Fatalf("%q asc=%v limit=%d window=%v:\n got %v\nwant %v (%q)", c.wild, asc, limit, w != [2]int64{}, got, want, c.spelled)
+					}
+				}
+			}
+		}
+	}
+	// The wildcard is read as one plan per value, found in the index.
+	for q, want := range map[string]int{"tool:send_*": 4, "tool:send*": 5, "status:err*": 1, "tool:nothing*": 0, "tool:send_* OR status:x": 0} {
+		pq, _ := query.Parse(q)
+		_, plan, err := s.compile(ctx, SearchRequest{Tenant: "acme", Query: pq}, tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := s.prefixVariants(ctx, tid, SearchRequest{Tenant: "acme", Query: pq}, pq, plan)
+		if err != nil || len(vs) != want {
+			t.Errorf("%q: %d variants (%v), want %d", q, len(vs), err, want)
+		}
+	}
+}
