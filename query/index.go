@@ -543,6 +543,9 @@ func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 		b = valueToken(append(b, ' '), field, r.V)
 		if r.N != nil {
 			b = numberToken(append(b, ' '), field, *r.N)
+			for _, c := range magnitudeClassesOf(*r.N) {
+				b = appendMagnitudeToken(append(b, ' '), field, c) // MagnitudeToken
+			}
 		} else if r.Prefixes != nil {
 			for _, p := range r.Prefixes {
 				b = appendPrefixToken(append(b, ' '), field, p)

@@ -193,7 +193,16 @@ func (c *compiler) magnitudeExprs(root node) []string {
 	var out []string
 	for _, k := range kids {
 		t, ok := k.(*termNode)
-		if !ok || t.f.kind != kindNumber || !slices.Contains(magnitudeColumns, t.f.col) {
+		if !ok {
+			continue
+		}
+		var f string
+		switch {
+		case t.f.kind == kindNumber && slices.Contains(magnitudeColumns, t.f.col):
+			f = t.f.col
+		case c.fvComparison(t):
+			f = t.fieldPath()
+		default:
 			continue
 		}
 		classes := magnitudeClasses(t.op, t.num)
@@ -202,11 +211,23 @@ func (c *compiler) magnitudeExprs(root node) []string {
 		}
 		toks := make([]string, len(classes))
 		for i, cl := range classes {
-			toks[i] = `"` + MagnitudeToken(t.f.col, cl) + `"`
+			toks[i] = `"` + MagnitudeToken(f, cl) + `"`
 		}
 		out = append(out, "("+strings.Join(toks, " OR ")+")")
+		if c.probe == nil {
+			c.probe = map[*termNode]bool{}
+		}
+		c.probe[t] = true
 	}
 	return out
+}
+
+// fvComparison reports whether t is a numeric comparison the fv rows
+// decide: on a field inside arguments., result., usage. or attributes.
+// (in a blind index, usage. only: elsewhere its numbers are not kept).
+func (c *compiler) fvComparison(t *termNode) bool {
+	return t.f.kind == kindTree && t.isNum && t.op != opEq && t.op != opPrefix && t.op != opExists &&
+		(c.blind == nil || strings.HasPrefix(t.fieldPath(), "usage."))
 }
 
 // splitDriving splits the terms of the top-level conjunction of root that
@@ -329,6 +350,7 @@ type compiler struct {
 	exact   bool // false once a phrase is compiled to a superset
 	blind   Blinder
 	keyOf   KeyOf
+	probe   map[*termNode]bool // fv comparisons driven by their magnitude tokens (magnitudeExprs)
 }
 
 // superset compiles a term the index cannot decide: true (or, under NOT,
@@ -526,9 +548,14 @@ func (c *compiler) field(t *termNode) {
 		c.ftsIn(expr, inexact)
 		return
 	}
-	f := t.fieldPath()
-	if t.op != opEq && t.op != opPrefix && t.op != opExists && (c.blind == nil || strings.HasPrefix(f, "usage.")) {
-		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, f, t.num)
+	if c.fvComparison(t) {
+		if c.probe[t] {
+			// Driven by its magnitude tokens: each candidate's rows are
+			// probed, rather than every row of the field collected.
+			c.sql("EXISTS (SELECT 1 FROM fv WHERE tid = ? AND f = ? AND k = e.k AND n"+compareSQL(t.op)+"?)", c.tid, t.fieldPath(), t.num)
+			return
+		}
+		c.sql("e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n"+compareSQL(t.op)+"?)", c.tid, t.fieldPath(), t.num)
 		return
 	}
 	c.superset()

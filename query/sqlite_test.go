@@ -375,7 +375,13 @@ func TestSQLitePlan(t *testing.T) {
 		{"-(email OR tool:x)", "NOT ((e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.tool IS ?))", []any{`"§t3" AND "email"`, "x"}, ""},
 		{"content:hi OR usage.x:<1", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?))",
 			[]any{`"§t3" AND "§content§hi"`, int64(3), "usage.x", 1.0}, ""},
-		{"usage.x:<1", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?)", []any{int64(3), "usage.x", 1.0}, ""},
+		// A numeric comparison inside arguments./usage./... drives with its
+		// magnitude classes too, each candidate's fv rows probed; under OR or NOT
+		// (or when every class may hold a match) the field's rows are collected.
+		{"usage.x:<1", "EXISTS (SELECT 1 FROM fv WHERE tid = ? AND f = ? AND k = e.k AND n < ?)", []any{int64(3), "usage.x", 1.0},
+			`"§t3" AND ("§usageĮx§°m" OR "§usageĮx§°z")`},
+		{"usage.x:<1 OR tool:x", "(e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?) OR e.tool IS ?)", []any{int64(3), "usage.x", 1.0, "x"}, ""},
+		{"usage.x:>-5", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n > ?)", []any{int64(3), "usage.x", -5.0}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {

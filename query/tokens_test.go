@@ -138,7 +138,7 @@ func TestIndexText(t *testing.T) {
 func TestIndexBody(t *testing.T) {
 	n := 42.0
 	rows := []FVRow{{F: "arguments.to", V: "a@b.c"}, {F: "arguments.to", V: "d"}, {F: "usage.x", V: "42", N: &n}}
-	want := "§t7 cat §argumentsĮto§aŀbĮc §argumentsĮto §argumentsĮto§d §usageĮx§42 §usageĮx§¹42 §usageĮx"
+	want := "§t7 cat §argumentsĮto§aŀbĮc §argumentsĮto §argumentsĮto§d §usageĮx§42 §usageĮx§¹42 §usageĮx§°p5 §usageĮx§°p5q1 §usageĮx"
 	if got := IndexBody(7, "§t7 cat", nil, rows); got != want {
 		t.Errorf("IndexBody =\n%q\nwant\n%q", got, want)
 	}

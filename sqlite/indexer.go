@@ -67,7 +67,7 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 14 // 14: magnitude tokens of the numeric columns
+const IndexSchemaVersion = 15 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
