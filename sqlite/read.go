@@ -304,9 +304,9 @@ type variant struct {
 // for each value of the column under P in the tenant's index (one value
 // too: its equality reads the b-tree in key order, where the range is
 // sorted) — nil when there is none, more than maxPrefixValues, or the
-// column's values are keyed hashes (tool and status in a blind index). The values are found
-// by seeking the column's b-tree from one to the next, not by reading
-// every event under the prefix.
+// column's values are keyed hashes (tool and status in a blind index).
+// The values are found by seeking the column's b-tree from one to the
+// next, not by reading every event under the prefix.
 func (s *Store) prefixVariants(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]variant, error) {
 	col, prefix, with, ok := q.ColumnPrefix()
 	if !ok || !plan.Exact || s.Encrypted() && col != "type" {
