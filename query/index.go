@@ -348,11 +348,12 @@ func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
 			out = append(out, ColRow{Col: col, V: ColumnValue(col, v, blind)})
 		}
 	}
-	for _, col := range magnitudeColumns {
-		f, _ := numberField(col)
-		if x, ok := f.num(e); ok {
-			for _, c := range magnitudeClassesOf(x) {
-				out = append(out, ColRow{Col: col, V: c, Mag: true})
+	for i, col := range magnitudeColumns {
+		if x, ok := magnitudeGetters[i](e); ok {
+			class, quarter := magnitudeClassNames(x)
+			out = append(out, ColRow{Col: col, V: class, Mag: true})
+			if quarter != "" {
+				out = append(out, ColRow{Col: col, V: quarter, Mag: true})
 			}
 		}
 	}
@@ -372,7 +373,7 @@ func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
 // octave, "p<n>q<k>" (2^(n+k/4) ≤ x < 2^(n+(k+1)/4)). A query names the
 // octaves inside its range and the quarters of the octave its bound cuts,
 // so what it reads beyond its matches is at most a quarter octave (~19%)
-// either side, and it names at most 47 classes. The numeric columns are
+// either side, and it names at most 45 classes. The numeric columns are
 // stored in clear in a blind index too, so their classes are also
 // written in clear.
 
@@ -380,26 +381,62 @@ func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
 // the ledger's order, which the (tid, seq) b-tree answers).
 var magnitudeColumns = []string{"duration_ms", "tokens_used", "status_code", "bytes"}
 
+// magnitudeGetters read magnitudeColumns from an event.
+var magnitudeGetters = func() []func(*clawtrail.Event) (float64, bool) {
+	out := make([]func(*clawtrail.Event) (float64, bool), len(magnitudeColumns))
+	for i, col := range magnitudeColumns {
+		f, ok := numberField(col)
+		if !ok {
+			panic("query: magnitude column " + col + " is not a numeric column")
+		}
+		out[i] = f.num
+	}
+	return out
+}()
+
 // magnitudeTop is the last octave: p40 holds every x ≥ 2^40.
 const magnitudeTop = 40
 
-// magnitudeClassesOf returns the classes of x: one, or an octave and its
-// quarter.
-func magnitudeClassesOf(x float64) []string {
+// The names of the octave and quarter classes ("p<n>", "p<n>q<k>"),
+// spelled once: the indexer names a class or two per number.
+var octaveClass, quarterClass = func() (o [magnitudeTop + 1]string, q [magnitudeTop][4]string) {
+	for n := range o {
+		o[n] = "p" + strconv.Itoa(n)
+		if n < magnitudeTop {
+			for k := range 4 {
+				q[n][k] = o[n] + "q" + strconv.Itoa(k)
+			}
+		}
+	}
+	return o, q
+}()
+
+// magnitudeClassNames returns the class of x and, for an x in an octave
+// below the last, the class of its quarter ("" otherwise).
+func magnitudeClassNames(x float64) (class, quarter string) {
 	switch {
 	case x <= -1:
-		return []string{"m"}
+		return "m", ""
 	case x < 1:
-		return []string{"z"}
+		return "z", ""
 	}
 	n := math.Ilogb(x) // floor(log2 x), exactly, for x ≥ 1
 	if n >= magnitudeTop {
-		return []string{"p" + strconv.Itoa(magnitudeTop)}
+		return octaveClass[magnitudeTop], ""
 	}
 	k := int(4 * math.Log2(math.Ldexp(x, -n))) // x / 2^n is in [1, 2)
-	k = max(0, min(k, 3))
-	o := "p" + strconv.Itoa(n)
-	return []string{o, o + "q" + strconv.Itoa(k)}
+	return octaveClass[n], quarterClass[n][max(0, min(k, 3))]
+}
+
+// appendMagnitudeTokens appends, each after a space, the magnitude tokens
+// of x to dst, given its field's token.
+func appendMagnitudeTokens(dst, field []byte, x float64) []byte {
+	class, quarter := magnitudeClassNames(x)
+	dst = appendMagnitudeToken(append(dst, ' '), field, class)
+	if quarter != "" {
+		dst = appendMagnitudeToken(append(dst, ' '), field, quarter)
+	}
+	return dst
 }
 
 // magnitudeClasses returns classes that together hold every value x with
@@ -448,11 +485,10 @@ func magnitudeClasses(o op, v float64) []string {
 		if n == magnitudeTop {
 			hi = math.Inf(1)
 		}
-		oct := "p" + strconv.Itoa(n)
 		switch {
 		case !meets(lo, hi, true, false):
 		case n == magnitudeTop || inside(lo, hi):
-			out = append(out, oct)
+			out = append(out, octaveClass[n])
 		default:
 			for k := range 4 {
 				// Quarter bounds are irrational: closed, and widened
@@ -460,7 +496,7 @@ func magnitudeClasses(o op, v float64) []string {
 				qlo := math.Ldexp(math.Exp2(float64(k)/4)*(1-1e-9), n)
 				qhi := math.Ldexp(math.Exp2(float64(k+1)/4)*(1+1e-9), n)
 				if meets(qlo, qhi, true, true) {
-					out = append(out, oct+"q"+strconv.Itoa(k))
+					out = append(out, quarterClass[n][k])
 				}
 			}
 		}
@@ -500,10 +536,10 @@ func ColumnToken(col, v string) string { return ValueToken(col, v) }
 
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
 // or the tenant token and the words), the token of each column value and
-// magnitude class in cols (ColumnRows), then the value token of each row (the number token of
-// each row with N, the prefix tokens of a string value holding a "/") and
-// the field token of each field (once per run of rows of that field). An
-// event with nothing else still has the
+// magnitude class in cols (ColumnRows), then the value token of each row
+// (the number and magnitude tokens of each row with N, the prefix tokens
+// of a string value holding a "/") and the field token of each field (once
+// per run of rows of that field). An event with nothing else still has the
 // tenant token: every event has an fts row, so that the tenant token's
 // doclist holds all of the tenant's events and a query can drive the join
 // with FTS5's NOT (a negated term then excludes only events holding it).
@@ -543,9 +579,7 @@ func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 		b = valueToken(append(b, ' '), field, r.V)
 		if r.N != nil {
 			b = numberToken(append(b, ' '), field, *r.N)
-			for _, c := range magnitudeClassesOf(*r.N) {
-				b = appendMagnitudeToken(append(b, ' '), field, c) // MagnitudeToken
-			}
+			b = appendMagnitudeTokens(b, field, *r.N)
 		} else if r.Prefixes != nil {
 			for _, p := range r.Prefixes {
 				b = appendPrefixToken(append(b, ' '), field, p)

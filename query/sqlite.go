@@ -176,8 +176,14 @@ func (c *compiler) plan(root node, driving bool) Plan {
 	return p
 }
 
-// isQuarter reports whether magnitude class c is a quarter of an octave.
-func isQuarter(c string) bool { return strings.Contains(c, "q") }
+// conjuncts returns the terms of the top-level conjunction of root: its
+// kids when it is an AND, else root alone.
+func conjuncts(root node) []node {
+	if and, ok := root.(*andNode); ok {
+		return and.kids
+	}
+	return []node{root}
+}
 
 // magnitudeExprs returns, for each comparison on a numeric column in the
 // top-level conjunction of root, the FTS5 OR of the magnitude tokens of the
@@ -186,12 +192,8 @@ func isQuarter(c string) bool { return strings.Contains(c, "q") }
 // events' doclists newest first instead of walking the tenant. A
 // comparison every class may meet is left out.
 func (c *compiler) magnitudeExprs(root node) []string {
-	kids := []node{root}
-	if and, ok := root.(*andNode); ok {
-		kids = and.kids
-	}
 	var out []string
-	for _, k := range kids {
+	for _, k := range conjuncts(root) {
 		t, ok := k.(*termNode)
 		if !ok {
 			continue
@@ -206,8 +208,8 @@ func (c *compiler) magnitudeExprs(root node) []string {
 			continue
 		}
 		classes := magnitudeClasses(t.op, t.num)
-		if len(classes) == magnitudeTop+3 && !slices.ContainsFunc(classes, isQuarter) {
-			continue // m, z and every octave whole: no narrowing
+		if classes[0] == "m" && classes[len(classes)-1] == octaveClass[magnitudeTop] {
+			continue // from the lowest class to the highest: every class, no narrowing
 		}
 		toks := make([]string, len(classes))
 		for i, cl := range classes {
@@ -586,7 +588,7 @@ func (c *compiler) column(col string, t *termNode) {
 // prefixRange writes " AND col >= p AND col < succ(p)".
 func (c *compiler) prefixRange(col, p string) {
 	c.sql(" AND "+col+" >= ?", p)
-	if s, ok := successor(p); ok {
+	if s, ok := Successor(p); ok {
 		c.sql(" AND "+col+" < ?", s)
 	}
 }
@@ -594,11 +596,7 @@ func (c *compiler) prefixRange(col, p string) {
 // Successor returns the least string greater than every string with
 // prefix p: p with its last byte incremented, after dropping trailing 0xFF
 // bytes; false when there is none (p is empty or all 0xFF).
-func Successor(p string) (string, bool) { return successor(p) }
-
-// successor returns the least string greater than every string with prefix
-// p: p with its last byte incremented, after dropping trailing 0xFF bytes.
-func successor(p string) (string, bool) {
+func Successor(p string) (string, bool) {
 	b := []byte(p)
 	for len(b) > 0 && b[len(b)-1] == 0xFF {
 		b = b[:len(b)-1]
@@ -642,11 +640,7 @@ var indexedColumns = []string{"type", "tool", "status"}
 // the prefix, each read newest first, the pages merge instead (the store's
 // searchKeys).
 func (q *Query) ColumnPrefix() (col, prefix string, with func(v string) *Query, ok bool) {
-	kids := []node{q.root}
-	and, isAnd := q.root.(*andNode)
-	if isAnd {
-		kids = and.kids
-	}
+	kids := conjuncts(q.root)
 	for i, k := range kids {
 		t, ok := k.(*termNode)
 		if !ok || t.f.kind != kindString || t.op != opPrefix || !slices.Contains(indexedColumns, t.f.col) {
@@ -655,12 +649,9 @@ func (q *Query) ColumnPrefix() (col, prefix string, with func(v string) *Query, 
 		with = func(v string) *Query {
 			eq := *t
 			eq.op, eq.val = opEq, v
-			if !isAnd {
-				return &Query{root: &eq, namesType: q.namesType}
-			}
-			rest := slices.Clone(and.kids)
+			rest := slices.Clone(kids)
 			rest[i] = &eq
-			return &Query{root: &andNode{kids: rest}, namesType: q.namesType}
+			return &Query{root: mkAnd(rest), namesType: q.namesType}
 		}
 		return t.f.col, t.val, with, true
 	}

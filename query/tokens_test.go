@@ -367,3 +367,13 @@ func TestMagnitudeClasses(t *testing.T) {
 	}
 
 }
+
+// magnitudeClassesOf returns the classes of x: one, or an octave and its
+// quarter.
+func magnitudeClassesOf(x float64) []string {
+	o, q := magnitudeClassNames(x)
+	if q == "" {
+		return []string{o}
+	}
+	return []string{o, q}
+}
