@@ -125,6 +125,7 @@ func (c *corpus) event() *clawtrail.Event {
 	e.AgentID = c.str("agent_id", []string{"agent_prod_main", "", ""})
 	e.KeyID = c.str("key_id", []string{"k1", "k2", ""})
 	e.Channel = c.str("channel", []string{"slack", "cli", ""})
+	e.SpanID = c.str("span_id", []string{"span_a", "span_b", "", fmt.Sprintf("span_%d", len(c.events))})
 	c.fill(e)
 	return e
 }
@@ -306,7 +307,7 @@ func utf8RuneStartAt(s string, n int) bool {
 
 var queryFields = []string{
 	"type", "tool", "status", "session_id", "session", "user", "agent_id", "key_id", "channel", "model",
-	"method", "destination", "endpoint", "operation", "path", "decision", "approver", "id",
+	"method", "destination", "endpoint", "operation", "path", "decision", "approver", "id", "span_id",
 }
 
 // query returns a random query of at most the given depth.

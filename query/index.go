@@ -339,8 +339,9 @@ type ColRow struct {
 }
 
 // ColumnRows returns the event's values of the token columns, in stored
-// form (blinded when blind is not nil), and the magnitude classes of its
-// numeric columns' values (rows with Mag set).
+// form (blinded when blind is not nil), then the bucket of its span id and
+// the magnitude classes of its numeric columns' values (rows with Mag
+// set).
 func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
 	var out []ColRow
 	for i, col := range tokenColumns {
@@ -348,12 +349,18 @@ func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
 			out = append(out, ColRow{Col: col, V: ColumnValue(col, v, blind)})
 		}
 	}
+	if sp := e.SpanID; sp != "" {
+		if blind != nil {
+			sp = blind(spanField, sp)
+		}
+		out = append(out, ColRow{Col: spanField, V: spanBucket(sp), Mag: true})
+	}
 	for i, col := range magnitudeColumns {
 		if x, ok := magnitudeGetters[i](e); ok {
-			class, quarter := magnitudeClassNames(x)
+			class, sixteenth, fine := magnitudeClassNames(x)
 			out = append(out, ColRow{Col: col, V: class, Mag: true})
-			if quarter != "" {
-				out = append(out, ColRow{Col: col, V: quarter, Mag: true})
+			if sixteenth != "" {
+				out = append(out, ColRow{Col: col, V: sixteenth, Mag: true}, ColRow{Col: col, V: fine, Mag: true})
 			}
 		}
 	}
@@ -369,13 +376,17 @@ func ColumnRows(e *clawtrail.Event, blind Blinder) []ColRow {
 // few events meet walked the tenant). Classes: "m" for x ≤ -1, "z" for
 // -1 < x < 1, "p<n>" for the octave 2^n ≤ x < 2^(n+1), the last, "p40",
 // open above (2^40 ms is 35 years; bytes and tokens rarely reach a
-// terabyte); below p40 a value also has the class of its quarter of the
-// octave, "p<n>q<k>" (2^(n+k/4) ≤ x < 2^(n+(k+1)/4)). A query names the
-// octaves inside its range and the quarters of the octave its bound cuts,
-// so what it reads beyond its matches is at most a quarter octave (~19%)
-// either side, and it names at most 45 classes. The numeric columns are
-// stored in clear in a blind index too, so their classes are also
-// written in clear.
+// terabyte). Below p40 a value also has the class of its sixteenth of the
+// octave, "p<n>s<j>" (2^(n+j/16) ≤ x < 2^(n+(j+1)/16)), and of its
+// sixteenth of that, "p<n>s<j>t<i>" (a 256th of the octave, ~0.27% wide).
+// A query names the octaves inside its range, the sixteenths inside it of
+// the octave its bound cuts, and the 256ths of the sixteenth the bound
+// cuts, so what it reads beyond its matches is at most a 256th of an
+// octave either side — with quarters only (index schema 14–15) a bound
+// inside a dense quarter read a tenth of the model outputs at 10 M events
+// (docs/benchmarks.md, "Eleventh pass") — and it names at most 72
+// classes. The numeric columns are stored in clear in a blind index too,
+// so their classes are also written in clear.
 
 // magnitudeColumns are the numeric columns with magnitude tokens (seq is
 // the ledger's order, which the (tid, seq) b-tree answers).
@@ -397,53 +408,67 @@ var magnitudeGetters = func() []func(*clawtrail.Event) (float64, bool) {
 // magnitudeTop is the last octave: p40 holds every x ≥ 2^40.
 const magnitudeTop = 40
 
-// The names of the octave and quarter classes ("p<n>", "p<n>q<k>"),
-// spelled once: the indexer names a class or two per number.
-var octaveClass, quarterClass = func() (o [magnitudeTop + 1]string, q [magnitudeTop][4]string) {
+// magnitudeSplit is how many parts each level of an octave is cut into:
+// sixteenths, then sixteenths of those.
+const magnitudeSplit = 16
+
+// The names of the classes ("p<n>", "p<n>s<j>", "p<n>s<j>t<i>"), spelled
+// once: the indexer names three per number.
+var octaveClass, sixteenthClass, fineClass = func() (o [magnitudeTop + 1]string, s [magnitudeTop][magnitudeSplit]string, f [magnitudeTop][magnitudeSplit * magnitudeSplit]string) {
 	for n := range o {
 		o[n] = "p" + strconv.Itoa(n)
-		if n < magnitudeTop {
-			for k := range 4 {
-				q[n][k] = o[n] + "q" + strconv.Itoa(k)
+		if n == magnitudeTop {
+			continue
+		}
+		for j := range magnitudeSplit {
+			s[n][j] = o[n] + "s" + strconv.Itoa(j)
+			for i := range magnitudeSplit {
+				f[n][j*magnitudeSplit+i] = s[n][j] + "t" + strconv.Itoa(i)
 			}
 		}
 	}
-	return o, q
+	return o, s, f
 }()
 
-// magnitudeClassNames returns the class of x and, for an x in an octave
-// below the last, the class of its quarter ("" otherwise).
-func magnitudeClassNames(x float64) (class, quarter string) {
+// magnitudeClassNames returns the classes of x: its octave (or m, z) and,
+// for an x in an octave below the last, its sixteenth and 256th of it (""
+// otherwise). The two finer classes come from one index, so a value's
+// 256th is always inside its sixteenth.
+func magnitudeClassNames(x float64) (class, sixteenth, fine string) {
 	switch {
 	case x <= -1:
-		return "m", ""
+		return "m", "", ""
 	case x < 1:
-		return "z", ""
+		return "z", "", ""
 	}
 	n := math.Ilogb(x) // floor(log2 x), exactly, for x ≥ 1
 	if n >= magnitudeTop {
-		return octaveClass[magnitudeTop], ""
+		return octaveClass[magnitudeTop], "", ""
 	}
-	k := int(4 * math.Log2(math.Ldexp(x, -n))) // x / 2^n is in [1, 2)
-	return octaveClass[n], quarterClass[n][max(0, min(k, 3))]
+	const cells = magnitudeSplit * magnitudeSplit
+	t := max(0, min(int(cells*math.Log2(math.Ldexp(x, -n))), cells-1)) // x / 2^n is in [1, 2)
+	return octaveClass[n], sixteenthClass[n][t/magnitudeSplit], fineClass[n][t]
 }
 
 // appendMagnitudeTokens appends, each after a space, the magnitude tokens
 // of x to dst, given its field's token.
 func appendMagnitudeTokens(dst, field []byte, x float64) []byte {
-	class, quarter := magnitudeClassNames(x)
+	class, sixteenth, fine := magnitudeClassNames(x)
 	dst = appendMagnitudeToken(append(dst, ' '), field, class)
-	if quarter != "" {
-		dst = appendMagnitudeToken(append(dst, ' '), field, quarter)
+	if sixteenth != "" {
+		dst = appendMagnitudeToken(append(dst, ' '), field, sixteenth)
+		dst = appendMagnitudeToken(append(dst, ' '), field, fine)
 	}
 	return dst
 }
 
 // magnitudeClasses returns classes that together hold every value x with
 // x op v: every class that meets the range — an octave inside it as
-// itself, one it cuts as its quarters that meet it (taken as closed and
-// widened by a relative 1e-9 for Log2's rounding). A superset at the
-// quarters' edges; the column's comparison decides.
+// itself, one it cuts as its sixteenths that meet it, each of those inside
+// the range as itself and one it cuts as its 256ths that meet it (the
+// parts taken as closed and widened by a relative 1e-9 for Log2's
+// rounding). A superset at the 256ths' edges; the column's comparison
+// decides.
 func magnitudeClasses(o op, v float64) []string {
 	// meets reports whether the interval from lo to hi (each end
 	// included or not) holds an x with x op v.
@@ -473,6 +498,12 @@ func magnitudeClasses(o op, v float64) []string {
 		}
 		return false
 	}
+	// part returns the bounds of the parts from a to b (in 256ths) of
+	// octave n: irrational, so closed and widened for Log2's rounding.
+	part := func(n, a, b int) (lo, hi float64) {
+		const cells = magnitudeSplit * magnitudeSplit
+		return math.Ldexp(math.Exp2(float64(a)/cells)*(1-1e-9), n), math.Ldexp(math.Exp2(float64(b)/cells)*(1+1e-9), n)
+	}
 	var out []string
 	if meets(math.Inf(-1), -1, false, true) {
 		out = append(out, "m")
@@ -490,18 +521,47 @@ func magnitudeClasses(o op, v float64) []string {
 		case n == magnitudeTop || inside(lo, hi):
 			out = append(out, octaveClass[n])
 		default:
-			for k := range 4 {
-				// Quarter bounds are irrational: closed, and widened
-				// for Log2's rounding.
-				qlo := math.Ldexp(math.Exp2(float64(k)/4)*(1-1e-9), n)
-				qhi := math.Ldexp(math.Exp2(float64(k+1)/4)*(1+1e-9), n)
-				if meets(qlo, qhi, true, true) {
-					out = append(out, quarterClass[n][k])
+			for j := range magnitudeSplit {
+				a := j * magnitudeSplit
+				slo, shi := part(n, a, a+magnitudeSplit)
+				switch {
+				case !meets(slo, shi, true, true):
+				case inside(slo, shi):
+					out = append(out, sixteenthClass[n][j])
+				default:
+					for i := range magnitudeSplit {
+						if flo, fhi := part(n, a+i, a+i+1); meets(flo, fhi, true, true) {
+							out = append(out, fineClass[n][a+i])
+						}
+					}
 				}
 			}
 		}
 	}
 	return out
+}
+
+// Span buckets. A span id is unique to its span (an event, or the pair of
+// a tool call's pre and post events), so a token per value would cost ~36
+// bytes an event — the most of any column — for a lookup users make by
+// hand. Instead each event with a span id carries the token of its
+// bucket, "§span_id§°h" and four hex digits of a hash of the stored span
+// id (the keyed hash in a blind index): span_id:X drives from the one
+// bucket's doclist (at 10 M events ~150 events) and span_id = X in Where
+// keeps the span's. Without it, span_id:X walked the tenant.
+
+// spanField is the column span buckets are written under.
+const spanField = "span_id"
+
+// spanBucket returns the bucket class of stored span id v: "h" and the
+// low 16 bits of its FNV-1a hash in hex.
+func spanBucket(v string) string {
+	h := uint32(2166136261)
+	for i := range len(v) {
+		h = (h ^ uint32(v[i])) * 16777619
+	}
+	const digits = "0123456789abcdef"
+	return string([]byte{'h', digits[h>>12&15], digits[h>>8&15], digits[h>>4&15], digits[h&15]})
 }
 
 // MagnitudeToken is the token of magnitude class class of numeric column

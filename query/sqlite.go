@@ -140,7 +140,7 @@ func (c *compiler) plan(root node, driving bool) Plan {
 	var p Plan
 	var pos, neg []string
 	if driving {
-		pos = c.magnitudeExprs(root)
+		pos = c.classExprs(root)
 	}
 	if len(drive) > 0 || len(pos) > 0 {
 		for _, n := range drive {
@@ -185,17 +185,26 @@ func conjuncts(root node) []node {
 	return []node{root}
 }
 
-// magnitudeExprs returns, for each comparison on a numeric column in the
-// top-level conjunction of root, the FTS5 OR of the magnitude tokens of the
-// classes its matches can be in (a superset: the term itself stays in
-// Where). Driving with them, a comparison few events meet reads those
-// events' doclists newest first instead of walking the tenant. A
-// comparison every class may meet is left out.
-func (c *compiler) magnitudeExprs(root node) []string {
+// classExprs returns the FTS5 expressions that narrow terms of the
+// top-level conjunction of root which stay in Where: for each comparison
+// on a numeric column, the OR of the magnitude tokens of the classes its
+// matches can be in (a comparison every class may meet is left out); for
+// span_id:X, its bucket's token. Each selects a superset, newest first:
+// driving with them, a comparison few events meet or one span reads those
+// events' doclists instead of walking the tenant.
+func (c *compiler) classExprs(root node) []string {
 	var out []string
 	for _, k := range conjuncts(root) {
 		t, ok := k.(*termNode)
 		if !ok {
+			continue
+		}
+		if t.f.kind == kindString && t.f.col == spanField && t.op == opEq {
+			v := t.val
+			if c.blind != nil {
+				v = c.blind(spanField, v)
+			}
+			out = append(out, `"`+MagnitudeToken(spanField, spanBucket(v))+`"`)
 			continue
 		}
 		var f string
@@ -352,7 +361,7 @@ type compiler struct {
 	exact   bool // false once a phrase is compiled to a superset
 	blind   Blinder
 	keyOf   KeyOf
-	probe   map[*termNode]bool // fv comparisons driven by their magnitude tokens (magnitudeExprs)
+	probe   map[*termNode]bool // fv comparisons driven by their magnitude tokens (classExprs)
 }
 
 // superset compiles a term the index cannot decide: true (or, under NOT,

@@ -339,15 +339,17 @@ func TestSQLitePlan(t *testing.T) {
 			[]any{`"§t3" AND "§userşid§alice"`, "error"}, ""},
 		{"key_id:k1 OR parent_id:p1", "1", nil, `"§t3" AND ("§keyşid§k1" OR "§parentşid§p1")`},
 		{"id:e1", "e.id IS ?", []any{"e1"}, ""},
-		{"span_id:s1 channel:cli", "(e.span_id IS ? AND e.channel IS ?)", []any{"s1", "cli"}, ""},
+		// span_id:X drives from its bucket's token; the column decides.
+		{"span_id:s1 channel:cli", "(e.span_id IS ? AND e.channel IS ?)", []any{"s1", "cli"}, `"§t3" AND "§spanşid§°hb8c9"`},
+		{"span_id:s1 OR channel:cli", "(e.span_id IS ? OR e.channel IS ?)", []any{"s1", "cli"}, ""},
 		{"tenant:beta", "0", nil, ""},
 		// A comparison on a numeric column drives with the magnitude classes its
 		// matches can be in (a superset: the comparison stays in Where) — unless
 		// every class can hold one.
 		{"bytes:<=3", "coalesce(CAST(e.bytes AS REAL) <= ?, 0)", []any{3.0},
-			`"§t3" AND ("§bytes§°m" OR "§bytes§°z" OR "§bytes§°p0" OR "§bytes§°p1q0" OR "§bytes§°p1q1" OR "§bytes§°p1q2")`},
+			`"§t3" AND ("§bytes§°m" OR "§bytes§°z" OR "§bytes§°p0" OR "§bytes§°p1s0" OR "§bytes§°p1s1" OR "§bytes§°p1s2" OR "§bytes§°p1s3" OR "§bytes§°p1s4" OR "§bytes§°p1s5" OR "§bytes§°p1s6" OR "§bytes§°p1s7" OR "§bytes§°p1s8" OR "§bytes§°p1s9t0" OR "§bytes§°p1s9t1" OR "§bytes§°p1s9t2" OR "§bytes§°p1s9t3" OR "§bytes§°p1s9t4" OR "§bytes§°p1s9t5")`},
 		{"status_code:500 tool:x", "(coalesce(CAST(e.status_code AS REAL) = ?, 0) AND e.tool IS ?)", []any{500.0, "x"},
-			`"§t3" AND ("§statusşcode§°p8q3")`},
+			`"§t3" AND ("§statusşcode§°p8s15t7")`},
 		{"duration_ms:>-5", "coalesce(CAST(e.duration_ms AS REAL) > ?, 0)", []any{-5.0}, ""},
 		{"seq:>5", "coalesce(CAST(e.seq AS REAL) > ?, 0)", []any{5.0}, ""},
 		{"-bytes:>5", "NOT (coalesce(CAST(e.bytes AS REAL) > ?, 0))", []any{5.0}, ""},

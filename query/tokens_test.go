@@ -138,7 +138,7 @@ func TestIndexText(t *testing.T) {
 func TestIndexBody(t *testing.T) {
 	n := 42.0
 	rows := []FVRow{{F: "arguments.to", V: "a@b.c"}, {F: "arguments.to", V: "d"}, {F: "usage.x", V: "42", N: &n}}
-	want := "§t7 cat §argumentsĮto§aŀbĮc §argumentsĮto §argumentsĮto§d §usageĮx§42 §usageĮx§¹42 §usageĮx§°p5 §usageĮx§°p5q1 §usageĮx"
+	want := "§t7 cat §argumentsĮto§aŀbĮc §argumentsĮto §argumentsĮto§d §usageĮx§42 §usageĮx§¹42 §usageĮx§°p5 §usageĮx§°p5s6 §usageĮx§°p5s6t4 §usageĮx"
 	if got := IndexBody(7, "§t7 cat", nil, rows); got != want {
 		t.Errorf("IndexBody =\n%q\nwant\n%q", got, want)
 	}
@@ -166,16 +166,17 @@ func TestIndexBody(t *testing.T) {
 		TraceID: "t1", SpanID: "sp1", KeyID: "k1", Channel: "cli", Path: strings.Repeat("p", 70), DurationMS: &dur, Bytes: &size}
 	cols := ColumnRows(e, nil)
 	wantCols := []ColRow{{Col: "session_id", V: "s1"}, {Col: "user_id", V: "alice"}, {Col: "trace_id", V: "t1"},
-		{Col: "key_id", V: "k1"}, {Col: "path", V: IndexValue(e.Path)}, {Col: "duration_ms", V: "p10", Mag: true}, {Col: "duration_ms", V: "p10q2", Mag: true},
+		{Col: "key_id", V: "k1"}, {Col: "path", V: IndexValue(e.Path)}, {Col: "span_id", V: "hba45", Mag: true}, {Col: "duration_ms", V: "p10", Mag: true}, {Col: "duration_ms", V: "p10s8", Mag: true}, {Col: "duration_ms", V: "p10s8t12", Mag: true},
 		{Col: "bytes", V: "m", Mag: true}}
 	if !slices.Equal(cols, wantCols) {
 		t.Errorf("ColumnRows = %v, want %v", cols, wantCols)
 	}
 	blind := func(f, v string) string { return "B" + f + "=" + v }
-	if got := ColumnRows(e, blind); got[1] != (ColRow{Col: "user_id", V: "Buser_id=alice"}) || got[4].V != "Bpath="+IndexValue(e.Path) || got[6] != wantCols[6] {
+	if got := ColumnRows(e, blind); got[1] != (ColRow{Col: "user_id", V: "Buser_id=alice"}) || got[4].V != "Bpath="+IndexValue(e.Path) ||
+		got[5] != (ColRow{Col: "span_id", V: spanBucket("Bspan_id=sp1"), Mag: true}) || got[5] == wantCols[5] || got[7] != wantCols[7] {
 		t.Errorf("blind ColumnRows = %v", got)
 	}
-	if got, want := IndexBody(7, "", cols[5:7], nil), "§t7 §durationşms§°p10 §durationşms§°p10q2"; got != want {
+	if got, want := IndexBody(7, "", cols[6:9], nil), "§t7 §durationşms§°p10 §durationşms§°p10s8 §durationşms§°p10s8t12"; got != want {
 		t.Errorf("IndexBody of a duration = %q, want %q", got, want)
 	}
 	if got, want := IndexBody(7, "", cols[1:2], nil), "§t7 §userşid§alice"; got != want {
@@ -345,12 +346,13 @@ func TestMagnitudeClasses(t *testing.T) {
 		v    float64
 		want string
 	}{
-		// 30000 is in octave 14's quarter 3 (2^14.75 = 27554 to 32768).
-		{opGT, 30000, "p14q3 p15 p16 p17 p18 p19 p20 p21 p22 p23 p24 p25 p26 p27 p28 p29 p30 p31 p32 p33 p34 p35 p36 p37 p38 p39 p40"},
-		{opLE, 4096, "m z p0 p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 p11 p12q0"},
+		// 30000 is in octave 14's 14th sixteenth (2^14.8125 = 28761 to
+		// 2^14.875 = 30048), its last 256th (from 29917).
+		{opGT, 30000, "p14s13t15 p14s14 p14s15 p15 p16 p17 p18 p19 p20 p21 p22 p23 p24 p25 p26 p27 p28 p29 p30 p31 p32 p33 p34 p35 p36 p37 p38 p39 p40"},
+		{opLE, 4096, "m z p0 p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 p11 p12s0t0"},
 		{opLT, 4096, "m z p0 p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 p11"},
 		{opGE, 2048, "p11 p12 p13 p14 p15 p16 p17 p18 p19 p20 p21 p22 p23 p24 p25 p26 p27 p28 p29 p30 p31 p32 p33 p34 p35 p36 p37 p38 p39 p40"},
-		{opEq, 500, "p8q3"},
+		{opEq, 500, "p8s15t7"},
 		{opEq, 0, "z"},
 		{opLT, -2, "m"},
 		{opGE, 1e20, "p40"},
@@ -359,8 +361,8 @@ func TestMagnitudeClasses(t *testing.T) {
 			t.Errorf("magnitudeClasses(%v %v) = %s, want %s", c.o, c.v, got, c.want)
 		}
 	}
-	for x, want := range map[float64]string{-1: "m", -0.99: "z", 0: "z", 1: "p0 p0q0", 1.99: "p0 p0q3", 2: "p1 p1q0",
-		1500: "p10 p10q2", 3000: "p11 p11q2", 1e13: "p40", 1e300: "p40"} {
+	for x, want := range map[float64]string{-1: "m", -0.99: "z", 0: "z", 1: "p0 p0s0 p0s0t0", 1.99: "p0 p0s15 p0s15t14", 2: "p1 p1s0 p1s0t0",
+		1500: "p10 p10s8 p10s8t12", 3000: "p11 p11s8 p11s8t12", 1e13: "p40", 1e300: "p40"} {
 		if got := strings.Join(magnitudeClassesOf(x), " "); got != want {
 			t.Errorf("magnitudeClassesOf(%v) = %s, want %s", x, got, want)
 		}
@@ -368,12 +370,12 @@ func TestMagnitudeClasses(t *testing.T) {
 
 }
 
-// magnitudeClassesOf returns the classes of x: one, or an octave and its
-// quarter.
+// magnitudeClassesOf returns the classes of x: one, or an octave, its
+// sixteenth and its 256th.
 func magnitudeClassesOf(x float64) []string {
-	o, q := magnitudeClassNames(x)
-	if q == "" {
+	o, s, f := magnitudeClassNames(x)
+	if s == "" {
 		return []string{o}
 	}
-	return []string{o, q}
+	return []string{o, s, f}
 }

@@ -84,9 +84,14 @@ func (c *blindCache) get(t *TenantKeys, field, value string) string {
 func (t *TenantKeys) BlindWord(w string) string { return t.words.get(t, "", w) }
 
 // BlindValue is Blind(field, value), cached: for values that repeat across
-// events. (A span id, unique to its event, goes to Blind: it would only
-// churn the cache.)
-func (t *TenantKeys) BlindValue(field, value string) string { return t.values.get(t, field, value) }
+// events. A span id, unique to its span, is not cached: it would only
+// churn the cache.
+func (t *TenantKeys) BlindValue(field, value string) string {
+	if field == "span_id" {
+		return t.Blind(field, value)
+	}
+	return t.values.get(t, field, value)
+}
 
 func deriveTenant(secret crypt.Key) *TenantKeys {
 	return &TenantKeys{Wrap: secret.Derive("wrap"), Index: secret.Derive("index"),

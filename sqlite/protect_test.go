@@ -55,10 +55,10 @@ func TestBlindIndexAnswersLikeClear(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		w := func() string { return words[r.IntN(len(words))] }
 		status := []string{"success", "error", "blocked"}[r.IntN(3)]
-		lines = append(lines, fmt.Sprintf(`{"id":"e%03d","timestamp":"%s","type":"%s","session_id":"s%d","user_id":"%s","tool":"%s","status":"%s","duration_ms":%d,"usage":{"input_tokens":%d},"content":"%s %s %s","arguments":{"to":"u%d@example.com","amount":%d,"tags":["%s","%s"],"path":"/home/u%d/d%d/%s.txt"},"attributes":{"region":"eu-%d"}}`,
+		lines = append(lines, fmt.Sprintf(`{"id":"e%03d","timestamp":"%s","type":"%s","session_id":"s%d","user_id":"%s","tool":"%s","status":"%s","duration_ms":%d,"usage":{"input_tokens":%d},"content":"%s %s %s","arguments":{"to":"u%d@example.com","amount":%d,"tags":["%s","%s"],"path":"/home/u%d/d%d/%s.txt"},"attributes":{"region":"eu-%d"},"span_id":"sp%d"}`,
 			i, base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339Nano), []string{"tool_call", "prompt", "output"}[r.IntN(3)],
 			r.IntN(12), users[r.IntN(len(users))], tools[r.IntN(len(tools))], status, r.IntN(5000), r.IntN(900),
-			w(), w(), w(), r.IntN(6), r.IntN(300), w(), w(), r.IntN(3), r.IntN(3), w(), r.IntN(3)))
+			w(), w(), w(), r.IntN(6), r.IntN(300), w(), w(), r.IntN(3), r.IntN(3), w(), r.IntN(3), r.IntN(100)))
 	}
 	nd := strings.Join(lines, "\n") + "\n"
 	mustAppend(t, clear, "acme", nd)
@@ -70,7 +70,8 @@ func TestBlindIndexAnswersLikeClear(t *testing.T) {
 		"NOT (refund OR invoice)", "customer tool:read_file status:success", "attributes.region:*", "password -status:error",
 		"rollback OR user:bob", `"customer deploy" OR tool:web_fetch`,
 		"arguments.path:/home/*", "arguments.path:/home/u1/*", "arguments.path:/home/u2/d0/*", "arguments.path:/home/u1/d*",
-		"-arguments.path:/home/u0/* refund", "arguments.path:/home/u1/* OR arguments.path:/home/u2/d1/*"}
+		"-arguments.path:/home/u0/* refund", "arguments.path:/home/u1/* OR arguments.path:/home/u2/d1/*",
+		"span_id:sp7", "span_id:sp7 tool:bash", "span_id:sp7 OR span_id:sp8", "span_id:sp100"}
 	for _, q := range queries {
 		want, got := search(t, clear, "acme", q), search(t, enc, "acme", q)
 		if !slices.Equal(want, got) {
@@ -79,6 +80,9 @@ func TestBlindIndexAnswersLikeClear(t *testing.T) {
 	}
 	if n := len(search(t, enc, "acme", "refund")); n == 0 {
 		t.Fatal("the corpus is degenerate: no event holds refund")
+	}
+	if n := len(search(t, enc, "acme", "span_id:sp7")); n == 0 {
+		t.Fatal("the corpus is degenerate: no event has span sp7")
 	}
 }
 
