@@ -154,7 +154,12 @@ type defaultStats struct {
 	user        map[string]int    // events per user
 	sendEmail7d int               // tool:send_email inside the field query's 7-day range
 	typesDay    int               // events on the count-by-type day
+	span        string            // the span id of the tenant's spanAt-th event
 }
+
+// spanAt picks the event whose span the span query looks up: an old one,
+// which a walk of the tenant newest first reaches last.
+const spanAt = 1000
 
 type session struct {
 	id, user, agent, channel, trace string
@@ -378,7 +383,8 @@ func (g *generator) event(b *batch, s *session, ts int64, o genOptions, c *corpu
 	d = append(d, `","trace_id":"`...)
 	d = append(d, s.trace...)
 	d = append(d, `","span_id":"`...)
-	d = append(d, g.hex(16)...)
+	span := g.hex(16)
+	d = append(d, span...)
 	d = append(d, '"')
 
 	// Each type has a text field that takes the filler; tail is what
@@ -532,6 +538,9 @@ func (g *generator) event(b *batch, s *session, ts int64, o genOptions, c *corpu
 	c.perTen[tenants[s.tenant].name]++
 	if s.tenant == 0 {
 		c.def.events++
+		if c.def.events == spanAt {
+			c.def.span = string(span)
+		}
 		c.def.sessionLen[s.id]++
 		c.def.trace[s.id] = s.trace
 		c.def.user[s.user]++

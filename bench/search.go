@@ -140,6 +140,10 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 		"/v1/events", url.Values{"q": {"trace_id:" + c.def.trace[sid]}}); err != nil {
 		return nil, err
 	}
+	if err := httpQuery("field query on a span `span_id:…`", "1 event (an old one)",
+		"/v1/events", url.Values{"q": {"span_id:" + c.def.span}}); err != nil {
+		return nil, err
+	}
 	if err := httpQuery("field query matching nothing `user:nobody`", "0 events",
 		"/v1/events", url.Values{"q": {"user:nobody"}}); err != nil {
 		return nil, err
