@@ -115,11 +115,21 @@ type Options struct {
 	// tenant's events (ev has no index on id). An id is unique in its
 	// tenant, so both select the same events.
 	KeyOf KeyOf
+	// NoTenantToken, when set, leaves the tenant token out of a driving
+	// FTS5 expression that has a positive term (the term's own doclist
+	// then drives, holding other tenants' events too, which the caller's
+	// join on e.tid drops). For a tenant holding most of the events that
+	// is the faster plan: FTS5 intersects a term with the tenant token by
+	// seeking in its doclist, the largest of all, for every candidate
+	// (user:X 3.4 → 0.37 ms, a rare word 1.3 → 0.29 ms, span_id:X 2.2 →
+	// 0.13 ms for a tenant of 83% of 902k events); for a small tenant it is
+	// the slower one (a rare word 0.94 → 5.3 ms for a tenant of 5%).
+	NoTenantToken bool
 }
 
 // SQLiteWith is SQLite (or SQLiteBlind) with options.
 func (q *Query) SQLiteWith(tid int64, tenant string, o Options) (Plan, error) {
-	c := &compiler{tid: tid, tenant: tenant, exact: true, blind: o.Blind, keyOf: o.KeyOf}
+	c := &compiler{tid: tid, tenant: tenant, exact: true, blind: o.Blind, keyOf: o.KeyOf, noTenantToken: o.NoTenantToken}
 	return c.plan(q.root, true), nil
 }
 
@@ -160,6 +170,9 @@ func (c *compiler) plan(root node, driving bool) Plan {
 		fts := `"` + TenantToken(c.tid) + `"`
 		for _, e := range pos {
 			fts += " AND " + e
+		}
+		if c.noTenantToken && len(pos) > 0 {
+			fts = strings.Join(pos, " AND ")
 		}
 		for _, e := range neg {
 			fts = "(" + fts + ") NOT (" + e + ")"
@@ -362,6 +375,8 @@ type compiler struct {
 	blind   Blinder
 	keyOf   KeyOf
 	probe   map[*termNode]bool // fv comparisons driven by their magnitude tokens (classExprs)
+
+	noTenantToken bool // Options.NoTenantToken
 }
 
 // superset compiles a term the index cannot decide: true (or, under NOT,

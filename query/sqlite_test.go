@@ -127,6 +127,7 @@ type differ struct {
 	driven          int // plans with FTS
 	inexact         int // plans that select a superset (phrases)
 	resolved        int // plans where KeyOf turned an id:X into its key
+	untokened       int // plans whose FTS expression NoTenantToken changed
 }
 
 func (d *differ) check(query string) bool {
@@ -169,7 +170,12 @@ func (d *differ) check(query string) bool {
 		if resolved.Where != driving.Where {
 			d.resolved++
 		}
-		for _, p := range []Plan{driving, q.compile(tid, tenant, false, nil), resolved} {
+		// Without the tenant token: the join on e.tid keeps the tenant's.
+		untokened, _ := q.SQLiteWith(tid, tenant, Options{NoTenantToken: true})
+		if untokened.FTS != driving.FTS {
+			d.untokened++
+		}
+		for _, p := range []Plan{driving, q.compile(tid, tenant, false, nil), resolved, untokened} {
 			if !d.same(query, tenant, p, want) {
 				return false
 			}
@@ -269,10 +275,13 @@ func TestSQLiteDifferential(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d events, %d queries, %d checks: %d matched some but not all events, %d used an FTS join, %d inexact (phrases), %d with an id resolved",
-		n, len(all), d.checks, d.partial, d.driven, d.inexact, d.resolved)
+	t.Logf("%d events, %d queries, %d checks: %d matched some but not all events, %d used an FTS join, %d inexact (phrases), %d with an id resolved, %d without the tenant token",
+		n, len(all), d.checks, d.partial, d.driven, d.inexact, d.resolved, d.untokened)
 	if d.partial < d.checks/3 || d.driven < d.checks/20 {
 		t.Errorf("the random queries are too easy: %d of %d checks partial, %d driven", d.partial, d.checks, d.driven)
+	}
+	if d.untokened < 100 {
+		t.Errorf("%d plans left the tenant token out: the queries should have positive full-text terms", d.untokened)
 	}
 	if d.resolved < 10 {
 		t.Errorf("%d plans resolved an id to its key: the queries should name ids", d.resolved)

@@ -115,6 +115,7 @@ func (s *Store) compile(ctx context.Context, req SearchRequest, tid int64) (*que
 	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
 		o.Blind = tk.Blind
 	}
+	o.NoTenantToken = s.holdsMost(tid)
 	plan, err := q.SQLiteWith(tid, req.Tenant, o)
 	if err != nil {
 		return nil, plan, fmt.Errorf("%w: %v", clawtrail.ErrInvalid, err)

@@ -361,6 +361,21 @@ func (s *Store) Head(tenant string) int64 {
 	return s.heads[tid]
 }
 
+// holdsMost reports whether tenant tid holds at least half of the
+// ledger's events: then a search leaves the tenant token out of its
+// full-text expression (query.Options.NoTenantToken), since the other
+// tenants' events a term's doclist also holds are at most as many as the
+// tenant's own, and intersecting with the tenant token costs more.
+func (s *Store) holdsMost(tid int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all int64
+	for _, n := range s.heads {
+		all += n
+	}
+	return 2*s.heads[tid] >= all
+}
+
 // commitWait returns a channel closed after the next commit.
 func (s *Store) commitWait() <-chan struct{} {
 	s.mu.Lock()

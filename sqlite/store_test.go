@@ -628,3 +628,41 @@ func TestColumnPrefixMerged(t *testing.T) {
 		}
 	}
 }
+
+// A tenant holding most of the events searches without the tenant token in
+// its full-text expression (the join on the tenant keeps its own events);
+// a smaller one with it. Both find exactly their own events.
+func TestTenantTokenLeftOutForMostEvents(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	var big []string
+	for i := range 6 {
+		big = append(big, fmt.Sprintf(`{"id":"a%d","type":"prompt","content":"refund %d","user_id":"u1","span_id":"sp%d"}`, i, i, i%2))
+	}
+	mustAppend(t, s, "acme", strings.Join(big, "\n"))
+	mustAppend(t, s, "beta", `{"id":"b0","type":"prompt","content":"refund","user_id":"u1","span_id":"sp0"}`+"\n"+
+		`{"id":"b1","type":"prompt","content":"other","user_id":"u2"}`)
+	for _, c := range []struct {
+		tenant, q, want string
+		token           bool
+	}{
+		{"acme", "refund", "a5,a4,a3,a2,a1,a0", false},
+		{"acme", "user:u1 span_id:sp0", "a4,a2,a0", false},
+		{"acme", "-refund", "", true}, // no positive term: the tenant token is the base
+		{"beta", "refund", "b0", true},
+		{"beta", "user:u1 span_id:sp0", "b0", true},
+	} {
+		if got := strings.Join(search(t, s, c.tenant, c.q), ","); got != c.want {
+			t.Errorf("%s: search %q = %s, want %s", c.tenant, c.q, got, c.want)
+		}
+		tid, _ := s.tenantID(c.tenant)
+		pq, _ := query.Parse(c.q)
+		_, plan, err := s.compile(context.Background(), SearchRequest{Tenant: c.tenant, Query: pq}, tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(plan.FTS, query.TenantToken(tid)); has != c.token {
+			t.Errorf("%s: %q plans FTS %s: tenant token %v, want %v", c.tenant, c.q, plan.FTS, has, c.token)
+		}
+	}
+}
