@@ -331,8 +331,8 @@ var tokenGetters = func() []func(*clawtrail.Event) string {
 }()
 
 // ColRow is one token column's value of an event: V is its stored form
-// (ColumnValue), or with Mag the magnitude class of a numeric column's
-// value.
+// (ColumnValue), or with Mag a class (MagnitudeToken): the magnitude class
+// of a numeric column's value, or the bucket of the span id.
 type ColRow struct {
 	Col, V string
 	Mag    bool

@@ -167,13 +167,10 @@ func (c *compiler) plan(root node, driving bool) Plan {
 				pos = append(pos, expr)
 			}
 		}
-		fts := `"` + TenantToken(c.tid) + `"`
-		for _, e := range pos {
-			fts += " AND " + e
+		if !c.noTenantToken || len(pos) == 0 {
+			pos = append([]string{`"` + TenantToken(c.tid) + `"`}, pos...)
 		}
-		if c.noTenantToken && len(pos) > 0 {
-			fts = strings.Join(pos, " AND ")
-		}
+		fts := strings.Join(pos, " AND ")
 		for _, e := range neg {
 			fts = "(" + fts + ") NOT (" + e + ")"
 		}
