@@ -20,10 +20,11 @@ const BuildTags = ""
 
 // pageCachePool is the memory SQLite's page caches take their pages from
 // first (SQLITE_CONFIG_PAGECACHE with a buffer: one pool of slots of a
-// page and its header, shared by every connection of the process; past it,
-// pages are allocated one by one as before). The pure-Go driver's
-// allocator (modernc.org/memory) rounds every allocation up to a power of
-// two, so a page — 4 KiB and SQLite's few hundred bytes of header —
+// page and its header, shared by every connection of the process; a page
+// of another size than 4 KiB, or one SQLite cannot place in the pool, is
+// allocated alone as before). The pure-Go driver's allocator
+// (modernc.org/memory) rounds every allocation up to a power of two, so a
+// page — 4 KiB and SQLite's 272-byte header (SQLITE_CONFIG_PCACHE_HDRSZ) —
 // allocated alone takes an 8 KiB slot: a connection's cache cost twice
 // its cache_size, the largest part of the server's memory
 // (docs/benchmarks.md, "Eleventh pass"). A slot of the pool costs what it
@@ -49,7 +50,7 @@ func init() {
 		}
 	}
 	config(sqlite3.SQLITE_CONFIG_PCACHE_HDRSZ, uintptr(unsafe.Pointer(&pageHeaderSize)))
-	slot := (4096 + int(pageHeaderSize) + 7) &^ 7 // the page size of every database here
+	slot := (4096 + int(pageHeaderSize) + 7) &^ 7 // SQLite's default page size, which every database here has
 	n := pageCachePool / slot
 	pool := libc.Xmalloc(tls, libc.Tsize_t(slot*n)) // never freed: SQLite holds it for the process
 	if pool == 0 {
