@@ -626,7 +626,12 @@ func (s *Store) FindFingerprint(ctx context.Context, tenant, fp string, serverRe
 	if tk := s.keys.tenant(tid); s.Encrypted() && tk != nil {
 		v = tk.Blind("redactions", v)
 	}
-	match := `"` + query.TenantToken(tid) + `" AND "` + query.ValueToken("redactions", v) + `"`
+	// The fingerprint's token drives alone, as a session's does in
+	// Session: fingerprints are keyed by the tenant's secret, so its
+	// doclist is the tenant's already, and e.tid keeps the answer so; an
+	// AND with the tenant's token would seek that token's doclist (every
+	// event of the tenant) for each hit.
+	match := `"` + query.ValueToken("redactions", v) + `"`
 	q := `SELECT e.k, e.seq FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid=?`
 	if !serverRecords {
 		q += ` AND e.type NOT IN (` + serverTypes + `)`
