@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -211,6 +212,30 @@ func (ix *indexer) pauseFor(took time.Duration) time.Duration {
 // as saturated.
 const saturated = 0.8
 
+// giveWay lets the goroutines waiting for the CPU run, every yieldEvery
+// events of the indexer's loops (the feed's decoding, the writer's ev rows
+// and full-text rows). Go's scheduler has no priorities and takes the CPU
+// from a running goroutine only after 10 ms; the indexer's two goroutines
+// can hold both cores of a 2-core machine for as long as it is behind, so
+// every step of a request — its handler, the sequencer's group, the fsync's
+// return, the answer — could wait up to a time slice. Yielding every few
+// events (~0.5–1.5 ms of work) lets them in at once: interleaved 200k-event
+// benches, ack p99 at 20k/s offered 333–466 → 58–67 ms, at 10k/s 57–106 →
+// 33–44 ms, index lag p99 at 10k/s no worse (docs/benchmarks.md, "Twelfth
+// pass"). A yield with nobody waiting costs ~0.1 µs.
+func giveWay(i int) {
+	if i%yieldEvery == yieldEvery-1 {
+		yield()
+	}
+}
+
+// yieldEvery: every event or two cost the indexer ~15% of its rate and
+// lengthened the tail again; every 128 left twice the tail of every 8–32.
+const yieldEvery = 16
+
+// yield is runtime.Gosched (a variable so a test can count the calls).
+var yield = runtime.Gosched
+
 // prepared is one ledger row decoded for the index; e is nil when the body
 // was deleted or is unreadable.
 type prepared struct {
@@ -293,6 +318,7 @@ func (ix *indexer) runFeed(f *feed, cursor int64) {
 func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 	out := make([]prepared, len(rows))
 	for i, r := range rows {
+		giveWay(i)
 		out[i] = prepared{g: r.g, tid: r.tid, seq: r.seq}
 		if r.body == nil {
 			continue // deleted by retention or erasure
@@ -533,7 +559,8 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 		slices.SortStableFunc(order, func(a, b int) int {
 			return cmp.Compare(batch[a].e.Timestamp.UnixNano()/1000, batch[b].e.Timestamp.UnixNano()/1000)
 		})
-		for _, i := range order {
+		for j, i := range order {
+			giveWay(j)
 			if err := it.add(ctx, &batch[i]); err != nil {
 				return nil, fmt.Errorf("index seq %d: %w", batch[i].seq, err)
 			}
@@ -637,7 +664,8 @@ func (it *indexTx) add(ctx context.Context, p *prepared) error {
 // pages the cache has already let go.
 func (it *indexTx) flush(ctx context.Context) error {
 	slices.SortFunc(it.fts, func(a, b ftsIns) int { return cmp.Compare(a.k, b.k) })
-	for _, r := range it.fts {
+	for j, r := range it.fts {
+		giveWay(j)
 		if _, err := it.insFTS.ExecContext(ctx, r.k, r.text); err != nil {
 			return err
 		}
