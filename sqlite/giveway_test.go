@@ -14,8 +14,8 @@ import (
 // step while the indexer is behind (docs/benchmarks.md, "Twelfth pass").
 func TestIndexerGivesWay(t *testing.T) {
 	var calls atomic.Int64
-	defer func(y func()) { yield = y }(yield)
-	yield = func() { calls.Add(1); runtime.Gosched() }
+	defer func(g func()) { gosched = g }(gosched)
+	gosched = func() { calls.Add(1); runtime.Gosched() }
 	s := openStore(t, t.TempDir())
 	defer s.Close()
 	const n = 3200

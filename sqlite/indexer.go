@@ -225,7 +225,7 @@ const saturated = 0.8
 // pass"). A yield with nobody waiting costs ~0.1 µs.
 func giveWay(i int) {
 	if i%yieldEvery == yieldEvery-1 {
-		yield()
+		gosched()
 	}
 }
 
@@ -233,8 +233,9 @@ func giveWay(i int) {
 // lengthened the tail again; every 128 left twice the tail of every 8–32.
 const yieldEvery = 16
 
-// yield is runtime.Gosched (a variable so a test can count the calls).
-var yield = runtime.Gosched
+// gosched is runtime.Gosched (a variable so a test can count the calls;
+// not to be confused with indexer.yield, the pause after a batch).
+var gosched = runtime.Gosched
 
 // prepared is one ledger row decoded for the index; e is nil when the body
 // was deleted or is unreadable.
