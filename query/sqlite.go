@@ -121,9 +121,10 @@ type Options struct {
 	// join on e.tid drops). For a tenant holding most of the events that
 	// is the faster plan: FTS5 intersects a term with the tenant token by
 	// seeking in its doclist, the largest of all, for every candidate
-	// (user:X 3.4 → 0.37 ms, a rare word 1.3 → 0.29 ms, span_id:X 2.2 →
-	// 0.13 ms for a tenant of 83% of 902k events); for a small tenant it is
-	// the slower one (a rare word 0.94 → 5.3 ms for a tenant of 5%).
+	// (Store.Search, a tenant of 83% of 902k events: user:X 4.7–6.0 → 1.7
+	// ms, a rare word 2.5–3.7 → 1.0 ms, span_id:X 2.1–2.9 → 0.2 ms); for a
+	// small tenant it is the slower one (the FTS5 statement of a rare word
+	// 0.94 → 5.3 ms for a tenant of 5%; docs/benchmarks.md, "Eleventh pass").
 	NoTenantToken bool
 }
 

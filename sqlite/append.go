@@ -244,6 +244,7 @@ func (s *Store) publish(g *groupTx) {
 		s.tenants[name] = tid
 	}
 	for tid, next := range g.heads {
+		s.events += next - s.heads[tid]
 		s.heads[tid] = next
 	}
 	for tid, st := range g.states {

@@ -219,10 +219,10 @@ const saturated = 0.8
 // can hold both cores of a 2-core machine for as long as it is behind, so
 // every step of a request — its handler, the sequencer's group, the fsync's
 // return, the answer — could wait up to a time slice. Yielding every few
-// events (~0.5–1.5 ms of work) lets them in at once: interleaved 200k-event
+// events (~0.5 ms of work in each loop) lets them in at once: interleaved 200k-event
 // benches, ack p99 at 20k/s offered 333–466 → 58–67 ms, at 10k/s 57–106 →
 // 33–44 ms, index lag p99 at 10k/s no worse (docs/benchmarks.md, "Twelfth
-// pass"). A yield with nobody waiting costs ~0.1 µs.
+// pass"). A yield with nobody waiting costs 0.1 µs.
 func giveWay(i int) {
 	if i%yieldEvery == yieldEvery-1 {
 		gosched()
