@@ -259,9 +259,16 @@ type feed struct {
 }
 
 // Feed chunks: rows per read, and chunks buffered ahead of the writer.
+// While the index is behind, the writer takes every chunk waiting, so a
+// transaction holds up to (feedBuffer+1)·feedChunk events, and as many
+// again are decoded ahead while it is written: those prepared events are
+// most of the server's Go heap. With 8 chunks ahead the 3-minute soak at
+// 11,500 events/s held 73–95 MB of heap in use and a VmRSS of 217–229 MB;
+// with 4, 34–45 MB and 163–183 MB, the index no slower (docs/benchmarks.md,
+// "Thirteenth pass").
 const (
 	feedChunk  = 1000
-	feedBuffer = 8
+	feedBuffer = 4
 )
 
 func (ix *indexer) startFeed(from int64) *feed {
