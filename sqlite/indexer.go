@@ -262,13 +262,15 @@ type feed struct {
 // While the index is behind, the writer takes every chunk waiting, so a
 // transaction holds up to (feedBuffer+1)·feedChunk events, and as many
 // again are decoded ahead while it is written: those prepared events are
-// most of the server's Go heap. With 8 chunks ahead the 3-minute soak at
-// 11,500 events/s held 73–95 MB of heap in use and a VmRSS of 217–229 MB;
-// with 4, 34–45 MB and 163–183 MB, the index no slower (docs/benchmarks.md,
-// "Thirteenth pass").
+// most of the server's Go heap. 4 chunks ahead took the 10-minute soak from
+// ~220 to 166–181 MB VmRSS, but the index fell behind at scale (index lag
+// p99 at 10k events/s 5.4 s against 1.9 s at 3 M events; 17.5 s at 10 M),
+// likely because each transaction's writes, sorted by timestamp, then
+// cover fewer events per page and per FTS5 segment (docs/benchmarks.md,
+// "Thirteenth pass"). Not kept.
 const (
 	feedChunk  = 1000
-	feedBuffer = 4
+	feedBuffer = 8
 )
 
 func (ix *indexer) startFeed(from int64) *feed {
