@@ -259,10 +259,10 @@ type feed struct {
 }
 
 // Feed chunks: rows per read, and chunks buffered ahead of the writer.
-// While the index is behind, the writer takes every chunk waiting, so a
-// transaction holds up to (feedBuffer+1)·feedChunk events, and as many
-// again are decoded ahead while it is written: those prepared events are
-// most of the server's Go heap. 4 chunks ahead took the 10-minute soak from
+// While the index is behind, the writer takes every chunk waiting (up to
+// IndexBatch events), and up to feedBuffer chunks more are decoded ahead
+// while it writes them: those prepared events are most of the server's Go
+// heap. 4 chunks ahead took the 10-minute soak from
 // ~220 to 166–181 MB VmRSS, but the index fell behind at scale (index lag
 // p99 at 10k events/s 5.4 s against 1.9 s at 3 M events; 17.5 s at 10 M),
 // likely because each transaction's writes, sorted by timestamp, then
