@@ -219,10 +219,11 @@ const saturated = 0.8
 // can hold both cores of a 2-core machine for as long as it is behind, so
 // every step of a request — its handler, the sequencer's group, the fsync's
 // return, the answer — could wait up to a time slice. Yielding every few
-// events (~0.5 ms of work in each loop) lets them in at once: interleaved 200k-event
-// benches, ack p99 at 20k/s offered 333–466 → 58–67 ms, at 10k/s 57–106 →
-// 33–44 ms, index lag p99 at 10k/s no worse (docs/benchmarks.md, "Twelfth
-// pass"). A yield with nobody waiting costs 0.1 µs.
+// events (~0.5 ms of work in each loop) lets them in at once: interleaved
+// 200k-event benches, ack p99 at 20k/s offered 333–466 → 58–67 ms, at
+// 10k/s 57–106 → 33–44 ms, index lag p99 at 10k/s no worse
+// (docs/benchmarks.md, "Twelfth pass"). A yield with nobody waiting costs
+// 0.1 µs.
 func giveWay(i int) {
 	if i%yieldEvery == yieldEvery-1 {
 		gosched()
@@ -262,12 +263,12 @@ type feed struct {
 // While the index is behind, the writer takes every chunk waiting (up to
 // IndexBatch events), and up to feedBuffer chunks more are decoded ahead
 // while it writes them: those prepared events are most of the server's Go
-// heap. 4 chunks ahead took the 10-minute soak from
-// ~220 to 166–181 MB VmRSS, but the index fell behind at scale (index lag
-// p99 at 10k events/s 5.4 s against 1.9 s at 3 M events; 17.5 s at 10 M),
-// likely because each transaction's writes, sorted by timestamp, then
-// cover fewer events per page and per FTS5 segment (docs/benchmarks.md,
-// "Thirteenth pass"). Not kept.
+// heap. 4 chunks ahead took the 10-minute soak from ~220 to 166–181 MB
+// VmRSS, but the index fell behind at scale (index lag p99 at 10k events/s
+// 5.4 s against 1.9 s at 3 M events; 17.5 s at 10 M), likely because each
+// transaction's writes, sorted by timestamp, then cover fewer events per
+// page and per FTS5 segment (docs/benchmarks.md, "Thirteenth pass"). Not
+// kept.
 const (
 	feedChunk  = 1000
 	feedBuffer = 8

@@ -248,6 +248,7 @@ func (s *Store) loadHeads(ctx context.Context) error {
 	defer s.mu.Unlock()
 	clear(s.tenants)
 	clear(s.heads)
+	s.events = 0
 	for rows.Next() {
 		var tid, next int64
 		var name string
