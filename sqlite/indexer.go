@@ -238,15 +238,110 @@ const yieldEvery = 16
 // not to be confused with indexer.yield, the pause after a batch).
 var gosched = runtime.Gosched
 
-// prepared is one ledger row decoded for the index; e is nil when the body
-// was deleted or is unreadable.
+// prepared is one ledger row decoded for the index; ok is false when the
+// body was deleted or is unreadable.
 type prepared struct {
 	g, tid, seq int64
-	e           *clawtrail.Event
-	hasErr      bool
+	ok, hasErr  bool
+	cols        evCols
 	text        string
 	fv          []query.FVRow
 	gone        [][2]int64 // a tombstone: the seq ranges to remove from the index
+}
+
+// evCols is what the writer reads of an event for its ev row. The
+// read-ahead holds thousands of prepared events, and they are most of the
+// server's Go heap: an Event kept there held its whole body besides (the
+// parser slices an event's strings from one copy of its body), 2.4 KB an
+// event where this form and the index text take ~1.1 KB
+// (docs/benchmarks.md, "Fourteenth pass"). Its text columns are
+// back to back in one string.
+type evCols struct {
+	ts, received              int64 // ns
+	dur                       float64
+	tokens, statusCode, bytes int64
+	has                       uint8 // hasDur, hasTokens, hasStatusCode, hasBytes
+	text                      string
+	ends                      [nTextCols]uint32 // where each text column ends in text
+}
+
+const (
+	hasDur = 1 << iota
+	hasTokens
+	hasStatusCode
+	hasBytes
+)
+
+// The text columns of ev, in the order of its INSERT.
+const (
+	colID = iota
+	colKeyID
+	colType
+	colSessionID // the first of the blinded columns (BlindColumns)
+	colUserID
+	colAgentID
+	colChannel
+	colTraceID
+	colSpanID
+	colParentID
+	colTool
+	colStatus
+	colModel
+	colDestination
+	colMethod
+	colEndpoint
+	colOperation
+	colPath
+	colDecision
+	colApprover
+	nTextCols
+)
+
+// textCols returns e's text columns in the order of the col constants.
+func textCols(e *clawtrail.Event) [nTextCols]string {
+	return [nTextCols]string{e.ID, e.KeyID, e.Type, e.SessionID, e.UserID, e.AgentID, e.Channel, e.TraceID,
+		e.SpanID, e.ParentID, e.Tool, e.Status, e.Model, e.Destination, e.Method, e.Endpoint, e.Operation,
+		e.Path, e.Decision, e.Approver}
+}
+
+// newEvCols copies e's columns, its strings into one allocation of their
+// own (so that they do not keep the parsed body alive).
+func newEvCols(e *clawtrail.Event) evCols {
+	c := evCols{ts: e.Timestamp.UnixNano(), received: e.ReceivedAt.UnixNano()}
+	if e.DurationMS != nil {
+		c.dur, c.has = *e.DurationMS, c.has|hasDur
+	}
+	if e.TokensUsed != nil {
+		c.tokens, c.has = *e.TokensUsed, c.has|hasTokens
+	}
+	if e.StatusCode != nil {
+		c.statusCode, c.has = *e.StatusCode, c.has|hasStatusCode
+	}
+	if e.Bytes != nil {
+		c.bytes, c.has = *e.Bytes, c.has|hasBytes
+	}
+	strs := textCols(e)
+	n := 0
+	for _, s := range strs {
+		n += len(s)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, s := range strs {
+		b.WriteString(s)
+		c.ends[i] = uint32(b.Len())
+	}
+	c.text = b.String()
+	return c
+}
+
+// str returns text column i.
+func (c *evCols) str(i int) string {
+	lo := uint32(0)
+	if i > 0 {
+		lo = c.ends[i-1]
+	}
+	return c.text[lo:c.ends[i]]
 }
 
 // feed reads and decodes the ledger ahead of the writer in small chunks,
@@ -330,7 +425,8 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 	out := make([]prepared, len(rows))
 	for i, r := range rows {
 		giveWay(i)
-		out[i] = prepared{g: r.g, tid: r.tid, seq: r.seq}
+		p := &out[i]
+		*p = prepared{g: r.g, tid: r.tid, seq: r.seq}
 		if r.body == nil {
 			continue // deleted by retention or erasure
 		}
@@ -339,26 +435,26 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 			ix.s.log.Error("indexer: unreadable event body; run clawtrail verify", "tid", r.tid, "seq", r.seq, "err", err)
 			continue
 		}
-		out[i].e, out[i].text, out[i].fv = e, query.IndexText(r.tid, e), query.FVRows(e)
-		out[i].hasErr = e.Status == "error" || e.Error != ""
+		p.ok, p.text, p.fv = true, query.IndexText(r.tid, e), query.FVRows(e)
+		p.hasErr = e.Status == "error" || e.Error != ""
 		if e.Type == clawtrail.TypeTombstone {
-			out[i].gone = tombstoneRanges(e)
+			p.gone = tombstoneRanges(e)
 		}
+		cols := e
 		var blind query.Blinder
 		if ix.s.Encrypted() {
 			if tk := ix.s.keys.tenant(r.tid); tk != nil {
-				blindPrepared(tk, &out[i])
+				cols = blindPrepared(tk, p, e)
 				blind = tk.BlindValue
 			}
 		}
-		out[i].text = query.IndexBody(r.tid, out[i].text, query.ColumnRows(e, blind), out[i].fv)
-		out[i].fv = query.NumberRows(out[i].fv)
-		// The writer reads only the scalar columns from the event (text
-		// and fv carry the rest): drop the value trees and long strings,
-		// the bulk of what the read-ahead would otherwise hold.
-		pe := out[i].e
-		pe.Arguments, pe.Result, pe.Usage, pe.Attributes, pe.Redactions = nil, nil, nil, nil, nil
-		pe.Content, pe.Error, pe.Reason = "", "", ""
+		p.text = query.IndexBody(r.tid, p.text, query.ColumnRows(e, blind), p.fv)
+		p.fv = query.NumberRows(p.fv)
+		// What stays is copied out of the parsed body, which goes.
+		for j := range p.fv {
+			p.fv[j].F, p.fv[j].V = strings.Clone(p.fv[j].F), strings.Clone(p.fv[j].V)
+		}
+		p.cols = newEvCols(cols)
 	}
 	return out
 }
@@ -378,13 +474,13 @@ func tombstoneRanges(e *clawtrail.Event) [][2]int64 {
 
 // blindPrepared replaces every value and word a prepared event would put in
 // the index with its blind form (keyed hashes under the tenant's index
-// key): with encryption on, no plaintext word is written to index.db. Kept
+// key): with encryption on, no plaintext word is written to index.db. It
+// returns a copy of e with its text columns blinded, for the ev row. Kept
 // in clear: tenant, seq, id, key id, type, timestamps, the numeric columns
 // (duration_ms, tokens_used, status_code, bytes) and usage.* numbers.
-func blindPrepared(tk *TenantKeys, p *prepared) {
-	c := *p.e
+func blindPrepared(tk *TenantKeys, p *prepared, e *clawtrail.Event) *clawtrail.Event {
+	c := *e
 	blindCols(tk, &c)
-	p.e = &c
 	words := strings.Fields(p.text)
 	for i, w := range words {
 		if i > 0 { // words[0] is the tenant token
@@ -402,6 +498,7 @@ func blindPrepared(tk *TenantKeys, p *prepared) {
 			r.N = nil
 		}
 	}
+	return &c
 }
 
 // blindCols blinds the text columns of ev, each under its column name.
@@ -563,12 +660,12 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 		order = order[:0]
 		for i := start; i < end; i++ {
 			next[batch[i].tid] = batch[i].seq + 1
-			if batch[i].e != nil {
+			if batch[i].ok {
 				order = append(order, i)
 			}
 		}
 		slices.SortStableFunc(order, func(a, b int) int {
-			return cmp.Compare(batch[a].e.Timestamp.UnixNano()/1000, batch[b].e.Timestamp.UnixNano()/1000)
+			return cmp.Compare(batch[a].cols.ts/1000, batch[b].cols.ts/1000)
 		})
 		for j, i := range order {
 			giveWay(j)
@@ -579,7 +676,7 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 		if err := it.flush(ctx); err != nil {
 			return nil, err
 		}
-		if p := &batch[end-1]; p.e != nil && len(p.gone) > 0 {
+		if p := &batch[end-1]; p.ok && len(p.gone) > 0 {
 			if err := it.remove(ctx, p.tid, p.gone); err != nil {
 				return nil, fmt.Errorf("index tombstone seq %d: %w", p.seq, err)
 			}
@@ -644,20 +741,21 @@ func nullStr(s string) any {
 	return s
 }
 
-func nullInt(p *int64) any {
-	if p == nil {
+// orNull returns v when c has the column bit, else nil (SQL NULL).
+func orNull[T int64 | float64](c *evCols, bit uint8, v T) any {
+	if c.has&bit == 0 {
 		return nil
 	}
-	return *p
+	return v
 }
 
 func (it *indexTx) add(ctx context.Context, p *prepared) error {
 	tid := p.tid
-	k, err := it.insertEv(ctx, tid, p.e, p.hasErr)
+	k, err := it.insertEv(ctx, tid, p.seq, &p.cols, p.hasErr)
 	if err != nil {
 		return err
 	}
-	it.daily[dayKey{tid, DayOf(p.e.Timestamp.UnixNano()), p.e.Type}]++
+	it.daily[dayKey{tid, DayOf(p.cols.ts), p.cols.str(colType)}]++
 	if p.text != "" {
 		it.fts = append(it.fts, ftsIns{k, p.text})
 	}
@@ -715,19 +813,22 @@ func (it *indexTx) flush(ctx context.Context) error {
 // tries the first key of the event's microsecond — free in the usual case,
 // so no lookup is needed even for out-of-order timestamps — and else the
 // next free key after it.
-func (it *indexTx) insertEv(ctx context.Context, tid int64, e *clawtrail.Event, hasErr bool) (int64, error) {
-	base := (e.Timestamp.UnixNano() / 1000) * kPerMicro
-	var dur any
-	if e.DurationMS != nil {
-		dur = *e.DurationMS
+func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasErr bool) (int64, error) {
+	base := (c.ts / 1000) * kPerMicro
+	args := make([]any, 0, 30)
+	args = append(args, nil, tid, seq, c.ts, c.received)
+	for i := range nTextCols {
+		if i == colID || i == colType {
+			args = append(args, c.str(i))
+		} else {
+			args = append(args, nullStr(c.str(i)))
+		}
 	}
+	args = append(args, orNull(c, hasDur, c.dur), orNull(c, hasTokens, c.tokens),
+		orNull(c, hasStatusCode, c.statusCode), orNull(c, hasBytes, c.bytes), hasErr)
 	for k := base; ; {
-		res, err := it.insEv.ExecContext(ctx, k, tid, e.Seq, e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(),
-			e.ID, nullStr(e.KeyID), e.Type, nullStr(e.SessionID), nullStr(e.UserID), nullStr(e.AgentID),
-			nullStr(e.Channel), nullStr(e.TraceID), nullStr(e.SpanID), nullStr(e.ParentID), nullStr(e.Tool),
-			nullStr(e.Status), nullStr(e.Model), nullStr(e.Destination), nullStr(e.Method), nullStr(e.Endpoint),
-			nullStr(e.Operation), nullStr(e.Path), nullStr(e.Decision), nullStr(e.Approver), dur,
-			nullInt(e.TokensUsed), nullInt(e.StatusCode), nullInt(e.Bytes), hasErr)
+		args[0] = k
+		res, err := it.insEv.ExecContext(ctx, args...)
 		if err != nil {
 			return 0, err
 		}
