@@ -240,3 +240,32 @@ func TestExportStops(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The bodies one read returns share one buffer; each is capped at its own
+// end, so that a caller appending to one (as an encoder reusing it would)
+// cannot write over the next.
+func TestBodiesDoNotOverlap(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	mustAppend(t, s, "acme", `{"id":"a","type":"prompt","content":"first"}`+"\n"+`{"id":"b","type":"prompt","content":"second"}`+"\n"+`{"id":"c","type":"prompt","content":"third"}`)
+	tid, ok := s.tenantID("acme")
+	if !ok {
+		t.Fatal("tenant acme not committed")
+	}
+	got, err := s.bodies(context.Background(), tid, []keyRef{{seq: 0}, {seq: 1}, {seq: 2}})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("bodies: %d, %v", len(got), err)
+	}
+	want := make([]string, len(got))
+	for i, g := range got {
+		want[i] = string(g.Body)
+	}
+	for i := range got {
+		_ = append(got[i].Body, strings.Repeat("X", 64)...)
+	}
+	for i, g := range got {
+		if string(g.Body) != want[i] {
+			t.Errorf("body %d changed when another was appended to: %q", i, g.Body)
+		}
+	}
+}

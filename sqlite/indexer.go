@@ -146,6 +146,10 @@ func (ix *indexer) run() {
 	ix.mu.Lock()
 	f := ix.startFeed(ix.cursor)
 	ix.mu.Unlock()
+	// The batch: the chunks waiting, copied into one buffer kept from one
+	// transaction to the next (appending them to the first chunk grew a new
+	// array of up to IndexBatch events several times a transaction).
+	var buf []prepared
 	for {
 		select {
 		case <-ix.stop:
@@ -156,10 +160,12 @@ func (ix *indexer) run() {
 			err := ix.clear()
 			done <- err
 			f = ix.startFeed(0)
-		case b := <-f.out:
-			b = f.drain(b, ix.s.cfg.IndexBatch)
+		case first := <-f.out:
+			b := f.drain(append(buf[:0], first...), ix.s.cfg.IndexBatch)
 			start := time.Now()
 			err := ix.apply(b)
+			clear(b) // what the events hold goes with them
+			buf = b[:0]
 			if err == nil {
 				ix.yield(time.Since(start))
 				continue
@@ -358,9 +364,9 @@ type feed struct {
 // While the index is behind, the writer takes every chunk waiting (up to
 // IndexBatch events), and up to feedBuffer chunks more are decoded ahead
 // while it writes them: those prepared events are most of the server's Go
-// heap. 4 chunks ahead took the 10-minute soak from ~220 to 166–181 MB
-// VmRSS, but the index fell behind at scale (index lag p99 at 10k events/s
-// 5.4 s against 1.9 s at 3 M events; 17.5 s at 10 M), likely because each
+// heap (hence evCols). 4 chunks ahead saved as much memory as evCols did,
+// but the index fell behind at scale (index lag p99 at 10k events/s 5.4 s
+// against 1.9 s at 3 M events; 17.5 s at 10 M), likely because each
 // transaction's writes, sorted by timestamp, then cover fewer events per
 // page and per FTS5 segment (docs/benchmarks.md, "Thirteenth pass"). Not
 // kept.
