@@ -283,7 +283,7 @@ const (
 	colID = iota
 	colKeyID
 	colType
-	colSessionID // the first of the blinded columns (BlindColumns)
+	colSessionID // the first of the blinded columns: they all follow it
 	colUserID
 	colAgentID
 	colChannel
@@ -303,6 +303,12 @@ const (
 	nTextCols
 )
 
+// colNames are the text columns' names (a blind value is keyed by its
+// column's name).
+var colNames = [nTextCols]string{"id", "key_id", "type", "session_id", "user_id", "agent_id", "channel", "trace_id",
+	"span_id", "parent_id", "tool", "status", "model", "destination", "method", "endpoint", "operation",
+	"path", "decision", "approver"}
+
 // textCols returns e's text columns in the order of the col constants.
 func textCols(e *clawtrail.Event) [nTextCols]string {
 	return [nTextCols]string{e.ID, e.KeyID, e.Type, e.SessionID, e.UserID, e.AgentID, e.Channel, e.TraceID,
@@ -311,8 +317,10 @@ func textCols(e *clawtrail.Event) [nTextCols]string {
 }
 
 // newEvCols copies e's columns, its strings into one allocation of their
-// own (so that they do not keep the parsed body alive).
-func newEvCols(e *clawtrail.Event) evCols {
+// own (so that they do not keep the parsed body alive). With blind (an
+// encrypted store), the columns from session_id on are blinded, each under
+// its name; id, key id and type stay in clear.
+func newEvCols(e *clawtrail.Event, blind query.Blinder) evCols {
 	c := evCols{ts: e.Timestamp.UnixNano(), received: e.ReceivedAt.UnixNano()}
 	if e.DurationMS != nil {
 		c.dur, c.has = *e.DurationMS, c.has|hasDur
@@ -327,6 +335,13 @@ func newEvCols(e *clawtrail.Event) evCols {
 		c.bytes, c.has = *e.Bytes, c.has|hasBytes
 	}
 	strs := textCols(e)
+	if blind != nil {
+		for i := colSessionID; i < nTextCols; i++ {
+			if strs[i] != "" {
+				strs[i] = blind(colNames[i], strs[i])
+			}
+		}
+	}
 	n := 0
 	for _, s := range strs {
 		n += len(s)
@@ -446,11 +461,10 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 		if e.Type == clawtrail.TypeTombstone {
 			p.gone = tombstoneRanges(e)
 		}
-		cols := e
 		var blind query.Blinder
 		if ix.s.Encrypted() {
 			if tk := ix.s.keys.tenant(r.tid); tk != nil {
-				cols = blindPrepared(tk, p, e)
+				blindPrepared(tk, p)
 				blind = tk.BlindValue
 			}
 		}
@@ -460,7 +474,7 @@ func (ix *indexer) prepare(rows []ledgerRow) []prepared {
 		for j := range p.fv {
 			p.fv[j].F, p.fv[j].V = strings.Clone(p.fv[j].F), strings.Clone(p.fv[j].V)
 		}
-		p.cols = newEvCols(cols)
+		p.cols = newEvCols(e, blind)
 	}
 	return out
 }
@@ -479,14 +493,12 @@ func tombstoneRanges(e *clawtrail.Event) [][2]int64 {
 }
 
 // blindPrepared replaces every value and word a prepared event would put in
-// the index with its blind form (keyed hashes under the tenant's index
-// key): with encryption on, no plaintext word is written to index.db. It
-// returns a copy of e with its text columns blinded, for the ev row. Kept
-// in clear: tenant, seq, id, key id, type, timestamps, the numeric columns
-// (duration_ms, tokens_used, status_code, bytes) and usage.* numbers.
-func blindPrepared(tk *TenantKeys, p *prepared, e *clawtrail.Event) *clawtrail.Event {
-	c := *e
-	blindCols(tk, &c)
+// the index text and number rows with its blind form (keyed hashes under
+// the tenant's index key; newEvCols blinds the columns): with encryption
+// on, no plaintext word is written to index.db. Kept in clear: tenant,
+// seq, id, key id, type, timestamps, the numeric columns (duration_ms,
+// tokens_used, status_code, bytes) and usage.* numbers.
+func blindPrepared(tk *TenantKeys, p *prepared) {
 	words := strings.Fields(p.text)
 	for i, w := range words {
 		if i > 0 { // words[0] is the tenant token
@@ -504,30 +516,6 @@ func blindPrepared(tk *TenantKeys, p *prepared, e *clawtrail.Event) *clawtrail.E
 			r.N = nil
 		}
 	}
-	return &c
-}
-
-// blindCols blinds the text columns of ev, each under its column name.
-func blindCols(tk *TenantKeys, e *clawtrail.Event) {
-	for _, c := range BlindColumns(e) {
-		if *c.v != "" {
-			*c.v = tk.BlindValue(c.name, *c.v)
-		}
-	}
-}
-
-type colRef struct {
-	name string
-	v    *string
-}
-
-// BlindColumns lists the ev text columns that are blinded, by name.
-func BlindColumns(e *clawtrail.Event) []colRef {
-	return []colRef{{"session_id", &e.SessionID}, {"user_id", &e.UserID}, {"agent_id", &e.AgentID},
-		{"channel", &e.Channel}, {"trace_id", &e.TraceID}, {"span_id", &e.SpanID}, {"parent_id", &e.ParentID},
-		{"tool", &e.Tool}, {"status", &e.Status}, {"model", &e.Model}, {"destination", &e.Destination},
-		{"method", &e.Method}, {"endpoint", &e.Endpoint}, {"operation", &e.Operation}, {"path", &e.Path},
-		{"decision", &e.Decision}, {"approver", &e.Approver}}
 }
 
 // apply writes a batch and publishes the progress.
@@ -599,6 +587,7 @@ type indexTx struct {
 	daily                                map[dayKey]int64 // ix_daily changes of this transaction
 	fv                                   []fvIns          // fv rows not yet written (flush)
 	fts                                  []ftsIns         // fts rows not yet written (flush)
+	args                                 []any            // insertEv's arguments
 }
 
 // ftsIns is one fts row to write.
@@ -821,8 +810,7 @@ func (it *indexTx) flush(ctx context.Context) error {
 // next free key after it.
 func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasErr bool) (int64, error) {
 	base := (c.ts / 1000) * kPerMicro
-	args := make([]any, 0, 30)
-	args = append(args, nil, tid, seq, c.ts, c.received)
+	args := append(it.args[:0], nil, tid, seq, c.ts, c.received)
 	for i := range nTextCols {
 		if i == colID || i == colType {
 			args = append(args, c.str(i))
@@ -832,6 +820,7 @@ func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasE
 	}
 	args = append(args, orNull(c, hasDur, c.dur), orNull(c, hasTokens, c.tokens),
 		orNull(c, hasStatusCode, c.statusCode), orNull(c, hasBytes, c.bytes), hasErr)
+	it.args = args // reused by the next row (the statement does not keep them)
 	for k := base; ; {
 		args[0] = k
 		res, err := it.insEv.ExecContext(ctx, args...)

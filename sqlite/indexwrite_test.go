@@ -17,7 +17,7 @@ func preparedEvent(t *testing.T, tid, seq int64, js string) prepared {
 	}
 	e.Seq = seq
 	rows := query.FVRows(e)
-	return prepared{g: seq + 1, tid: tid, seq: seq, ok: true, cols: newEvCols(e),
+	return prepared{g: seq + 1, tid: tid, seq: seq, ok: true, cols: newEvCols(e, nil),
 		text: query.IndexBody(tid, query.IndexText(tid, e), query.ColumnRows(e, nil), rows), fv: query.NumberRows(rows)}
 }
 
