@@ -33,6 +33,10 @@ type appendReq struct {
 	tid    int64 // set by the sequencer
 	events []clawtrail.Pending
 	keys   []dataKey // with encryption: the data key of each event
+	// packs holds, without encryption, the compressed tails of each chunk
+	// of insertChunk events (nil for a chunk stored in its rows): made by
+	// Append in the caller's goroutine, off the sequencer (packs.go).
+	packs [][]byte
 	// pre, when set, runs in the request's savepoint before its events are
 	// stored (retention, erasure, holds change state and fill in their
 	// event); an error fails the request alone. post runs after the commit.
@@ -55,7 +59,11 @@ func (s *Store) Append(ctx context.Context, tenant, keyID string, events []clawt
 		e.TenantID, e.KeyID = tenant, keyID
 		events[i].Tail = e.AppendTail(events[i].Tail[:0])
 	}
-	return s.submit(ctx, &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{})})
+	r := &appendReq{tenant: tenant, keyID: keyID, events: events, done: make(chan struct{})}
+	if !s.Encrypted() && !s.cfg.InlineBodies {
+		r.packs = packTails(events)
+	}
+	return s.submit(ctx, r)
 }
 
 // submit queues a request for the sequencer and waits for its outcome.
@@ -132,6 +140,7 @@ type groupTx struct {
 	group    []*appendReq
 	insEvent *sql.Stmt
 	getID    *sql.Stmt
+	insPack  *sql.Stmt
 	multi    map[int]*sql.Stmt // multi-row inserts by row count
 	heads    map[int64]int64   // next seq per tid, as of this transaction
 	tenants  map[string]int64  // tenants created in this transaction
@@ -227,7 +236,7 @@ func (s *Store) runGroup(group []*appendReq) (int, error) {
 }
 
 func (g *groupTx) closeStmts() {
-	for _, st := range []*sql.Stmt{g.insEvent, g.getID} {
+	for _, st := range []*sql.Stmt{g.insEvent, g.getID, g.insPack} {
 		if st != nil {
 			st.Close()
 		}
@@ -267,6 +276,9 @@ func (g *groupTx) apply(ctx context.Context, group []*appendReq) (int, error) {
 		return 0, err
 	}
 	if g.getID, err = g.tx.PrepareContext(ctx, `SELECT req_hash FROM events WHERE tid=? AND id=?`); err != nil {
+		return 0, err
+	}
+	if g.insPack, err = g.tx.PrepareContext(ctx, `INSERT INTO packs(tid, lo, data) VALUES (?,?,?)`); err != nil {
 		return 0, err
 	}
 	total := 0
@@ -424,9 +436,13 @@ func (g *groupTx) applyChunks(ctx context.Context, tid int64, r *appendReq) erro
 	seq := start
 	for off := 0; off < len(r.events); off += insertChunk {
 		part := r.events[off:min(off+insertChunk, len(r.events))]
+		var pack []byte
+		if r.packs != nil && r.keys == nil {
+			pack = r.packs[off/insertChunk]
+		}
 		g.args = g.args[:0]
 		for i := range part {
-			g.args = g.row(g.args, tid, seq+int64(i), &part[i], r.key(off+i))
+			g.args = g.row(g.args, tid, seq+int64(i), &part[i], r.key(off+i), pack != nil)
 		}
 		st, err := g.multiStmt(ctx, len(part))
 		if err != nil {
@@ -438,6 +454,11 @@ func (g *groupTx) applyChunks(ctx context.Context, tid int64, r *appendReq) erro
 		}
 		if n, err := res.RowsAffected(); err != nil || n != int64(len(part)) {
 			return errors.Join(errHasStoredIDs, err)
+		}
+		if pack != nil {
+			if _, err := g.insPack.ExecContext(ctx, tid, seq, pack); err != nil {
+				return err
+			}
 		}
 		seq += int64(len(part))
 	}
@@ -493,8 +514,10 @@ func (g *groupTx) applyRequest(ctx context.Context, tid int64, r *appendReq) err
 }
 
 // row assigns the event its seq and received_at, computes its body, salt,
-// body commitment and leaf hash, and appends the 11 column values.
-func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKey) []any {
+// body commitment and leaf hash, and appends the 12 column values. A
+// packed event's body column is packedMark: its tail is in the chunk's
+// pack.
+func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKey, packed bool) []any {
 	e := p.Event
 	e.Seq = seq
 	e.ReceivedAt = time.Unix(0, g.now).UTC()
@@ -513,6 +536,8 @@ func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKe
 		plain := append(append(make([]byte, 0, len(salt)+len(body)), salt...), body...)
 		body = k.sealer.Seal(make([]byte, 0, len(plain)+crypt.Overhead), plain, bodyAD(e.TenantID, e.ID))
 		salt, dk = nil, k.id
+	} else if packed {
+		body = packedBody
 	}
 	return append(args, tid, seq, e.ID, g.now, e.Type, e.KeyID,
 		leaf.BodyCommit[:], lh[:], p.ReqHash[:], salt, body, dk)
@@ -533,7 +558,7 @@ func (g *groupTx) salt() []byte {
 // event with that id is stored with the same request hash) and a
 // ConflictError when it is stored with another.
 func (g *groupTx) insert(ctx context.Context, tid, seq int64, p *clawtrail.Pending, k dataKey) (bool, error) {
-	g.args = g.row(g.args[:0], tid, seq, p, k)
+	g.args = g.row(g.args[:0], tid, seq, p, k, false)
 	res, err := g.insEvent.ExecContext(ctx, g.args...)
 	if err != nil {
 		return false, err

@@ -552,20 +552,24 @@ type ledgerRow struct {
 
 func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 	ctx := context.Background()
-	rows, err := ix.s.feedDB.QueryContext(ctx, `SELECT g, tid, seq, id, dk, body FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, min(feedChunk, ix.s.cfg.IndexBatch))
+	rows, err := ix.s.feedDB.QueryContext(ctx, `SELECT g, tid, seq, id, dk, body, received_at FROM events WHERE g > ? ORDER BY g LIMIT ?`, cursor, min(feedChunk, ix.s.cfg.IndexBatch))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []ledgerRow
+	// Packs and data keys are read through the store's readers: the feed's
+	// one connection is busy with rows.
+	pk := &packs{db: ix.s.reader}
 	for rows.Next() {
 		var r ledgerRow
 		var id string
 		var dk sql.NullInt64
-		if err := rows.Scan(&r.g, &r.tid, &r.seq, &id, &dk, &r.body); err != nil {
+		var received int64
+		if err := rows.Scan(&r.g, &r.tid, &r.seq, &id, &dk, &r.body, &received); err != nil {
 			return nil, err
 		}
-		if r.body, err = ix.s.open(ctx, r.tid, id, dk, r.body); err != nil {
+		if r.body, err = ix.s.storedBody(ctx, pk, r.tid, r.seq, id, received, dk, r.body); err != nil {
 			if dk.Valid && ix.s.keys.tenant(r.tid) == nil {
 				// Committed, but the new tenant's keys are published just
 				// after the commit: stop here and read it again, rather

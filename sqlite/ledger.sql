@@ -133,6 +133,15 @@ CREATE TABLE IF NOT EXISTS holds(
   released_at INTEGER,
   released_seq INTEGER
 );
+-- packs (version 4): the bodies in clear of up to 32 consecutive events of
+-- a tenant (one multi-row insert), compressed together; each event's body
+-- column then holds the byte 0x01 (sqlite/packs.go). lo is the first seq.
+CREATE TABLE IF NOT EXISTS packs(
+  tid INTEGER NOT NULL,
+  lo INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(tid, lo)
+);
 -- verify and retention read a tenant's tombstones and configuration changes
 -- before its events.
 CREATE INDEX IF NOT EXISTS events_special ON events(tid, seq) WHERE type IN ('tombstone', 'config_change');

@@ -413,10 +413,11 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 }
 
 // bodyColumns are what scanBodies reads of a row: its seq, its body and,
-// for a sealed body, its data key and id (NULL for a body in clear). Three
-// columns rather than four: the driver makes a pair of calls into SQLite,
-// each taking its mutex, per column of a row.
-const bodyColumns = `seq, body, iif(dk IS NULL, NULL, dk || ' ' || id)`
+// for a sealed body, its data key and id ("dk id"), for a packed one "p",
+// its received_at and id ("p received id"), NULL for a body in clear in
+// its row. Three columns rather than five: the driver makes a pair of
+// calls into SQLite, each taking its mutex, per column of a row.
+const bodyColumns = `seq, body, iif(dk IS NULL, iif(length(body) = 1, 'p ' || received_at || ' ' || id, NULL), dk || ' ' || id)`
 
 // scanBodies reads the rows q selects (bodyColumns) into into, keeping
 // those want holds (all when want is nil).
@@ -460,15 +461,27 @@ func (s *Store) scanBodies(ctx context.Context, tid int64, want map[int64]bool, 
 	if err != nil {
 		return err
 	}
+	pk := &packs{db: s.reader}
 	for _, r := range got {
 		if r.sealed.Valid {
 			dk, id, _ := strings.Cut(r.sealed.String, " ")
-			n, err := strconv.ParseInt(dk, 10, 64)
-			if err != nil {
-				return fmt.Errorf("read ledger: seq %d: data key %q", r.seq, dk)
-			}
-			if r.body, err = s.open(ctx, tid, id, sql.NullInt64{Int64: n, Valid: true}, r.body); err != nil {
-				return err
+			if dk == "p" && isPacked(r.body) {
+				at, id, _ := strings.Cut(id, " ")
+				received, err := strconv.ParseInt(at, 10, 64)
+				if err != nil {
+					return fmt.Errorf("read ledger: seq %d: received_at %q", r.seq, at)
+				}
+				if r.body, err = pk.read(ctx, tid, r.seq, id, received); err != nil {
+					return err
+				}
+			} else {
+				n, err := strconv.ParseInt(dk, 10, 64)
+				if err != nil {
+					return fmt.Errorf("read ledger: seq %d: data key %q", r.seq, dk)
+				}
+				if r.body, err = s.open(ctx, tid, id, sql.NullInt64{Int64: n, Valid: true}, r.body); err != nil {
+					return err
+				}
 			}
 		}
 		if r.body != nil {
@@ -495,7 +508,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (Stored, error) {
 	if err != nil {
 		return Stored{}, err
 	}
-	if st.Body, err = s.open(ctx, tid, id, dk, st.Body); err != nil {
+	if st.Body, err = s.storedBody(ctx, &packs{db: s.reader}, tid, st.Seq, id, received, dk, st.Body); err != nil {
 		return Stored{}, err
 	}
 	if st.Body == nil {
@@ -518,19 +531,28 @@ func (s *Store) ReadAfter(ctx context.Context, tenant string, after int64, limit
 	if !ok {
 		return nil, next, nil
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT seq, id, dk, body FROM events WHERE tid = ? AND seq > ? ORDER BY seq LIMIT ?`, tid, after, limit)
+	// One connection for the rows and their packs: read in the rows'
+	// snapshot, and never a wait for a second connection while holding one.
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return nil, next, fmt.Errorf("read ledger: %w", err)
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, `SELECT seq, id, dk, body, received_at FROM events WHERE tid = ? AND seq > ? ORDER BY seq LIMIT ?`, tid, after, limit)
 	if err != nil {
 		return nil, next, fmt.Errorf("read ledger: %w", err)
 	}
 	defer rows.Close()
+	pk := &packs{db: conn}
 	for rows.Next() {
 		var st Stored
 		var id string
 		var dk sql.NullInt64
-		if err := rows.Scan(&st.Seq, &id, &dk, &st.Body); err != nil {
+		var received int64
+		if err := rows.Scan(&st.Seq, &id, &dk, &st.Body, &received); err != nil {
 			return nil, next, err
 		}
-		if st.Body, err = s.open(ctx, tid, id, dk, st.Body); err != nil {
+		if st.Body, err = s.storedBody(ctx, pk, tid, st.Seq, id, received, dk, st.Body); err != nil {
 			return nil, next, err
 		}
 		next = st.Seq

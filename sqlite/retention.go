@@ -282,6 +282,7 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 		return 0, 0, false, err
 	}
 	rows, err := g.tx.QueryContext(ctx, `SELECT seq, id, dk, body, received_at, type FROM events WHERE tid=? AND seq>=? ORDER BY seq LIMIT ?`, r.tid, next, RetentionBatch)
+	pk := &packs{db: g.tx}
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -309,7 +310,7 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 			continue
 		}
 		if len(holds) > 0 {
-			plain, err := s.openBody(ctx, g.tx, r.tid, id, dk, body)
+			plain, err := s.storedBody(ctx, pk, r.tid, seq, id, received, dk, body)
 			if err != nil {
 				rows.Close()
 				return 0, 0, false, err
@@ -345,8 +346,8 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 	return int64(len(doomed)), held, done, nil
 }
 
-// deleteBodies clears the bodies and salts of seqs (secure_delete zeroes
-// the freed bytes).
+// deleteBodies clears the bodies and salts of seqs, and their entries in
+// packs (secure_delete zeroes the freed bytes).
 func deleteBodies(ctx context.Context, tx *sql.Tx, tid int64, seqs []int64) error {
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
@@ -358,7 +359,7 @@ func deleteBodies(ctx context.Context, tx *sql.Tx, tid int64, seqs []int64) erro
 			return err
 		}
 	}
-	return nil
+	return prunePacks(ctx, tx, tid, seqs)
 }
 
 // Hold is a legal hold: events matching Query (all of the tenant's when
@@ -567,18 +568,20 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 		}
 		var doomed []int64
 		var heldKey dataKey
+		pk := &packs{db: g.tx}
 		for q := range seqs {
 			var id, typ string
 			var dk sql.NullInt64
 			var body []byte
-			err := g.tx.QueryRowContext(ctx, `SELECT id, type, dk, body FROM events WHERE tid=? AND seq=?`, tid, q).Scan(&id, &typ, &dk, &body)
+			var received int64
+			err := g.tx.QueryRowContext(ctx, `SELECT id, type, dk, body, received_at FROM events WHERE tid=? AND seq=?`, tid, q).Scan(&id, &typ, &dk, &body, &received)
 			if errors.Is(err, sql.ErrNoRows) || body == nil || clawtrail.ReservedType(typ) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			plain, err := s.openBody(ctx, g.tx, tid, id, dk, body)
+			plain, err := s.storedBody(ctx, pk, tid, q, id, received, dk, body)
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,11 @@ type Config struct {
 	// clear). Once a data directory holds encrypted data, it opens only
 	// with the same key.
 	MasterKey *crypt.Key
+	// InlineBodies stores every body in its own row, as ledgers before
+	// schema 4 did, instead of compressing the bodies of a request's
+	// events together in packs (packs.go). Either kind reads and verifies
+	// the same; a ledger may hold both.
+	InlineBodies bool
 }
 
 // Defaults for Config.
@@ -269,8 +274,8 @@ func (s *Store) loadHeads(ctx context.Context) error {
 // source of truth: a newer version is refused, an older one is migrated in
 // place (1 → 2 adds the Merkle tree tables, built from the stored leaves;
 // 2 → 3 the data-protection tables and events.dk, which older binaries
-// would not know to decrypt with).
-const LedgerSchemaVersion = "3"
+// would not know to decrypt with; 3 → 4 the packs table, packed bodies).
+const LedgerSchemaVersion = "4"
 
 // checkLedgerVersion reports whether the ledger was just migrated from
 // version 1.
@@ -285,7 +290,7 @@ func (s *Store) checkLedgerVersion(ctx context.Context) (bool, error) {
 	switch v {
 	case LedgerSchemaVersion:
 		return false, nil
-	case "1", "2":
+	case "1", "2", "3":
 		// The schema script created the new tables; the trees are built
 		// after the heads are loaded.
 		_, err := s.writer.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'schema_version'`, LedgerSchemaVersion)

@@ -33,7 +33,9 @@ const leafColumns = `seq, id, received_at, type, key_id, body_commit, leaf_hash,
 // opener opens a record's sealed body (nil: bodies are in clear).
 type opener func(tid int64, dk int64, rec *ledger.Record) error
 
-func scanRecord(rows *sql.Rows, rec *ledger.Record, tid int64, open opener) error {
+// scanRecord reads a row of leafColumns into rec, opening a sealed body
+// with open and reading a packed one through pk.
+func scanRecord(ctx context.Context, rows *sql.Rows, rec *ledger.Record, tid int64, open opener, pk *packs) error {
 	var bc []byte
 	var dk sql.NullInt64
 	if err := rows.Scan(&rec.Seq, &rec.ID, &rec.ReceivedAt, &rec.Type, &rec.KeyID, &bc, &rec.LeafHash, &rec.Salt, &rec.Body, &dk); err != nil {
@@ -42,6 +44,9 @@ func scanRecord(rows *sql.Rows, rec *ledger.Record, tid int64, open opener) erro
 	fixRecord(rec, bc)
 	if dk.Valid && open != nil {
 		return open(tid, dk.Int64, rec)
+	}
+	if !dk.Valid && isPacked(rec.Body) {
+		return unpackRecord(ctx, pk, tid, rec)
 	}
 	return nil
 }
@@ -82,16 +87,8 @@ func (s *Store) LeafProofs(ctx context.Context, tenant string, seqs []int64, siz
 		if seq < 0 || uint64(seq) >= size {
 			return nil, 0, &clawtrail.InvalidError{Message: fmt.Sprintf("seq %d is not in the tree of size %d", seq, size)}
 		}
-		rows, err := s.reader.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND seq=?`, tid, seq)
-		if err != nil {
-			return nil, 0, err
-		}
 		var rec ledger.Record
-		found := rows.Next()
-		if found {
-			err = scanRecord(rows, &rec, tid, s.opener(ctx))
-		}
-		rows.Close()
+		found, err := s.readRecord(ctx, tid, seq, &rec)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -109,6 +106,27 @@ func (s *Store) LeafProofs(ctx context.Context, tenant string, seqs []int64, siz
 	return out, size, nil
 }
 
+// readRecord reads the record of a tenant's seq, its body opened or
+// unpacked, on one connection of the readers (a pack is read in the row's
+// snapshot, and a reader never waits for a second connection while it
+// holds one).
+func (s *Store) readRecord(ctx context.Context, tid, seq int64, rec *ledger.Record) (bool, error) {
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND seq=?`, tid, seq)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	return true, scanRecord(ctx, rows, rec, tid, s.opener(ctx), &packs{db: conn})
+}
+
 // ReadLedger calls fn with a tenant's stored records of seqs [from, to) in
 // seq order, as the verifier needs them. Two connections read alternate
 // chunks; the rows below the tree size never change (append-only).
@@ -119,8 +137,19 @@ func (s *Store) ReadLedger(ctx context.Context, tenant string, from, to int64, f
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Two connections of the readers, each reading its chunks' packs
+	// itself.
+	var conns []queryer
+	for range 2 {
+		c, err := s.reader.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
 	var ferr error
-	err := scan(ctx, []queryer{s.reader, s.reader}, nil, to-from, scanChunk, func(lo, hi int64) (string, []any) {
+	err := scan(ctx, conns, nil, to-from, scanChunk, func(lo, hi int64) (string, []any) {
 		return `SELECT tid, ` + leafColumns + ` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, []any{tid, from + lo, from + hi}
 	}, false, s.opener(ctx), func(_ int64, rec *ledger.Record) {
 		if ferr == nil {
@@ -749,6 +778,7 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk
 		go func(i int) {
 			defer close(outs[i])
 			var buf []byte
+			pk := &packs{db: dbs[i]} // in the rows' snapshot where dbs[i] is a transaction
 			for lo := int64(i) * chunk; lo < end; lo += int64(w) * chunk {
 				b := batch{rows: make([]row, 0, min(chunk, scanChunk))}
 				b.err = func() error {
@@ -783,6 +813,10 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk
 						fixRecord(&r.rec, bc)
 						if dk.Valid && open != nil {
 							if err := open(r.tid, dk.Int64, &r.rec); err != nil {
+								return err
+							}
+						} else if !dk.Valid && isPacked(r.rec.Body) {
+							if err := unpackRecord(ctx, pk, r.tid, &r.rec); err != nil {
 								return err
 							}
 						}
@@ -941,9 +975,10 @@ func readDeletions(ctx context.Context, db queryer, tid int64, open opener) (*le
 	}
 	defer rows.Close()
 	var recs []*ledger.Record
+	pk := &packs{db: db}
 	for rows.Next() {
 		rec := &ledger.Record{}
-		if err := scanRecord(rows, rec, tid, open); err != nil {
+		if err := scanRecord(ctx, rows, rec, tid, open, pk); err != nil {
 			return nil, err
 		}
 		recs = append(recs, rec)
@@ -962,15 +997,20 @@ func (s *Store) ReadSpecial(ctx context.Context, tenant string, to int64, fn fun
 	if !ok {
 		return nil
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND type IN ('tombstone', 'config_change') AND seq < ? ORDER BY seq`, tid, to)
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, `SELECT `+leafColumns+` FROM events WHERE tid=? AND type IN ('tombstone', 'config_change') AND seq < ? ORDER BY seq`, tid, to)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	open := s.opener(ctx)
+	open, pk := s.opener(ctx), &packs{db: conn}
 	for rows.Next() {
 		var rec ledger.Record
-		if err := scanRecord(rows, &rec, tid, open); err != nil {
+		if err := scanRecord(ctx, rows, &rec, tid, open, pk); err != nil {
 			return err
 		}
 		if err := fn(&rec); err != nil {
