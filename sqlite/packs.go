@@ -6,9 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/ledger"
@@ -47,11 +48,6 @@ const packMin = 8
 // pack cannot make a reader allocate more).
 const maxPackBytes = 64 << 20
 
-var (
-	packEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true))
-	packDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(maxPackBytes), zstd.WithDecoderLowmem(true))
-)
 
 // isPacked reports whether a stored body (of a row without a data key)
 // stands for a body in a pack.
@@ -71,19 +67,45 @@ func encodePack(tails [][]byte) []byte {
 	for _, t := range tails {
 		raw = append(raw, t...)
 	}
-	return packEncoder.EncodeAll(raw, make([]byte, 0, len(raw)/2))
+	return s2.Encode(nil, raw)
 }
 
 // errBadPack is a pack that does not decode to its entries.
 var errBadPack = errors.New("damaged pack")
 
 // decodePack returns the tails of a pack (entries emptied by deletion are
-// empty), slices of one buffer.
+// empty), slices of one new buffer.
 func decodePack(data []byte) ([][]byte, error) {
-	raw, err := packDecoder.DecodeAll(data, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadPack, err)
+	tails, _, err := decodePackInto(data, nil)
+	return tails, err
+}
+
+// scanner is a sql.Scanner of a function: it sees the driver's value,
+// valid only during the Scan.
+type scanner func(src any) error
+
+func (f scanner) Scan(src any) error { return f(src) }
+
+// decodePackInto is decodePack decoding into buf's array when it is large
+// enough; it returns the buffer used.
+func decodePackInto(data, buf []byte) ([][]byte, []byte, error) {
+	n, err := s2.DecodedLen(data)
+	if err != nil || n > maxPackBytes {
+		return nil, buf, fmt.Errorf("%w: %v", errBadPack, err)
 	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	raw, err := s2.Decode(buf[:n], data)
+	if err != nil {
+		return nil, buf, fmt.Errorf("%w: %v", errBadPack, err)
+	}
+	tails, err := splitPack(raw)
+	return tails, raw, err
+}
+
+// splitPack slices a decoded pack into its tails.
+func splitPack(raw []byte) ([][]byte, error) {
 	count, k := binary.Uvarint(raw)
 	if k <= 0 || count == 0 || count > insertChunk {
 		return nil, errBadPack
@@ -93,7 +115,7 @@ func decodePack(data []byte) ([][]byte, error) {
 	total := uint64(0)
 	for i := range lens {
 		l, k := binary.Uvarint(raw[off:])
-		if k <= 0 {
+		if k <= 0 || l > uint64(len(raw)) {
 			return nil, errBadPack
 		}
 		lens[i], off, total = l, off+k, total+l
@@ -109,49 +131,183 @@ func decodePack(data []byte) ([][]byte, error) {
 	return tails, nil
 }
 
-// packs reads packed bodies, keeping the last pack it decoded: a reader
-// going through the ledger in seq order decodes each pack once.
+// packs reads packed bodies, keeping the last packCache packs it decoded:
+// a reader going through the ledger in about seq order (export, verify,
+// the indexer's feed, tail) decodes each pack once.
 type packs struct {
-	db    queryer // the connection or transaction the rows were read in
-	tid   int64
-	lo    int64
-	tails [][]byte
+	db  queryer   // the connection or transaction the rows were read in
+	sel *sql.Stmt // packQuery prepared on db: shared, or prepared at the first pack (own)
+	own bool
+
+	cache [packCache]decoded
+	next  int    // the cache entry the next decoded pack replaces
+	arena []byte // the bodies built, back to back
+
+	received   int64  // the last received_at formatted,
+	receivedAt []byte // as it was
+
+	// fetched: packs read ahead by prefetch (their data, not decoded),
+	// of tenant fetchedTid, by lo.
+	fetched    []fetchedPack
+	fetchedTid int64
+}
+
+type fetchedPack struct {
+	lo   int64
+	data []byte
+}
+
+// packRangeQuery selects the packs that may hold seqs [?3, ?4] (no pack
+// holds more than insertChunk events).
+const packRangeQuery = `SELECT lo, data FROM packs WHERE tid=?1 AND lo BETWEEN ?2 AND ?3 ORDER BY lo`
+
+// prefetch reads, in one statement through the store's readers, the packs
+// of the tenant's seqs lo..hi (a page of bodies read together), for tail
+// to decode as it needs them: one statement instead of one per pack.
+func (s *Store) prefetch(ctx context.Context, p *packs, tid, lo, hi int64) error {
+	p.fetched, p.fetchedTid = p.fetched[:0], tid
+	rows, err := s.packRange.QueryContext(ctx, tid, lo-insertChunk+1, hi)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var arena []byte
+	for rows.Next() {
+		var f fetchedPack
+		var data sql.RawBytes
+		if err := rows.Scan(&f.lo, &data); err != nil {
+			return err
+		}
+		if len(data) > cap(arena)-len(arena) {
+			arena = make([]byte, 0, max(len(data), 256<<10))
+		}
+		n := len(arena)
+		arena = append(arena, data...)
+		f.data = arena[n:len(arena):len(arena)]
+		p.fetched = append(p.fetched, f)
+	}
+	return rows.Err()
+}
+
+
+// packCache is how many decoded packs a reader keeps: the pages of an
+// export are in time order, which within a few packs is not seq order.
+const packCache = 4
+
+type decoded struct {
+	tid, lo int64
+	tails   [][]byte // slices of buf; nil: unused
+	buf     []byte
+}
+
+// packQuery selects the pack of a tenant's seq.
+const packQuery = `SELECT lo, data FROM packs WHERE tid=? AND lo<=? ORDER BY lo DESC LIMIT 1`
+
+// readerPacks reads packs through the store's readers, with the statement
+// prepared on them at open (preparing it costs more than a pack's read).
+func (s *Store) readerPacks() *packs { return &packs{db: s.reader, sel: s.packSel} }
+
+// close closes the statement the packs prepared.
+func (p *packs) close() {
+	if p.own && p.sel != nil {
+		p.sel.Close()
+	}
+}
+
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func (p *packs) query(ctx context.Context, tid, seq int64) *sql.Row {
+	if p.sel == nil {
+		if pr, ok := p.db.(preparer); ok {
+			if st, err := pr.PrepareContext(ctx, packQuery); err == nil {
+				p.sel, p.own = st, true
+			}
+		}
+	}
+	if p.sel != nil {
+		return p.sel.QueryRowContext(ctx, tid, seq)
+	}
+	return p.db.QueryRowContext(ctx, packQuery, tid, seq)
 }
 
 // tail returns the tail of the tenant's event at seq, or an error naming
 // the event when its pack is missing, damaged or holds no entry for it.
 func (p *packs) tail(ctx context.Context, tid, seq int64, id string) ([]byte, error) {
-	if p.tails == nil || p.tid != tid || seq < p.lo || seq >= p.lo+int64(len(p.tails)) {
-		var lo int64
-		var data []byte
-		err := p.db.QueryRowContext(ctx, `SELECT lo, data FROM packs WHERE tid=? AND lo<=? ORDER BY lo DESC LIMIT 1`, tid, seq).Scan(&lo, &data)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+	for i := range p.cache {
+		d := &p.cache[i]
+		if d.tails != nil && d.tid == tid && seq >= d.lo && seq < d.lo+int64(len(d.tails)) {
+			return entry(d.tails, seq-d.lo, id, seq)
 		}
-		var tails [][]byte
-		if err == nil {
-			tails, err = decodePack(data)
-		}
-		if err != nil || seq >= lo+int64(len(tails)) {
-			p.tails = nil
-			return nil, &packError{id: id, seq: seq}
-		}
-		p.tid, p.lo, p.tails = tid, lo, tails
 	}
-	t := p.tails[seq-p.lo]
-	if len(t) == 0 {
+	d := &p.cache[p.next]
+	p.next = (p.next + 1) % packCache
+	var lo int64
+	var tails [][]byte
+	var err error
+	if i := p.fetchedAt(tid, seq); i >= 0 {
+		lo = p.fetched[i].lo
+		tails, d.buf, err = decodePackInto(p.fetched[i].data, d.buf)
+	} else {
+		// Decoded from the driver's buffer, into the evicted pack's.
+		err = p.query(ctx, tid, seq).Scan(&lo, scanner(func(src any) error {
+			b, _ := src.([]byte)
+			var err error
+			tails, d.buf, err = decodePackInto(b, d.buf)
+			return err
+		}))
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, errBadPack) {
+		d.tails = nil
+		return nil, err
+	}
+	if err != nil || seq >= lo+int64(len(tails)) {
+		d.tails = nil
 		return nil, &packError{id: id, seq: seq}
 	}
-	return t, nil
+	d.tid, d.lo, d.tails = tid, lo, tails
+	return entry(tails, seq-lo, id, seq)
 }
 
-// body rebuilds the stored body of a packed event from its row.
+// fetchedAt returns the index in fetched of the pack that holds the
+// tenant's seq, -1 when it was not fetched.
+func (p *packs) fetchedAt(tid, seq int64) int {
+	if len(p.fetched) == 0 || tid != p.fetchedTid {
+		return -1
+	}
+	// The last pack with lo <= seq.
+	i := sort.Search(len(p.fetched), func(i int) bool { return p.fetched[i].lo > seq }) - 1
+	if i < 0 || seq-p.fetched[i].lo >= insertChunk {
+		return -1
+	}
+	return i
+}
+
+func entry(tails [][]byte, i int64, id string, seq int64) ([]byte, error) {
+	if len(tails[i]) == 0 {
+		return nil, &packError{id: id, seq: seq}
+	}
+	return tails[i], nil
+}
+
+// body rebuilds the stored body of a packed event from its row, in the
+// reader's arena (bodies built together share a few allocations).
 func (p *packs) body(ctx context.Context, tid, seq int64, id string, received int64) ([]byte, error) {
 	t, err := p.tail(ctx, tid, seq, id)
 	if err != nil {
 		return nil, err
 	}
-	return clawtrail.AppendBody(make([]byte, 0, len(t)+96), id, seq, time.Unix(0, received).UTC(), t), nil
+	if need := len(t) + len(id) + 96; cap(p.arena)-len(p.arena) < need {
+		p.arena = make([]byte, 0, max(need, 64<<10))
+	}
+	if received != p.received || p.receivedAt == nil {
+		// A pack's events share their commit's received_at.
+		p.received, p.receivedAt = received, clawtrail.AppendReceivedAt(p.receivedAt[:0], time.Unix(0, received))
+	}
+	n := len(p.arena)
+	p.arena = clawtrail.AppendBodyAt(p.arena, id, seq, p.receivedAt, t)
+	return p.arena[n:len(p.arena):len(p.arena)], nil
 }
 
 // packError is a packed body that cannot be read: verify reports the

@@ -224,11 +224,33 @@ func TestTamperPacks(t *testing.T) {
 		wantOnly(t, r, ledger.KindModified)
 	}
 	t.Run("CompressedByte", func(t *testing.T) {
+		// Which events a flipped byte changes depends on what it hit (a
+		// literal: the tails that hold or copy it; a tag: the rest of
+		// the pack, or none of it decodes): some, all in that pack.
 		dir, db := setup(t)
 		var data []byte
 		db.QueryRow(`SELECT data FROM packs WHERE lo = 32`).Scan(&data)
 		data[len(data)/2] ^= 0x40
 		mustExec(t, db, `UPDATE packs SET data = ? WHERE lo = 32`, data)
+		db.Close()
+		r := verifyDir(t, dir, VerifyOptions{})["acme"]
+		wantOnly(t, r, ledger.KindModified)
+		n := 0
+		for q := int64(0); q < 100; q++ {
+			if covers(r, ledger.KindModified, q) {
+				if q < 32 || q > 63 {
+					t.Fatalf("seq %d reported modified:%s", q, findingsOf(r))
+				}
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatal("a flipped byte of a pack went unreported")
+		}
+	})
+	t.Run("Garbage", func(t *testing.T) {
+		dir, db := setup(t)
+		mustExec(t, db, `UPDATE packs SET data = randomblob(2000) WHERE lo = 32`)
 		db.Close()
 		wantModified(t, dir, 32, 63)
 	})
@@ -261,7 +283,7 @@ func TestErasurePrunesPacks(t *testing.T) {
 	dir := t.TempDir()
 	s := openPackStore(t, dir, false, nil)
 	mustAppend(t, s, "acme", packEvents(40)) // a pack of 32 and one of 8
-	mustAppend(t, s, "acme", aliceOnly(10)) // a pack of alice's alone
+	mustAppend(t, s, "acme", aliceOnly(10))  // a pack of alice's alone
 	if _, err := s.Erase(ctx, "acme", Actor{KeyID: "root"}, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -377,6 +399,42 @@ func TestLedgerMigratesToPacks(t *testing.T) {
 		t.Fatalf("after migration: schema %s, packs %+v", v, ps)
 	}
 	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() || r.Size != 35 {
+		t.Fatalf("verify: %s", findingsOf(r))
+	}
+}
+
+// A held event stored in clear (packed, before encryption was turned on)
+// survives an erasure under encryption as it is; the erasure succeeds.
+func TestEraseKeepsHeldClearEvents(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openPackStore(t, dir, false, nil)
+	mustAppend(t, s, "acme", packEvents(40))
+	s.Close()
+	k := crypt.NewKey()
+	s = openEncrypted(t, dir, &k)
+	mustAppend(t, s, "acme", `{"id":"sealed-1","type":"prompt","user_id":"alice","content":"after encryption"}`)
+	if _, err := s.AddHold(ctx, "acme", Actor{KeyID: "root"}, `"git status"`, "matter 7"); err != nil {
+		t.Fatal(err)
+	}
+	er, err := s.Erase(ctx, "acme", Actor{KeyID: "root"}, "alice")
+	if err != nil {
+		t.Fatalf("Erase: %v", err)
+	}
+	if er.Held != 20 {
+		t.Fatalf("erasure held %d events, want alice's 20 clear ones", er.Held)
+	}
+	for _, id := range []string{"ev-000", "ev-038"} {
+		st, err := s.Get(ctx, "acme", id)
+		if err != nil || st.Deleted || !bytes.Contains(st.Body, []byte("secret-of-alice")) {
+			t.Fatalf("held %s: %v %s", id, err, st.Body)
+		}
+	}
+	if st, err := s.Get(ctx, "acme", "sealed-1"); err != nil || !st.Deleted {
+		t.Fatalf("alice's sealed event after the erasure: %v %s", err, st.Body)
+	}
+	s.Close()
+	if r := verifyDir(t, dir, VerifyOptions{MasterKey: &k})["acme"]; !r.OK() {
 		t.Fatalf("verify: %s", findingsOf(r))
 	}
 }

@@ -375,6 +375,7 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 	}
 	found := make(map[int64][]byte, len(keys))
 	want := make(map[int64]bool, len(keys))
+	pk := s.readerPacks() // across the chunks: their seq ranges overlap
 	for _, k := range keys {
 		want[k.seq] = true
 	}
@@ -388,7 +389,7 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 			// Dense (a time window of events that arrived in about
 			// their time order, as exports are): one range walk of the
 			// ledger instead of a lookup per event.
-			if err := s.scanBodies(ctx, tid, want, found, `SELECT `+bodyColumns+` FROM events WHERE tid = ? AND seq BETWEEN ? AND ? AND body IS NOT NULL`, tid, lo, hi); err != nil {
+			if err := s.scanBodies(ctx, pk, tid, want, found, `SELECT `+bodyColumns+` FROM events WHERE tid = ? AND seq BETWEEN ? AND ? AND body IS NOT NULL`, tid, lo, hi); err != nil {
 				return nil, err
 			}
 			continue
@@ -399,7 +400,7 @@ func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored,
 			args = append(args, k.seq)
 		}
 		q := `SELECT ` + bodyColumns + ` FROM events WHERE tid = ? AND seq IN (?` + strings.Repeat(",?", len(chunk)-1) + `) AND body IS NOT NULL`
-		if err := s.scanBodies(ctx, tid, want, found, q, args...); err != nil {
+		if err := s.scanBodies(ctx, pk, tid, want, found, q, args...); err != nil {
 			return nil, err
 		}
 	}
@@ -421,7 +422,7 @@ const bodyColumns = `seq, body, iif(dk IS NULL, iif(length(body) = 1, 'p ' || re
 
 // scanBodies reads the rows q selects (bodyColumns) into into, keeping
 // those want holds (all when want is nil).
-func (s *Store) scanBodies(ctx context.Context, tid int64, want map[int64]bool, into map[int64][]byte, q string, args ...any) error {
+func (s *Store) scanBodies(ctx context.Context, pk *packs, tid int64, want map[int64]bool, into map[int64][]byte, q string, args ...any) error {
 	type row struct {
 		seq    int64
 		body   []byte
@@ -461,7 +462,21 @@ func (s *Store) scanBodies(ctx context.Context, tid int64, want map[int64]bool, 
 	if err != nil {
 		return err
 	}
-	pk := &packs{db: s.reader}
+	// The packs of the packed bodies, in one statement when they are close.
+	lo, hi := int64(-1), int64(-1)
+	for _, r := range got {
+		if r.sealed.Valid && isPacked(r.body) {
+			if lo < 0 {
+				lo = r.seq
+			}
+			lo, hi = min(lo, r.seq), max(hi, r.seq)
+		}
+	}
+	if lo >= 0 && hi-lo < 4096 && hi > lo {
+		if err := s.prefetch(ctx, pk, tid, lo, hi); err != nil {
+			return fmt.Errorf("read ledger: %w", err)
+		}
+	}
 	for _, r := range got {
 		if r.sealed.Valid {
 			dk, id, _ := strings.Cut(r.sealed.String, " ")
@@ -508,7 +523,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (Stored, error) {
 	if err != nil {
 		return Stored{}, err
 	}
-	if st.Body, err = s.storedBody(ctx, &packs{db: s.reader}, tid, st.Seq, id, received, dk, st.Body); err != nil {
+	if st.Body, err = s.storedBody(ctx, s.readerPacks(), tid, st.Seq, id, received, dk, st.Body); err != nil {
 		return Stored{}, err
 	}
 	if st.Body == nil {
@@ -544,6 +559,7 @@ func (s *Store) ReadAfter(ctx context.Context, tenant string, after int64, limit
 	}
 	defer rows.Close()
 	pk := &packs{db: conn}
+	defer pk.close()
 	for rows.Next() {
 		var st Stored
 		var id string

@@ -283,6 +283,7 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 	}
 	rows, err := g.tx.QueryContext(ctx, `SELECT seq, id, dk, body, received_at, type FROM events WHERE tid=? AND seq>=? ORDER BY seq LIMIT ?`, r.tid, next, RetentionBatch)
 	pk := &packs{db: g.tx}
+	defer pk.close()
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -569,6 +570,8 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 		var doomed []int64
 		var heldKey dataKey
 		pk := &packs{db: g.tx}
+		defer pk.close()
+	defer pk.close()
 		for q := range seqs {
 			var id, typ string
 			var dk sql.NullInt64
@@ -591,7 +594,10 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 			}
 			if heldBy(holds, e) != "" {
 				out.Held++
-				if s.Encrypted() {
+				// Re-seal a held sealed body under a held key; a body
+				// stored in clear (before encryption was on) is under
+				// no subject's key and stays as it is.
+				if s.Encrypted() && dk.Valid {
 					if heldKey.key == nil {
 						if heldKey, err = g.newDataKey(ctx, tk, tenant, subjectRef{tid, subject}, true); err != nil {
 							return err

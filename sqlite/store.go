@@ -86,6 +86,9 @@ type Store struct {
 	// not mapped, so that following the ledger does not map all of it
 	// into the process (searches, exports and verify read mapped).
 	feedDB *sql.DB
+	// packSel and packRange are packQuery and packRangeQuery prepared on
+	// reader (packs.go).
+	packSel, packRange *sql.Stmt
 	ckpt   *checkpointer // of ledger.db (walckpt.go)
 	index  *indexer
 
@@ -234,6 +237,12 @@ func (s *Store) openLedger(ctx context.Context) error {
 		return err
 	}
 	s.feedDB.SetMaxOpenConns(1)
+	if s.packSel, err = s.reader.PrepareContext(ctx, packQuery); err != nil {
+		return err
+	}
+	if s.packRange, err = s.reader.PrepareContext(ctx, packRangeQuery); err != nil {
+		return err
+	}
 	if s.ckpt, err = openCheckpointer(path, s.log); err != nil {
 		return err
 	}
@@ -322,6 +331,11 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
+	for _, st := range []*sql.Stmt{s.packSel, s.packRange} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	for _, db := range []*sql.DB{s.feedDB, s.reader, s.writer} {
 		if db != nil {
 			errs = append(errs, db.Close())

@@ -124,7 +124,9 @@ func (s *Store) readRecord(ctx context.Context, tid, seq int64, rec *ledger.Reco
 	if !rows.Next() {
 		return false, rows.Err()
 	}
-	return true, scanRecord(ctx, rows, rec, tid, s.opener(ctx), &packs{db: conn})
+	pk := &packs{db: conn}
+	defer pk.close()
+	return true, scanRecord(ctx, rows, rec, tid, s.opener(ctx), pk)
 }
 
 // ReadLedger calls fn with a tenant's stored records of seqs [from, to) in
@@ -779,6 +781,7 @@ func scan(ctx context.Context, dbs []queryer, names map[int64]string, end, chunk
 			defer close(outs[i])
 			var buf []byte
 			pk := &packs{db: dbs[i]} // in the rows' snapshot where dbs[i] is a transaction
+			defer pk.close()
 			for lo := int64(i) * chunk; lo < end; lo += int64(w) * chunk {
 				b := batch{rows: make([]row, 0, min(chunk, scanChunk))}
 				b.err = func() error {
@@ -976,6 +979,7 @@ func readDeletions(ctx context.Context, db queryer, tid int64, open opener) (*le
 	defer rows.Close()
 	var recs []*ledger.Record
 	pk := &packs{db: db}
+	defer pk.close()
 	for rows.Next() {
 		rec := &ledger.Record{}
 		if err := scanRecord(ctx, rows, rec, tid, open, pk); err != nil {
@@ -1008,6 +1012,7 @@ func (s *Store) ReadSpecial(ctx context.Context, tenant string, to int64, fn fun
 	}
 	defer rows.Close()
 	open, pk := s.opener(ctx), &packs{db: conn}
+	defer pk.close()
 	for rows.Next() {
 		var rec ledger.Record
 		if err := scanRecord(ctx, rows, &rec, tid, open, pk); err != nil {
