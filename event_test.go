@@ -82,3 +82,30 @@ func TestValidators(t *testing.T) {
 		}
 	}
 }
+
+// AppendBodyAt with received_at formatted by AppendReceivedAt writes what
+// AppendBody writes (packed bodies are rebuilt with it, and their
+// commitments cover AppendBody's bytes), after what dst held.
+func TestAppendBodyAtMatchesAppendBody(t *testing.T) {
+	at := time.Date(2026, 11, 28, 23, 1, 2, 345600000, time.FixedZone("x", 3600))
+	for _, c := range []struct {
+		id   string
+		seq  int64
+		at   time.Time
+		tail string
+		want string
+	}{
+		{"ev-1", 7, at, `"type":"prompt"}`, `{"id":"ev-1","seq":7,"received_at":"2026-11-28T22:01:02.3456Z","type":"prompt"}`},
+		{"ev-\"2\"\n", 0, at, `}`, `{"id":"ev-\"2\"\n","seq":0,"received_at":"2026-11-28T22:01:02.3456Z"}`},
+		{"", -1, time.Time{}, `"type":"prompt"}`, `{"type":"prompt"}`},
+		{"ev-3", 12, time.Time{}, ``, `{"id":"ev-3","seq":12`},
+	} {
+		if got := AppendBody(nil, c.id, c.seq, c.at, []byte(c.tail)); string(got) != c.want {
+			t.Errorf("AppendBody %+v:\n%s", c, got)
+		}
+		got := AppendBodyAt([]byte("x"), c.id, c.seq, AppendReceivedAt(nil, c.at), []byte(c.tail))
+		if string(got) != "x"+c.want {
+			t.Errorf("AppendBodyAt %+v:\n%s", c, got)
+		}
+	}
+}

@@ -252,7 +252,7 @@ func TestBodiesDoNotOverlap(t *testing.T) {
 	if !ok {
 		t.Fatal("tenant acme not committed")
 	}
-	got, err := s.bodies(context.Background(), tid, []keyRef{{seq: 0}, {seq: 1}, {seq: 2}})
+	got, err := s.bodies(context.Background(), tid, []keyRef{{seq: 0}, {seq: 1}, {seq: 2}}, false)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("bodies: %d, %v", len(got), err)
 	}

@@ -560,7 +560,7 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 	var out []ledgerRow
 	// Packs and data keys are read through the store's readers: the feed's
 	// one connection is busy with rows.
-	pk := ix.s.readerPacks()
+	pk := ix.s.sharedPacks() // the newest packs, which searches read most
 	for rows.Next() {
 		var r ledgerRow
 		var id string

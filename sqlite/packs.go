@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"container/list"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -47,7 +49,6 @@ const packMin = 8
 // maxPackBytes bounds what one pack decompresses to (a damaged or forged
 // pack cannot make a reader allocate more).
 const maxPackBytes = 64 << 20
-
 
 // isPacked reports whether a stored body (of a row without a data key)
 // stands for a body in a pack.
@@ -135,9 +136,10 @@ func splitPack(raw []byte) ([][]byte, error) {
 // a reader going through the ledger in about seq order (export, verify,
 // the indexer's feed, tail) decodes each pack once.
 type packs struct {
-	db  queryer   // the connection or transaction the rows were read in
-	sel *sql.Stmt // packQuery prepared on db: shared, or prepared at the first pack (own)
-	own bool
+	db     queryer   // the connection or transaction the rows were read in
+	sel    *sql.Stmt // packQuery prepared on db: shared, or prepared at the first pack (own)
+	own    bool
+	shared *packLRU // the store's decoded packs, for readers that share them
 
 	cache [packCache]decoded
 	next  int    // the cache entry the next decoded pack replaces
@@ -189,7 +191,6 @@ func (s *Store) prefetch(ctx context.Context, p *packs, tid, lo, hi int64) error
 	return rows.Err()
 }
 
-
 // packCache is how many decoded packs a reader keeps: the pages of an
 // export are in time order, which within a few packs is not seq order.
 const packCache = 4
@@ -206,6 +207,11 @@ const packQuery = `SELECT lo, data FROM packs WHERE tid=? AND lo<=? ORDER BY lo 
 // readerPacks reads packs through the store's readers, with the statement
 // prepared on them at open (preparing it costs more than a pack's read).
 func (s *Store) readerPacks() *packs { return &packs{db: s.reader, sel: s.packSel} }
+
+// sharedPacks is readerPacks with the store's cache of decoded packs.
+func (s *Store) sharedPacks() *packs {
+	return &packs{db: s.reader, sel: s.packSel, shared: s.packLRU}
+}
 
 // close closes the statement the packs prepared.
 func (p *packs) close() {
@@ -243,6 +249,13 @@ func (p *packs) tail(ctx context.Context, tid, seq int64, id string) ([]byte, er
 	}
 	d := &p.cache[p.next]
 	p.next = (p.next + 1) % packCache
+	if p.shared != nil {
+		if lo, tails, ok := p.shared.get(tid, seq); ok {
+			d.tid, d.lo, d.tails, d.buf = tid, lo, tails, nil // not ours to decode into
+			return entry(tails, seq-lo, id, seq)
+		}
+		d.buf = nil // what it decodes next goes to the shared cache
+	}
 	var lo int64
 	var tails [][]byte
 	var err error
@@ -267,6 +280,10 @@ func (p *packs) tail(ctx context.Context, tid, seq int64, id string) ([]byte, er
 		return nil, &packError{id: id, seq: seq}
 	}
 	d.tid, d.lo, d.tails = tid, lo, tails
+	if p.shared != nil {
+		p.shared.put(tid, lo, tails, cap(d.buf)+len(tails)*24)
+		d.buf = nil
+	}
 	return entry(tails, seq-lo, id, seq)
 }
 
@@ -353,7 +370,7 @@ func packTails(events []clawtrail.Pending) [][]byte {
 // deletes a pack none of whose events keeps a body: a deleted body leaves
 // no copy behind. A damaged pack is deleted whole (verify reports its
 // events from their rows).
-func prunePacks(ctx context.Context, tx *sql.Tx, tid int64, seqs []int64) error {
+func prunePacks(ctx context.Context, tx *sql.Tx, cache *packLRU, tid int64, seqs []int64) error {
 	type pack struct {
 		lo    int64
 		tails [][]byte
@@ -395,6 +412,7 @@ func prunePacks(ctx context.Context, tx *sql.Tx, tid int64, seqs []int64) error 
 		}
 	}
 	for _, p := range loaded {
+		cache.drop(tid, p.lo)
 		left := 0
 		for _, t := range p.tails {
 			if len(t) > 0 {
@@ -457,4 +475,77 @@ func unpackRecord(ctx context.Context, p *packs, tid int64, rec *ledger.Record) 
 		rec.Body = b
 	}
 	return nil
+}
+
+// packLRU is the store's cache of decoded packs, shared by its searches,
+// reads by id and the indexer's feed (which decodes every new pack first,
+// so searches of recent events find theirs decoded): a page of search hits
+// scattered over many packs otherwise decodes one pack per hit. Bulk
+// readers (export, verify, retention) do not fill it. Entries are never
+// changed once in; retention and erasure drop the packs they rewrite.
+type packLRU struct {
+	mu    sync.Mutex
+	max   int // bytes of decoded packs kept
+	size  int
+	m     map[packKey]*list.Element // of *lruPack
+	order list.List                 // most recently used first
+}
+
+type packKey struct{ tid, lo int64 }
+
+type lruPack struct {
+	key   packKey
+	tails [][]byte
+	size  int
+}
+
+// packLRUBytes bounds the decoded packs the store keeps (~350 packs of the
+// bench's events).
+const packLRUBytes = 8 << 20
+
+func newPackLRU(max int) *packLRU { return &packLRU{max: max, m: map[packKey]*list.Element{}} }
+
+// get returns the decoded pack holding the tenant's seq.
+func (c *packLRU) get(tid, seq int64) (int64, [][]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for lo := seq; lo > seq-insertChunk && lo >= 0; lo-- {
+		if el, ok := c.m[packKey{tid, lo}]; ok {
+			p := el.Value.(*lruPack)
+			if seq >= lo+int64(len(p.tails)) {
+				return 0, nil, false
+			}
+			c.order.MoveToFront(el)
+			return lo, p.tails, true
+		}
+	}
+	return 0, nil, false
+}
+
+func (c *packLRU) put(tid, lo int64, tails [][]byte, size int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := packKey{tid, lo}
+	if _, ok := c.m[k]; ok || size > c.max {
+		return
+	}
+	c.m[k] = c.order.PushFront(&lruPack{key: k, tails: tails, size: size})
+	c.size += size
+	for c.size > c.max {
+		el := c.order.Back()
+		p := el.Value.(*lruPack)
+		c.order.Remove(el)
+		delete(c.m, p.key)
+		c.size -= p.size
+	}
+}
+
+func (c *packLRU) drop(tid, lo int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.m[packKey{tid, lo}]; ok {
+		c.order.Remove(el)
+		delete(c.m, packKey{tid, lo})
+		c.size -= el.Value.(*lruPack).size
+	}
 }

@@ -284,8 +284,18 @@ func TestErasurePrunesPacks(t *testing.T) {
 	s := openPackStore(t, dir, false, nil)
 	mustAppend(t, s, "acme", packEvents(40)) // a pack of 32 and one of 8
 	mustAppend(t, s, "acme", aliceOnly(10))  // a pack of alice's alone
+	if _, err := s.Get(ctx, "acme", "ev-000"); err != nil { // decodes its pack into the store's cache
+		t.Fatal(err)
+	}
+	tid, _ := s.tenantID("acme")
+	if _, _, ok := s.packLRU.get(tid, 0); !ok {
+		t.Fatal("a read by id left its pack out of the store's cache")
+	}
 	if _, err := s.Erase(ctx, "acme", Actor{KeyID: "root"}, "alice"); err != nil {
 		t.Fatal(err)
+	}
+	if _, _, ok := s.packLRU.get(tid, 0); ok {
+		t.Fatal("the erasure left the pack it rewrote decoded in the store's cache")
 	}
 	for i := range 40 {
 		st, err := s.Get(ctx, "acme", fmt.Sprintf("ev-%03d", i))
@@ -436,5 +446,63 @@ func TestEraseKeepsHeldClearEvents(t *testing.T) {
 	s.Close()
 	if r := verifyDir(t, dir, VerifyOptions{MasterKey: &k})["acme"]; !r.OK() {
 		t.Fatalf("verify: %s", findingsOf(r))
+	}
+}
+
+// A pack is read from disk, where anyone with the file may have written
+// it: decoding never panics, never yields more than insertChunk entries,
+// and what decodes re-encodes to the same entries.
+func FuzzDecodePack(f *testing.F) {
+	f.Add(encodePack([][]byte{[]byte(`"type":"prompt"}`), nil, []byte(`"type":"output","content":"x"}`)}))
+	f.Add(encodePack([][]byte{bytes.Repeat([]byte(`"tool":"exec",`), 40)}))
+	f.Add([]byte{})
+	f.Add([]byte{0x05, 0x10, 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tails, err := decodePack(data)
+		if err != nil {
+			return
+		}
+		if len(tails) == 0 || len(tails) > insertChunk {
+			t.Fatalf("%d entries", len(tails))
+		}
+		again, err := decodePack(encodePack(tails))
+		if err != nil || len(again) != len(tails) {
+			t.Fatalf("re-encoded: %v, %d entries of %d", err, len(again), len(tails))
+		}
+		for i := range tails {
+			if !bytes.Equal(tails[i], again[i]) {
+				t.Fatalf("entry %d: %q then %q", i, tails[i], again[i])
+			}
+		}
+	})
+}
+
+// The store's cache of decoded packs finds a pack by any of its seqs,
+// keeps at most its size in bytes, dropping the least recently used.
+func TestPackLRU(t *testing.T) {
+	c := newPackLRU(250)
+	tails := func(n int) [][]byte { return make([][]byte, n) }
+	c.put(1, 10, tails(32), 100)
+	c.put(1, 42, tails(5), 100)
+	c.put(2, 10, tails(32), 100) // evicts (1, 10), the least recently used
+	if _, _, ok := c.get(1, 20); ok {
+		t.Fatal("an evicted pack is still found")
+	}
+	if lo, tl, ok := c.get(1, 46); !ok || lo != 42 || len(tl) != 5 {
+		t.Fatalf("seq 46: %d %d %v", lo, len(tl), ok)
+	}
+	if _, _, ok := c.get(1, 47); ok {
+		t.Fatal("seq 47 is past the pack at 42")
+	}
+	if lo, _, ok := c.get(2, 41); !ok || lo != 10 {
+		t.Fatal("seq 41 of tenant 2 is in its pack at 10")
+	}
+	c.put(3, 0, tails(1), 100) // evicts (1, 42): (2, 10) was used since
+	if _, _, ok := c.get(1, 42); ok || c.size != 200 {
+		t.Fatalf("after the second eviction: size %d", c.size)
+	}
+	c.drop(2, 10)
+	if _, _, ok := c.get(2, 10); ok || c.size != 100 {
+		t.Fatalf("after drop: size %d", c.size)
 	}
 }

@@ -640,7 +640,7 @@ func (s *Store) FindFingerprint(ctx context.Context, tenant, fp string, serverRe
 	if err != nil {
 		return nil, err
 	}
-	stored, err := s.bodies(ctx, tid, keys)
+	stored, err := s.bodies(ctx, tid, keys, true)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 		keys = keys[:req.Limit]
 		page.NextCursor = encodeCursor(keys[len(keys)-1].k, req.Asc)
 	}
-	page.Events, err = s.bodies(ctx, tid, keys)
+	page.Events, err = s.bodies(ctx, tid, keys, true)
 	return page, err
 }
 
@@ -160,7 +160,7 @@ func (s *Store) searchFiltered(ctx context.Context, tid int64, req SearchRequest
 // filterKeys reads the bodies of keys and keeps, in order, at most n that
 // q matches; last is the index in keys of the last one examined.
 func (s *Store) filterKeys(ctx context.Context, tid int64, keys []keyRef, q *query.Query, n int) ([]Stored, int, error) {
-	stored, err := s.bodies(ctx, tid, keys)
+	stored, err := s.bodies(ctx, tid, keys, true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -367,15 +367,22 @@ func (s *Store) queryKeys(ctx context.Context, sqlText string, args ...any) ([]k
 	return keys, rows.Err()
 }
 
-// bodies fetches the ledger bodies of keys, in the keys' order. Events
+// bodies fetches the ledger bodies of keys, in the keys' order (share:
+// through the store's cache of decoded packs). Events
 // whose body was deleted are left out.
-func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef) ([]Stored, error) {
+func (s *Store) bodies(ctx context.Context, tid int64, keys []keyRef, share bool) ([]Stored, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	found := make(map[int64][]byte, len(keys))
 	want := make(map[int64]bool, len(keys))
-	pk := s.readerPacks() // across the chunks: their seq ranges overlap
+	// Across the chunks (their seq ranges overlap). A search page shares
+	// the store's decoded packs; an export's pages go through
+	// far more packs than the cache holds and would only churn it.
+	pk := s.readerPacks()
+	if share {
+		pk = s.sharedPacks()
+	}
 	for _, k := range keys {
 		want[k.seq] = true
 	}
@@ -523,7 +530,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (Stored, error) {
 	if err != nil {
 		return Stored{}, err
 	}
-	if st.Body, err = s.storedBody(ctx, s.readerPacks(), tid, st.Seq, id, received, dk, st.Body); err != nil {
+	if st.Body, err = s.storedBody(ctx, s.sharedPacks(), tid, st.Seq, id, received, dk, st.Body); err != nil {
 		return Stored{}, err
 	}
 	if st.Body == nil {

@@ -282,11 +282,11 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 		return 0, 0, false, err
 	}
 	rows, err := g.tx.QueryContext(ctx, `SELECT seq, id, dk, body, received_at, type FROM events WHERE tid=? AND seq>=? ORDER BY seq LIMIT ?`, r.tid, next, RetentionBatch)
-	pk := &packs{db: g.tx}
-	defer pk.close()
 	if err != nil {
 		return 0, 0, false, err
 	}
+	pk := &packs{db: g.tx}
+	defer pk.close()
 	var doomed []int64
 	n := 0
 	done = true
@@ -332,7 +332,7 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 	if _, err := g.tx.ExecContext(ctx, `UPDATE retention SET next_seq=? WHERE tid=?`, next, r.tid); err != nil {
 		return 0, 0, false, err
 	}
-	if err := deleteBodies(ctx, g.tx, r.tid, doomed); err != nil {
+	if err := deleteBodies(ctx, g.tx, s.packLRU, r.tid, doomed); err != nil {
 		return 0, 0, false, err
 	}
 	if len(doomed) == 0 {
@@ -349,7 +349,7 @@ func (s *Store) retentionBatch(ctx context.Context, g *groupTx, r *appendReq, by
 
 // deleteBodies clears the bodies and salts of seqs, and their entries in
 // packs (secure_delete zeroes the freed bytes).
-func deleteBodies(ctx context.Context, tx *sql.Tx, tid int64, seqs []int64) error {
+func deleteBodies(ctx context.Context, tx *sql.Tx, cache *packLRU, tid int64, seqs []int64) error {
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
 		args := []any{tid}
@@ -360,7 +360,7 @@ func deleteBodies(ctx context.Context, tx *sql.Tx, tid int64, seqs []int64) erro
 			return err
 		}
 	}
-	return prunePacks(ctx, tx, tid, seqs)
+	return prunePacks(ctx, tx, cache, tid, seqs)
 }
 
 // Hold is a legal hold: events matching Query (all of the tenant's when
@@ -571,7 +571,6 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 		var heldKey dataKey
 		pk := &packs{db: g.tx}
 		defer pk.close()
-	defer pk.close()
 		for q := range seqs {
 			var id, typ string
 			var dk sql.NullInt64
@@ -619,7 +618,7 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 			}
 			doomed = append(doomed, q)
 		}
-		if err := deleteBodies(ctx, g.tx, tid, doomed); err != nil {
+		if err := deleteBodies(ctx, g.tx, s.packLRU, tid, doomed); err != nil {
 			return err
 		}
 		if s.Encrypted() {

@@ -157,7 +157,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 // since (retention, erasure; its tombstone not indexed yet) names nothing:
 // its value is left out of the map.
 func (s *Store) clearValues(ctx context.Context, tid int64, keys []keyRef, stored []string, get func(*clawtrail.Event) string) (map[string]string, error) {
-	bodies, err := s.bodies(ctx, tid, keys)
+	bodies, err := s.bodies(ctx, tid, keys, true)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +289,7 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 		keys = keys[:limit]
 		page.NextCursor = encodeCursor(keys[len(keys)-1].k, true)
 	}
-	page.Events, err = s.bodies(ctx, tid, keys)
+	page.Events, err = s.bodies(ctx, tid, keys, true)
 	return page, err
 }
 
@@ -357,7 +357,7 @@ func (s *Store) Export(ctx context.Context, req SearchRequest, fn func(Stored) e
 			defer close(pages)
 			for r := range keys {
 				if r.err == nil {
-					r.events, r.err = s.bodies(ctx, tid, r.keys)
+					r.events, r.err = s.bodies(ctx, tid, r.keys, false)
 				}
 				if !send(pages, r) {
 					return

@@ -89,8 +89,9 @@ type Store struct {
 	// packSel and packRange are packQuery and packRangeQuery prepared on
 	// reader (packs.go).
 	packSel, packRange *sql.Stmt
-	ckpt   *checkpointer // of ledger.db (walckpt.go)
-	index  *indexer
+	packLRU            *packLRU // decoded packs shared by searches, reads by id and the feed
+	ckpt               *checkpointer // of ledger.db (walckpt.go)
+	index              *indexer
 
 	queue chan *appendReq
 	stop  chan struct{}
@@ -156,7 +157,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, unlock: unlock,
+	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, unlock: unlock, packLRU: newPackLRU(packLRUBytes),
 		queue: make(chan *appendReq, 1024), stop: make(chan struct{}), done: make(chan struct{}),
 		tenants: map[string]int64{}, heads: map[int64]int64{}, commitC: make(chan struct{}),
 		keys: newKeyring(cfg.MasterKey)}
