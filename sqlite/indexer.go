@@ -558,9 +558,10 @@ func (ix *indexer) readLedger(cursor int64) ([]ledgerRow, error) {
 	}
 	defer rows.Close()
 	var out []ledgerRow
-	// Packs and data keys are read through the store's readers: the feed's
-	// one connection is busy with rows.
-	pk := ix.s.sharedPacks() // the newest packs, which searches read most
+	// Packs are read on the feed's second connection (its first is busy
+	// with rows), into the store's cache of decoded packs: the newest
+	// packs, which searches read most. Data keys through the readers.
+	pk := &packs{db: ix.s.feedDB, sel: ix.s.feedPackSel, shared: ix.s.packLRU}
 	for rows.Next() {
 		var r ledgerRow
 		var id string

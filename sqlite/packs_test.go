@@ -282,8 +282,8 @@ func TestErasurePrunesPacks(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := openPackStore(t, dir, false, nil)
-	mustAppend(t, s, "acme", packEvents(40)) // a pack of 32 and one of 8
-	mustAppend(t, s, "acme", aliceOnly(10))  // a pack of alice's alone
+	mustAppend(t, s, "acme", packEvents(40))                // a pack of 32 and one of 8
+	mustAppend(t, s, "acme", aliceOnly(10))                 // a pack of alice's alone
 	if _, err := s.Get(ctx, "acme", "ev-000"); err != nil { // decodes its pack into the store's cache
 		t.Fatal(err)
 	}

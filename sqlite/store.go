@@ -82,14 +82,16 @@ type Store struct {
 	now    func() time.Time
 	writer *sql.DB // one connection: the sequencer's
 	reader *sql.DB // many connections, read-only use
-	// feedDB is the indexer's reader of new ledger rows: one connection,
-	// not mapped, so that following the ledger does not map all of it
-	// into the process (searches, exports and verify read mapped).
+	// feedDB is the indexer's reader of new ledger rows (one connection for
+	// the rows, one for their packs), not mapped, so that following the
+	// ledger does not map all of it into the process (searches, exports and
+	// verify read mapped).
 	feedDB *sql.DB
 	// packSel and packRange are packQuery and packRangeQuery prepared on
 	// reader (packs.go).
 	packSel, packRange *sql.Stmt
-	packLRU            *packLRU // decoded packs shared by searches, reads by id and the feed
+	feedPackSel        *sql.Stmt     // packQuery prepared on feedDB
+	packLRU            *packLRU      // decoded packs shared by searches, reads by id and the feed
 	ckpt               *checkpointer // of ledger.db (walckpt.go)
 	index              *indexer
 
@@ -237,7 +239,13 @@ func (s *Store) openLedger(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.feedDB.SetMaxOpenConns(1)
+	// Two connections: the feed's rows on one, their packs on the other
+	// (unmapped too: the feed reads every pack, and mapped pages it
+	// touched would count in the process's RSS).
+	s.feedDB.SetMaxOpenConns(2)
+	if s.feedPackSel, err = s.feedDB.PrepareContext(ctx, packQuery); err != nil {
+		return err
+	}
 	if s.packSel, err = s.reader.PrepareContext(ctx, packQuery); err != nil {
 		return err
 	}
@@ -332,7 +340,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.packSel, s.packRange} {
+	for _, st := range []*sql.Stmt{s.packSel, s.packRange, s.feedPackSel} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
