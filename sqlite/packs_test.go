@@ -69,6 +69,10 @@ type packRow struct {
 	tails [][]byte
 }
 
+// String names a pack by its first seq and entry count (failures print
+// packs, not their bytes).
+func (p packRow) String() string { return fmt.Sprintf("pack %d (%d entries)", p.lo, len(p.tails)) }
+
 // readPacks decodes every pack of the ledger in dir (the store closed).
 func readPacks(t *testing.T, dir string) []packRow {
 	t.Helper()
@@ -172,7 +176,7 @@ func TestPackedBodiesReadAsInline(t *testing.T) {
 	// one in their rows.
 	ps := readPacks(t, dirs[0])
 	if len(ps) != 3 || ps[0].lo != 0 || ps[1].lo != 32 || ps[2].lo != 64 || len(ps[2].tails) != 32 {
-		t.Fatalf("packs: %+v", ps)
+		t.Fatalf("packs: %v", ps)
 	}
 	var marked, rowBytes, inlineBytes, packBytes int64
 	db := openFile(t, dirs[0])
@@ -313,7 +317,7 @@ func TestErasurePrunesPacks(t *testing.T) {
 	}
 	ps := readPacks(t, dir)
 	if len(ps) != 2 || ps[0].lo != 0 || ps[1].lo != 32 {
-		t.Fatalf("packs after the erasure: %+v (alice's own pack of 10 should be gone)", ps)
+		t.Fatalf("packs after the erasure: %v (alice's own pack of 10 should be gone)", ps)
 	}
 	for _, p := range ps {
 		for i, tail := range p.tails {
@@ -365,7 +369,7 @@ func TestRetentionDeletesPacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ps := readPacks(t, dir); len(ps) != 1 || ps[0].lo != 64 {
-		t.Fatalf("packs after retention: %+v", ps)
+		t.Fatalf("packs after retention: %v", ps)
 	}
 	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() {
 		t.Fatalf("verify after retention: %s", findingsOf(r))
@@ -406,7 +410,7 @@ func TestLedgerMigratesToPacks(t *testing.T) {
 	var v string
 	openFile(t, dir).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v)
 	if ps := readPacks(t, dir); v != "4" || len(ps) != 1 || ps[0].lo != 3 {
-		t.Fatalf("after migration: schema %s, packs %+v", v, ps)
+		t.Fatalf("after migration: schema %s, packs %v", v, ps)
 	}
 	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() || r.Size != 35 {
 		t.Fatalf("verify: %s", findingsOf(r))
