@@ -76,7 +76,7 @@ func (p packRow) String() string { return fmt.Sprintf("pack %d (%d entries)", p.
 // readPacks decodes every pack of the ledger in dir (the store closed).
 func readPacks(t *testing.T, dir string) []packRow {
 	t.Helper()
-	db := openFile(t, dir)
+	db := openFile(t, filepath.Join(dir, "ledger.db"))
 	rows, err := db.Query(`SELECT lo, data FROM packs ORDER BY tid, lo`)
 	if err != nil {
 		t.Fatal(err)
@@ -97,9 +97,10 @@ func readPacks(t *testing.T, dir string) []packRow {
 	return out
 }
 
-func openFile(t *testing.T, dir string) *sql.DB {
+// openFile opens a database file of a closed store on one connection.
+func openFile(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db"))
+	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestPackedBodiesReadAsInline(t *testing.T) {
 		t.Fatalf("packs: %v", ps)
 	}
 	var marked, rowBytes, inlineBytes, packBytes int64
-	db := openFile(t, dirs[0])
+	db := openFile(t, filepath.Join(dirs[0], "ledger.db"))
 	if err := db.QueryRow(`SELECT count(*) FROM events WHERE body = x'01'`).Scan(&marked); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestPackedBodiesReadAsInline(t *testing.T) {
 	}
 	db.QueryRow(`SELECT sum(length(data)) FROM packs`).Scan(&packBytes)
 	db.QueryRow(`SELECT sum(length(body)) FROM events WHERE seq < 96`).Scan(&rowBytes)
-	openFile(t, dirs[1]).QueryRow(`SELECT sum(length(body)) FROM events WHERE seq < 96`).Scan(&inlineBytes)
+	openFile(t, filepath.Join(dirs[1], "ledger.db")).QueryRow(`SELECT sum(length(body)) FROM events WHERE seq < 96`).Scan(&inlineBytes)
 	if packBytes+rowBytes > inlineBytes/2 {
 		t.Errorf("96 bodies take %d bytes packed (+%d in rows) against %d in rows", packBytes, rowBytes, inlineBytes)
 	}
@@ -215,7 +216,7 @@ func TestTamperPacks(t *testing.T) {
 		if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() {
 			t.Fatalf("untouched: %s", findingsOf(r))
 		}
-		return dir, openFile(t, dir)
+		return dir, openFile(t, filepath.Join(dir, "ledger.db"))
 	}
 	wantModified := func(t *testing.T, dir string, lo, hi int64) {
 		t.Helper()
@@ -398,7 +399,7 @@ func TestLedgerMigratesToPacks(t *testing.T) {
 	s := openPackStore(t, dir, false, nil)
 	mustAppend(t, s, "acme", aliceOnly(3))
 	s.Close()
-	db := openFile(t, dir)
+	db := openFile(t, filepath.Join(dir, "ledger.db"))
 	if _, err := db.Exec(`DROP TABLE packs`); err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +409,7 @@ func TestLedgerMigratesToPacks(t *testing.T) {
 	mustAppend(t, s, "acme", packEvents(32))
 	s.Close()
 	var v string
-	openFile(t, dir).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v)
+	openFile(t, filepath.Join(dir, "ledger.db")).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v)
 	if ps := readPacks(t, dir); v != "4" || len(ps) != 1 || ps[0].lo != 3 {
 		t.Fatalf("after migration: schema %s, packs %v", v, ps)
 	}

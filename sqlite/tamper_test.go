@@ -144,13 +144,7 @@ func makeBundle(t *testing.T, s *Store, tenant string, seqs []int64) ([]byte, ui
 // db opens ledger.db (or another file of the data directory) directly.
 func (l *tamperLedger) db(t *testing.T, file string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(l.dir, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return db
+	return openFile(t, filepath.Join(l.dir, file))
 }
 
 // exec runs the attacker's statements on ledger.db.
