@@ -20,15 +20,15 @@ import (
 // Packed bodies (ledger schema 4). The bodies of a request's events in
 // clear are stored compressed together, up to insertChunk of them per row
 // of the packs table: an event's body is ~0.7 KB of JSON whose field names,
-// types, tools and paths repeat from event to event, which zstd over 32
-// bodies shrinks ~3×, where each alone shrinks under 1.4× (docs/design.md,
+// types, tools and paths repeat from event to event, which S2 over 32
+// bodies shrinks ~2.1×, where each alone shrinks under 1.4× (docs/design.md,
 // "Packed bodies"). The event's own row keeps everything else (leaf hash,
 // commitment, salt, id, seq, received_at) and, in place of its body, the
 // one byte packedMark. A pack holds tails (clawtrail.Event.AppendTail:
 // the body after id, seq and received_at), so the HTTP handler compresses
 // them before the sequencer assigns seqs, off the single writer; a reader
 // rebuilds the body from the row's id, seq and received_at
-// (clawtrail.AppendBody), byte for byte what the commitment covers.
+// (clawtrail.AppendBodyAt), byte for byte what the commitment covers.
 //
 // The pack of seq s of tenant t is the row with the greatest lo <= s; it
 // covers seqs lo .. lo+n-1, entry i being seq lo+i. An entry emptied by
@@ -159,8 +159,9 @@ type fetchedPack struct {
 	data []byte
 }
 
-// packRangeQuery selects the packs that may hold seqs [?3, ?4] (no pack
-// holds more than insertChunk events).
+// packRangeQuery selects the packs of a tenant (?1) whose first seq is in
+// [?2, ?3]: prefetch asks from insertChunk-1 below the first seq it needs
+// (no pack holds more than insertChunk events).
 const packRangeQuery = `SELECT lo, data FROM packs WHERE tid=?1 AND lo BETWEEN ?2 AND ?3 ORDER BY lo`
 
 // prefetch reads, in one statement through the store's readers, the packs
@@ -392,7 +393,7 @@ func prunePacks(ctx context.Context, tx *sql.Tx, cache *packLRU, tid int64, seqs
 		if p == nil {
 			var lo int64
 			var data []byte
-			err := tx.QueryRowContext(ctx, `SELECT lo, data FROM packs WHERE tid=? AND lo<=? ORDER BY lo DESC LIMIT 1`, tid, q).Scan(&lo, &data)
+			err := tx.QueryRowContext(ctx, packQuery, tid, q).Scan(&lo, &data)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // its body was in its row
 			}

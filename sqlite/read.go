@@ -470,16 +470,13 @@ func (s *Store) scanBodies(ctx context.Context, pk *packs, tid int64, want map[i
 		return err
 	}
 	// The packs of the packed bodies, in one statement when they are close.
-	lo, hi := int64(-1), int64(-1)
+	lo, hi := int64(math.MaxInt64), int64(-1)
 	for _, r := range got {
 		if r.sealed.Valid && isPacked(r.body) {
-			if lo < 0 {
-				lo = r.seq
-			}
 			lo, hi = min(lo, r.seq), max(hi, r.seq)
 		}
 	}
-	if lo >= 0 && hi-lo < 4096 && hi > lo {
+	if hi > lo && hi-lo < 4096 {
 		if err := s.prefetch(ctx, pk, tid, lo, hi); err != nil {
 			return fmt.Errorf("read ledger: %w", err)
 		}
