@@ -49,8 +49,9 @@ func indexPrefix(s string) string {
 // "error", "reason", "result", or a dotted path such as "arguments.to"), V
 // is IndexValue of the leaf's text, and N is the value of a finite Number
 // leaf. Every row becomes a value token of the event's fts row (ValueToken;
-// with a FieldToken per field), and a row with N also a row of the fv
-// table, which numeric comparisons read.
+// but a long value of a words field, HasValueToken; with a FieldToken per
+// field), and a row with N also a row of the fv table, which numeric
+// comparisons read.
 type FVRow struct {
 	F, V string
 	N    *float64
@@ -597,7 +598,7 @@ func ColumnToken(col, v string) string { return ValueToken(col, v) }
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
 // or the tenant token and the words), the token of each column value and
 // magnitude class in cols (ColumnRows), then the value token of each row
-// (the number and magnitude tokens of each row with N, the prefix tokens
+// that has one (HasValueToken; the number and magnitude tokens of each row with N, the prefix tokens
 // of a string value holding a "/") and the field token of each field (once
 // per run of rows of that field). An event with nothing else still has the
 // tenant token: every event has an fts row, so that the tenant token's
@@ -636,7 +637,9 @@ func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 		if run {
 			field = fieldToken(field[:0], r.F)
 		}
-		b = valueToken(append(b, ' '), field, r.V)
+		if HasValueToken(r.F, r.V) {
+			b = valueToken(append(b, ' '), field, r.V)
+		}
 		if r.N != nil {
 			b = numberToken(append(b, ' '), field, *r.N)
 			b = appendMagnitudeTokens(b, field, *r.N)
@@ -652,6 +655,31 @@ func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 		}
 	}
 	return string(b)
+}
+
+// HasValueToken reports whether a row of field f whose stored value is v
+// has a value token. A long value (over MaxIndexValueLen bytes, stored as
+// its clear prefix and a hash) of a field whose words are in the full-text
+// index (WordsField) has none: such values are nearly all distinct — at
+// 1 M bench events their tokens were ~100 bytes each, 87 bytes an event,
+// a fifth of the full-text index — and the AND of the value's words,
+// which the index holds, narrows an equality or a prefix on it about as
+// well (Match decides; docs/benchmarks.md, "Sixteenth pass"). The field
+// token and the directory prefix tokens of such a value stay. A blind
+// value is a 25-byte keyed hash: it always has its token.
+func HasValueToken(f, v string) bool {
+	return len(v) <= MaxIndexValueLen || !WordsField(f)
+}
+
+// WordsField reports whether the words of field path f's values are in
+// the full-text index (FTSText): content, error, and every scalar under
+// arguments and result.
+func WordsField(f string) bool {
+	switch f {
+	case "content", "error", "arguments", "result":
+		return true
+	}
+	return strings.HasPrefix(f, "arguments.") || strings.HasPrefix(f, "result.")
 }
 
 // NumberRows returns the rows that go to the fv table, which numeric

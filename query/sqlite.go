@@ -2,6 +2,7 @@ package query
 
 import (
 	"slices"
+	"unicode/utf8"
 	"strconv"
 	"strings"
 )
@@ -27,7 +28,8 @@ CREATE INDEX IF NOT EXISTS ev_tool ON ev(tid, tool, k);
 CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k);
 -- number rows of the fields that are not columns (f = the dotted path, e.g. 'usage.input_tokens'),
 -- for numeric comparisons; every value of those fields (content, error, reason, scalar result,
--- each scalar leaf under arguments., result., usage., attributes.) is a value token in fts.
+-- each scalar leaf under arguments., result., usage., attributes.) is a value token in fts
+-- (but a value over 64 bytes of content, error, arguments and result, whose words are there).
 -- Keyed by field, then order key: a comparison reads all of a field's rows either way (v is the
 -- number's text, whose order is not the number's), and new rows go at the end of their field's
 -- range instead of onto a random page (docs/benchmarks.md, "Seventh pass").
@@ -519,6 +521,23 @@ func (t *termNode) fieldPath() string {
 // numbers in clear).
 // Tokens are token text (letters, digits, non-ASCII) and markers: no
 // double quote to escape.
+// wordsOf returns the FTS5 expression that selects a superset of the
+// events whose field f (a WordsField) holds the value v, or with prefix a
+// value starting with v, in a clear index: f's field token and the words
+// of v (the last as a prefix when v may end inside a word).
+func (c *compiler) wordsOf(f, v string, prefix bool) string {
+	toks := Tokenize(v)
+	if len(toks) == 0 {
+		return `"` + FieldToken(f) + `"`
+	}
+	if prefix {
+		r, _ := utf8.DecodeLastRuneInString(v)
+		prefix = isTokenRune(r)
+	}
+	words, _ := c.textExpr(&textNode{toks: toks, prefix: prefix})
+	return `("` + FieldToken(f) + `" AND ` + words + ")"
+}
+
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 	if t.f.kind == kindString && t.op == opEq && TokenColumn(t.f.col) {
 		// col:X is its column token (other terms on the column test the
@@ -540,10 +559,14 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 			v = c.blind(f, v)
 		}
 		expr = `"` + ValueToken(f, v) + `"`
+		if c.blind == nil && !HasValueToken(f, v) {
+			// A long value of a words field has no token: its words narrow.
+			expr, inexact = c.wordsOf(f, t.val, false), true
+		}
 		if numeric {
 			expr = "(" + expr + ` OR "` + NumberToken(f, t.num) + `")`
 		}
-		return expr, false, true
+		return expr, inexact, true
 	case opPrefix:
 		if c.blind != nil {
 			// A blind index answers a prefix ending at a "/" from its
@@ -558,7 +581,13 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 			return `"` + tok + `"`, false, true
 		}
 		p := indexPrefix(t.val)
-		return `"` + ValueToken(f, p) + `" *`, p != t.val, true
+		expr = `"` + ValueToken(f, p) + `" *`
+		if WordsField(f) {
+			// Its long values have no token (HasValueToken): their words
+			// narrow.
+			return "(" + expr + " OR " + c.wordsOf(f, t.val, true) + ")", true, true
+		}
+		return expr, p != t.val, true
 	case opExists:
 		return `"` + FieldToken(f) + `"`, false, true
 	}

@@ -142,6 +142,23 @@ func TestIndexBody(t *testing.T) {
 	if got := IndexBody(7, "§t7 cat", nil, rows); got != want {
 		t.Errorf("IndexBody =\n%q\nwant\n%q", got, want)
 	}
+	// A long value of a words field has no value token (its words narrow),
+	// but keeps its directory prefixes and field token; a long value of
+	// another field (reason, attributes.*) keeps its value token.
+	longV := IndexValue("/a/" + strings.Repeat("x", 80))
+	longRows := []FVRow{{F: "content", V: longV}, {F: "result.out", V: longV}, {F: "reason", V: longV}, {F: "attributes.k", V: longV}}
+	longBody := IndexBody(7, "§t7", nil, longRows)
+	for _, r := range longRows {
+		if has := strings.Contains(longBody, ValueToken(r.F, r.V)); has != !WordsField(r.F) {
+			t.Errorf("IndexBody of a long %s value: value token present %v", r.F, has)
+		}
+		if !strings.Contains(longBody, prefixToken(r.F, "/a/")) || !strings.Contains(longBody, FieldToken(r.F)+" ") && !strings.HasSuffix(longBody, FieldToken(r.F)) {
+			t.Errorf("IndexBody of a long %s value = %q: want its prefix and field tokens", r.F, longBody)
+		}
+	}
+	if !strings.Contains(IndexBody(7, "§t7", nil, []FVRow{{F: "content", V: "short"}}), ValueToken("content", "short")) {
+		t.Error("IndexBody of a short content value has no value token")
+	}
 	// Values without words still carry the tenant token; nothing stays nothing.
 	if got := IndexBody(7, "", nil, rows[1:2]); got != "§t7 §argumentsĮto§d §argumentsĮto" {
 		t.Errorf("IndexBody without words = %q", got)
