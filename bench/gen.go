@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -155,6 +156,7 @@ type defaultStats struct {
 	sendEmail7d int               // tool:send_email inside the field query's 7-day range
 	typesDay    int               // events on the count-by-type day
 	span        string            // the span id of the tenant's spanAt-th event
+	content     string            // the content of the tenant's first prompt from the spanAt-th event on
 }
 
 // spanAt picks the event whose span the span query looks up: an old one,
@@ -540,6 +542,9 @@ func (g *generator) event(b *batch, s *session, ts int64, o genOptions, c *corpu
 		c.def.events++
 		if c.def.events == spanAt {
 			c.def.span = string(span)
+		}
+		if c.def.events >= spanAt && c.def.content == "" && typ == "prompt" {
+			c.def.content = strings.Join(g.words, " ")
 		}
 		c.def.sessionLen[s.id]++
 		c.def.trace[s.id] = s.trace

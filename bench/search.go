@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -106,6 +107,18 @@ func (s *server) searches(ctx context.Context, c *corpus, o genOptions, reps int
 	}
 	if err := httpQuery("field query on a prefix `arguments.path:/home/agent/*`", "newest 100",
 		"/v1/events", url.Values{"q": {"arguments.path:/home/agent/*"}}); err != nil {
+		return nil, err
+	}
+	// A long text value (over 64 bytes) has no value token: its field
+	// token and words narrow, Match decides.
+	words := strings.Fields(c.def.content)
+	first3 := strings.Join(words[:min(3, len(words))], " ")
+	if err := httpQuery(fmt.Sprintf("field query on a long value `content:\"…\"` (an old prompt's whole content, %d bytes)", len(c.def.content)), "1 event",
+		"/v1/events", url.Values{"q": {`content:"` + c.def.content + `"`}}); err != nil {
+		return nil, err
+	}
+	if err := httpQuery("field query on a text prefix `content:\""+first3+"\"*`", "newest 100",
+		"/v1/events", url.Values{"q": {`content:"` + first3 + `"*`}}); err != nil {
 		return nil, err
 	}
 	if err := httpQuery("full text, common word `"+commonWord+"`", fmt.Sprintf("%d events (%s); newest 100", c.def.common, pctOf(c.def.common)),

@@ -2,9 +2,9 @@ package query
 
 import (
 	"slices"
-	"unicode/utf8"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // SQLiteSchema is the DDL of the SQLite search index that SQLite plans run

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/clawtrail/clawtrail/crypt"
 	"github.com/clawtrail/clawtrail/ledger"
 	"github.com/clawtrail/clawtrail/query"
@@ -410,10 +412,85 @@ func TestLedgerMigratesToPacks(t *testing.T) {
 	s.Close()
 	var v string
 	openFile(t, filepath.Join(dir, "ledger.db")).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v)
-	if ps := readPacks(t, dir); v != "4" || len(ps) != 1 || ps[0].lo != 3 {
+	if ps := readPacks(t, dir); v != LedgerSchemaVersion || len(ps) != 1 || ps[0].lo != 3 {
 		t.Fatalf("after migration: schema %s, packs %v", v, ps)
 	}
 	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() || r.Size != 35 {
+		t.Fatalf("verify: %s", findingsOf(r))
+	}
+}
+
+// Packs are zstd frames; a ledger of schema 4 holds S2 blocks, which a
+// migrated store still reads — beside the zstd packs it writes after —
+// and verifies.
+func TestSchema4S2PacksStillRead(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openPackStore(t, dir, false, nil)
+	mustAppend(t, s, "acme", packEvents(64))
+	want, _, err := s.ReadAfter(ctx, "acme", -1, 1000)
+	if err != nil || len(want) != 64 {
+		t.Fatalf("ReadAfter: %d events, %v", len(want), err)
+	}
+	s.Close()
+	db := openFile(t, filepath.Join(dir, "ledger.db"))
+	rows, err := db.Query(`SELECT tid, lo, data FROM packs`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pk struct {
+		tid, lo int64
+		data    []byte
+	}
+	var old []pk
+	for rows.Next() {
+		var p pk
+		if err := rows.Scan(&p.tid, &p.lo, &p.data); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(p.data, zstdMagic) {
+			t.Fatalf("pack at %d is not a zstd frame: % x", p.lo, p.data[:4])
+		}
+		old = append(old, p)
+	}
+	rows.Close()
+	if len(old) != 2 {
+		t.Fatalf("%d packs, want 2", len(old))
+	}
+	for _, p := range old { // rewrite each as schema 4 did: one S2 block
+		raw, err := packDecoder.DecodeAll(p.data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, db, `UPDATE packs SET data = ? WHERE tid = ? AND lo = ?`, s2.Encode(nil, raw), p.tid, p.lo)
+	}
+	mustExec(t, db, `UPDATE meta SET value = '4' WHERE name = 'schema_version'`)
+	db.Close()
+
+	s = openPackStore(t, dir, false, nil)
+	defer s.Close()
+	mustAppend(t, s, "acme", packEvents(32)) // ids repeat: a duplicate request, nothing new
+	more := strings.ReplaceAll(packEvents(32), `"ev-`, `"more-`)
+	mustAppend(t, s, "acme", more)
+	got, _, err := s.ReadAfter(ctx, "acme", -1, 1000)
+	if err != nil || len(got) != 96 {
+		t.Fatalf("ReadAfter after migration: %d events, %v", len(got), err)
+	}
+	for i, ev := range want {
+		if !bytes.Equal(got[i].Body, ev.Body) {
+			t.Fatalf("seq %d read from an S2 pack: %s\nwant %s", i, got[i].Body, ev.Body)
+		}
+	}
+	if st, err := s.Get(ctx, "acme", "ev-040"); err != nil || !bytes.Equal(st.Body, want[40].Body) {
+		t.Fatalf("Get ev-040 from an S2 pack: %v %s", err, st.Body)
+	}
+	s.Close()
+	var v string
+	openFile(t, filepath.Join(dir, "ledger.db")).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v)
+	if v != "5" {
+		t.Fatalf("schema %s after migration, want 5", v)
+	}
+	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() || r.Size != 96 {
 		t.Fatalf("verify: %s", findingsOf(r))
 	}
 }
@@ -460,8 +537,11 @@ func TestEraseKeepsHeldClearEvents(t *testing.T) {
 func FuzzDecodePack(f *testing.F) {
 	f.Add(encodePack([][]byte{[]byte(`"type":"prompt"}`), nil, []byte(`"type":"output","content":"x"}`)}))
 	f.Add(encodePack([][]byte{bytes.Repeat([]byte(`"tool":"exec",`), 40)}))
+	raw, _ := packDecoder.DecodeAll(encodePack([][]byte{[]byte(`"type":"prompt"}`), []byte(`"tool":"exec"}`)}), nil)
+	f.Add(s2.Encode(nil, raw)) // schema 4's packs
 	f.Add([]byte{})
 	f.Add([]byte{0x05, 0x10, 0x01})
+	f.Add(zstdMagic)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tails, err := decodePack(data)
 		if err != nil {

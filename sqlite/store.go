@@ -292,8 +292,10 @@ func (s *Store) loadHeads(ctx context.Context) error {
 // source of truth: a newer version is refused, an older one is migrated in
 // place (1 → 2 adds the Merkle tree tables, built from the stored leaves;
 // 2 → 3 the data-protection tables and events.dk, which older binaries
-// would not know to decrypt with; 3 → 4 the packs table, packed bodies).
-const LedgerSchemaVersion = "4"
+// would not know to decrypt with; 3 → 4 the packs table, packed bodies;
+// 4 → 5 nothing to change: packs are written with zstd, which schema 4
+// binaries would not read, and S2 packs of 4 are still read).
+const LedgerSchemaVersion = "5"
 
 // checkLedgerVersion reports whether the ledger was just migrated from
 // version 1.
@@ -308,7 +310,7 @@ func (s *Store) checkLedgerVersion(ctx context.Context) (bool, error) {
 	switch v {
 	case LedgerSchemaVersion:
 		return false, nil
-	case "1", "2", "3":
+	case "1", "2", "3", "4":
 		// The schema script created the new tables; the trees are built
 		// after the heads are loaded.
 		_, err := s.writer.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'schema_version'`, LedgerSchemaVersion)
