@@ -144,7 +144,8 @@ func (b *fvBuilder) add(f, s string, n *float64) {
 // fewer bytes for FTS5 to tokenize, hash, write and merge. The markers
 // after a field's code start with C2, which token text never does: "§"
 // (C2 A7) before a value, "§¹" (C2 B9) before a number, "§²" (C2 B2)
-// before a directory prefix; a field code ends at the first "§".
+// before a directory prefix, "§´" (C2 B4) before the head of a long value
+// (HasValueToken); a field code ends at the first "§".
 
 // TokenText returns s in token text: the form a value takes in its token
 // (what a look at the index's vocabulary finds of it).
@@ -170,6 +171,7 @@ const (
 	prefixMark    = "§\u00b2"
 	hashedMark    = "\u00b3"
 	magnitudeMark = "§\u00b0"
+	headMark      = "§\u00b4"
 )
 
 // maxFieldText bounds the field part of a token: a longer path is named by
@@ -598,7 +600,7 @@ func ColumnToken(col, v string) string { return ValueToken(col, v) }
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
 // or the tenant token and the words), the token of each column value and
 // magnitude class in cols (ColumnRows), then the value token of each row
-// that has one (HasValueToken; the number and magnitude tokens of each row with N, the prefix tokens
+// that has one (else its head token, HasValueToken; the number and magnitude tokens of each row with N, the prefix tokens
 // of a string value holding a "/") and the field token of each field (once
 // per run of rows of that field). An event with nothing else still has the
 // tenant token: every event has an fts row, so that the tenant token's
@@ -639,6 +641,8 @@ func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 		}
 		if HasValueToken(r.F, r.V) {
 			b = valueToken(append(b, ' '), field, r.V)
+		} else {
+			b = appendHeadToken(append(b, ' '), field, r.V)
 		}
 		if r.N != nil {
 			b = numberToken(append(b, ' '), field, *r.N)
@@ -662,14 +666,31 @@ func IndexBody(tid int64, words string, cols []ColRow, rows []FVRow) string {
 // its clear prefix and a hash) of a field whose words are in the full-text
 // index (WordsField) has none: such values are nearly all distinct — at
 // 1 M bench events their tokens were ~100 bytes each, 87 bytes an event,
-// a fifth of the full-text index — and the AND of the value's words,
-// which the index holds, narrows an equality or a prefix on it about as
-// well (Match decides; docs/benchmarks.md, "Sixteenth pass"). The field
-// token and the directory prefix tokens of such a value stay. A blind
-// value is a 25-byte keyed hash: it always has its token.
+// a fifth of the full-text index. It has a head token instead (its first
+// HeadLen bytes): a prefix of up to HeadLen bytes stays exact, and an
+// equality or a longer prefix is narrowed by the head and the value's
+// longest words, which the index holds (Match decides; docs/benchmarks.md,
+// "Sixteenth pass"). The field token and the directory prefix tokens of
+// such a value stay. A blind value is a 25-byte keyed hash: it always has
+// its token.
 func HasValueToken(f, v string) bool {
 	return len(v) <= MaxIndexValueLen || !WordsField(f)
 }
+
+// HeadLen is the length in bytes of a head token's part of its value.
+const HeadLen = 16
+
+// headToken appends the head token of stored value v (a long value, or a
+// query's prefix of one) to dst, given its field's token: headMark and the
+// first HeadLen bytes of v in token text (bytes, not runes: token text
+// spells each byte, so a head may end inside a rune).
+func appendHeadToken(dst, field []byte, v string) []byte {
+	return appendTokenText(append(append(dst, field...), headMark...), v[:min(len(v), HeadLen)])
+}
+
+// HeadToken is the head token of a long value v (or a prefix of one) at
+// path f.
+func HeadToken(f, v string) string { return string(appendHeadToken(nil, fieldToken(nil, f), v)) }
 
 // WordsField reports whether the words of field path f's values are in
 // the full-text index (FTSText): content, error, and every scalar under

@@ -521,22 +521,33 @@ func (t *termNode) fieldPath() string {
 // numbers in clear).
 // Tokens are token text (letters, digits, non-ASCII) and markers: no
 // double quote to escape.
-// wordsOf returns the FTS5 expression that selects a superset of the
-// events whose field f (a WordsField) holds the value v, or with prefix a
-// value starting with v, in a clear index: f's field token and the words
-// of v (the last as a prefix when v may end inside a word).
-func (c *compiler) wordsOf(f, v string, prefix bool) string {
+// longValueExpr returns the FTS5 expression that selects a superset of
+// the events whose field f (a WordsField) holds the long value v, or with
+// prefix a value starting with v (over HeadLen bytes), in a clear index:
+// the head token of v and its longest words — at most maxNarrowWords,
+// complete ones (a prefix's last word may be cut): more words read more
+// doclists and narrow little more.
+func longValueExpr(f, v string, prefix bool) string {
 	toks := Tokenize(v)
-	if len(toks) == 0 {
-		return `"` + FieldToken(f) + `"`
+	if r, _ := utf8.DecodeLastRuneInString(v); prefix && len(toks) > 0 && isTokenRune(r) {
+		toks = toks[:len(toks)-1]
 	}
-	if prefix {
-		r, _ := utf8.DecodeLastRuneInString(v)
-		prefix = isTokenRune(r)
+	slices.Sort(toks)
+	toks = slices.Compact(toks)
+	slices.SortStableFunc(toks, func(a, b string) int { return len(b) - len(a) })
+	toks = toks[:min(len(toks), maxNarrowWords)]
+	parts := []string{`"` + HeadToken(f, v) + `"`}
+	for _, tok := range toks {
+		parts = append(parts, `"`+strings.ReplaceAll(tok, `"`, `""`)+`"`)
 	}
-	words, _ := c.textExpr(&textNode{toks: toks, prefix: prefix})
-	return `("` + FieldToken(f) + `" AND ` + words + ")"
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, " AND ") + ")"
 }
+
+// maxNarrowWords bounds the words longValueExpr ANDs with a head token.
+const maxNarrowWords = 4
 
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 	if t.f.kind == kindString && t.op == opEq && TokenColumn(t.f.col) {
@@ -560,8 +571,9 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 		}
 		expr = `"` + ValueToken(f, v) + `"`
 		if c.blind == nil && !HasValueToken(f, v) {
-			// A long value of a words field has no token: its words narrow.
-			expr, inexact = c.wordsOf(f, t.val, false), true
+			// A long value of a words field has no value token: its head
+			// and words narrow.
+			expr, inexact = longValueExpr(f, t.val, false), true
 		}
 		if numeric {
 			expr = "(" + expr + ` OR "` + NumberToken(f, t.num) + `")`
@@ -583,9 +595,13 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 		p := indexPrefix(t.val)
 		expr = `"` + ValueToken(f, p) + `" *`
 		if WordsField(f) {
-			// Its long values have no token (HasValueToken): their words
-			// narrow.
-			return "(" + expr + " OR " + c.wordsOf(f, t.val, true) + ")", true, true
+			// Its long values have head tokens instead (HasValueToken):
+			// a prefix of up to HeadLen bytes is a head token's prefix;
+			// a longer one narrows by its head and words.
+			if len(t.val) <= HeadLen {
+				return "(" + expr + ` OR "` + HeadToken(f, t.val) + `" *)`, false, true
+			}
+			return "(" + expr + " OR " + longValueExpr(f, t.val, true) + ")", true, true
 		}
 		return expr, p != t.val, true
 	case opExists:

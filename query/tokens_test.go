@@ -152,6 +152,9 @@ func TestIndexBody(t *testing.T) {
 		if has := strings.Contains(longBody, ValueToken(r.F, r.V)); has != !WordsField(r.F) {
 			t.Errorf("IndexBody of a long %s value: value token present %v", r.F, has)
 		}
+		if has := strings.Contains(longBody, HeadToken(r.F, r.V)+" "); has != WordsField(r.F) {
+			t.Errorf("IndexBody of a long %s value: head token present %v", r.F, has)
+		}
 		if !strings.Contains(longBody, prefixToken(r.F, "/a/")) || !strings.Contains(longBody, FieldToken(r.F)+" ") && !strings.HasSuffix(longBody, FieldToken(r.F)) {
 			t.Errorf("IndexBody of a long %s value = %q: want its prefix and field tokens", r.F, longBody)
 		}

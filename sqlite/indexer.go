@@ -68,7 +68,7 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 17 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: no value token for a long value of a words field
+const IndexSchemaVersion = 17 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: a long value of a words field has a head token instead of its value token
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
