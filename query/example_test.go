@@ -38,7 +38,7 @@ func ExampleQuery_SQLite() {
 	fmt.Printf("%q\n", p.Args)
 	fmt.Println(p.FTS, p.Exact)
 	// Output:
-	// (e.type IS ? AND (e.tool IS NOT NULL AND e.tool >= ? AND e.tool < ?))
+	// (e.type = ? AND (e.tool IS NOT NULL AND e.tool >= ? AND e.tool < ?))
 	// ["tool_call" "send_" "send`"]
 	// "§t1" AND "email" true
 }

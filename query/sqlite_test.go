@@ -324,12 +324,12 @@ func TestSQLitePlan(t *testing.T) {
 		fts   string
 	}{
 		{"", "1", nil, ""},
-		{"tool:send_email", "e.tool IS ?", []any{"send_email"}, ""},
+		{"tool:send_email", "e.tool = ?", []any{"send_email"}, ""},
 		{"-status:*", "NOT (e.status IS NOT NULL)", nil, ""},
 		{"tool:send_*", "(e.tool IS NOT NULL AND e.tool >= ? AND e.tool < ?)", []any{"send_", "send`"}, ""},
 		{`"delayed shipment" email*`, "1", nil, `"§t3" AND ("delayed" AND "shipment") AND "email" *`},
-		{"email tool:x", "e.tool IS ?", []any{"x"}, `"§t3" AND "email"`},
-		{"email OR tool:x", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.tool IS ?)",
+		{"email tool:x", "e.tool = ?", []any{"x"}, `"§t3" AND "email"`},
+		{"email OR tool:x", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.tool = ?)",
 			[]any{`"§t3" AND "email"`, "x"}, ""},
 		{`-"delayed shipment" OR -email`, "(NOT (0) OR NOT (e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?)))",
 			[]any{`"§t3" AND "email"`}, ""},
@@ -337,28 +337,28 @@ func TestSQLitePlan(t *testing.T) {
 		// session_id:X is the session's token ("§" + "session_id" + "§" + X, in token text),
 		// and so are the values of the other token columns (user_id, trace_id, ...);
 		// negated, or other than equality, a term tests the column.
-		{"session_id:s1 type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§sessionşid§s1"`},
+		{"session_id:s1 type:prompt", "e.type = ?", []any{"prompt"}, `"§t3" AND "§sessionşid§s1"`},
 		{"-session:s1", "1", nil, `("§t3") NOT ("§sessionşid§s1")`},
 		{"session_id:s*", "(e.session_id IS NOT NULL AND e.session_id >= ? AND e.session_id < ?)", []any{"s", "t"}, ""},
 		{"user:alice", "1", nil, `"§t3" AND "§userşid§alice"`},
 		{"trace_id:t1 -user:alice", "1", nil, `("§t3" AND "§traceşid§t1") NOT ("§userşid§alice")`},
-		{"channel:cli -user:alice", "e.channel IS ?", []any{"cli"}, `("§t3") NOT ("§userşid§alice")`},
+		{"channel:cli -user:alice", "e.channel = ?", []any{"cli"}, `("§t3") NOT ("§userşid§alice")`},
 		// Under a NOT deeper down, a token column is compared as a column.
 		{"-(user:alice status:x)", "NOT ((e.user_id IS ? AND e.status IS ?))", []any{"alice", "x"}, ""},
-		{"user:alice OR status:error", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.status IS ?)",
+		{"user:alice OR status:error", "(e.k IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR e.status = ?)",
 			[]any{`"§t3" AND "§userşid§alice"`, "error"}, ""},
 		{"key_id:k1 OR parent_id:p1", "1", nil, `"§t3" AND ("§keyşid§k1" OR "§parentşid§p1")`},
-		{"id:e1", "e.id IS ?", []any{"e1"}, ""},
+		{"id:e1", "e.id = ?", []any{"e1"}, ""},
 		// span_id:X drives from its bucket's token; the column decides.
-		{"span_id:s1 channel:cli", "(e.span_id IS ? AND e.channel IS ?)", []any{"s1", "cli"}, `"§t3" AND "§spanşid§°hb8c9"`},
-		{"span_id:s1 OR channel:cli", "(e.span_id IS ? OR e.channel IS ?)", []any{"s1", "cli"}, ""},
+		{"span_id:s1 channel:cli", "(e.span_id = ? AND e.channel = ?)", []any{"s1", "cli"}, `"§t3" AND "§spanşid§°hb8c9"`},
+		{"span_id:s1 OR channel:cli", "(e.span_id = ? OR e.channel = ?)", []any{"s1", "cli"}, ""},
 		{"tenant:beta", "0", nil, ""},
 		// A comparison on a numeric column drives with the magnitude classes its
 		// matches can be in (a superset: the comparison stays in Where) — unless
 		// every class can hold one.
 		{"bytes:<=3", "coalesce(CAST(e.bytes AS REAL) <= ?, 0)", []any{3.0},
 			`"§t3" AND ("§bytes§°m" OR "§bytes§°z" OR "§bytes§°p0" OR "§bytes§°p1s0" OR "§bytes§°p1s1" OR "§bytes§°p1s2" OR "§bytes§°p1s3" OR "§bytes§°p1s4" OR "§bytes§°p1s5" OR "§bytes§°p1s6" OR "§bytes§°p1s7" OR "§bytes§°p1s8" OR "§bytes§°p1s9t0" OR "§bytes§°p1s9t1" OR "§bytes§°p1s9t2" OR "§bytes§°p1s9t3" OR "§bytes§°p1s9t4" OR "§bytes§°p1s9t5")`},
-		{"status_code:500 tool:x", "(coalesce(CAST(e.status_code AS REAL) = ?, 0) AND e.tool IS ?)", []any{500.0, "x"},
+		{"status_code:500 tool:x", "(coalesce(CAST(e.status_code AS REAL) = ?, 0) AND e.tool = ?)", []any{500.0, "x"},
 			`"§t3" AND ("§statusşcode§°p8s15t7")`},
 		{"duration_ms:>-5", "coalesce(CAST(e.duration_ms AS REAL) > ?, 0)", []any{-5.0}, ""},
 		{"seq:>5", "coalesce(CAST(e.seq AS REAL) > ?, 0)", []any{5.0}, ""},
@@ -376,7 +376,7 @@ func TestSQLitePlan(t *testing.T) {
 		{"reason:hi*", "1", nil, `"§t3" AND "§reason§hi" *`},
 		// A long value of a words field: its field and its words.
 		{`content:"` + strings.Repeat("a b ", 20) + `c"`, "1", nil, `"§t3" AND ("§content§´aĠbĠaĠbĠaĠbĠaĠbĠ" AND "a" AND "b" AND "c")`},
-		{"content:* type:prompt", "e.type IS ?", []any{"prompt"}, `"§t3" AND "§content"`},
+		{"content:* type:prompt", "e.type = ?", []any{"prompt"}, `"§t3" AND "§content"`},
 		// A wildcard ending at "/" is one prefix token ("§p"); others scan the value tokens.
 		{"arguments.path:/home/*", "1", nil, `"§t3" AND "§argumentsĮpath§²įhomeį"`},
 		{"arguments.path:/home/a*", "1", nil, `"§t3" AND ("§argumentsĮpath§įhomeįa" * OR "§argumentsĮpath§´įhomeįa" *)`},
@@ -398,7 +398,7 @@ func TestSQLitePlan(t *testing.T) {
 		// (or when every class may hold a match) the field's rows are collected.
 		{"usage.x:<1", "EXISTS (SELECT 1 FROM fv WHERE tid = ? AND f = ? AND k = e.k AND n < ?)", []any{int64(3), "usage.x", 1.0},
 			`"§t3" AND ("§usageĮx§°m" OR "§usageĮx§°z")`},
-		{"usage.x:<1 OR tool:x", "(e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?) OR e.tool IS ?)", []any{int64(3), "usage.x", 1.0, "x"}, ""},
+		{"usage.x:<1 OR tool:x", "(e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n < ?) OR e.tool = ?)", []any{int64(3), "usage.x", 1.0, "x"}, ""},
 		{"usage.x:>-5", "e.k IN (SELECT k FROM fv WHERE tid = ? AND f = ? AND n > ?)", []any{int64(3), "usage.x", -5.0}, ""},
 	}
 	for _, tt := range tests {

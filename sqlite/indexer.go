@@ -68,7 +68,7 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 17 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: a long value of a words field has a head token instead of its value token
+const IndexSchemaVersion = 17 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: a long value of a words field has a head token instead of its value token, 16 order keys a µs
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -702,11 +702,16 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 	return next, tx.Commit()
 }
 
-// Order keys. k orders search results by timestamp: k = µs·1024 + c, where
+// Order keys. k orders search results by timestamp: k = µs·16 + c, where
 // c counts the events already indexed in that microsecond, so ties keep
-// index (ledger) order. More than 1024 events in one microsecond spill into
-// the following microseconds' ranges.
-const kPerMicro = 1024
+// index (ledger) order. More than 16 events in one microsecond spill into
+// the following microseconds' ranges (kSpillSlack: up to 1 ms of them).
+// k is every FTS5 posting's rowid, stored as the delta from the previous
+// one in its doclist: 16 keys a microsecond rather than 1024 (index schema
+// 17) took 54 bytes an event off the index of 1.5 M bench events, 7%
+// (docs/benchmarks.md, "Sixteenth pass"); 1 a microsecond would take 85,
+// but order events of one microsecond after those of the next.
+const kPerMicro = 16
 
 // KeyRange returns the order keys that events with timestamps in [from, to]
 // (ns) can have.

@@ -48,6 +48,9 @@ type Page struct {
 // serverTypes are left out of results unless the query names `type`.
 const serverTypes = `'auth','access','config_change','tombstone'`
 
+// A search cursor is the last order key returned, the order ('a' or 'd')
+// and the index schema version: an order key means nothing in an index
+// rebuilt with another layout (index schema 17 changed the keys' scale).
 func encodeCursor(k int64, asc bool) string {
 	b := binary.BigEndian.AppendUint64(nil, uint64(k))
 	if asc {
@@ -55,12 +58,16 @@ func encodeCursor(k int64, asc bool) string {
 	} else {
 		b = append(b, 'd')
 	}
+	b = append(b, IndexSchemaVersion)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func decodeCursor(c string, asc bool) (int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) != 9 || (b[8] == 'a') != asc || (b[8] != 'a' && b[8] != 'd') {
+	if err == nil && (len(b) == 9 || len(b) == 10 && b[9] != IndexSchemaVersion) {
+		return 0, &clawtrail.InvalidError{Message: "invalid cursor: it is from before the search index was rebuilt (a clawtrail upgrade); run the query again without it"}
+	}
+	if err != nil || len(b) != 10 || (b[8] == 'a') != asc || (b[8] != 'a' && b[8] != 'd') {
 		return 0, &clawtrail.InvalidError{Message: "invalid cursor (it belongs to another query or order)"}
 	}
 	return int64(binary.BigEndian.Uint64(b)), nil

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/base64"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -274,8 +275,8 @@ func removeIfExists(t *testing.T, path string) {
 	}
 }
 
-// More than 1,024 events in one microsecond spill into the following keys
-// and still come back in seq order.
+// More than 16 events (kPerMicro) in one microsecond spill into the
+// following keys and still come back in seq order.
 func TestOrderKeySpill(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	defer s.Close()
@@ -299,6 +300,32 @@ func TestOrderKeySpill(t *testing.T) {
 	for i := 1; i <= 1100; i++ {
 		if got[i] != fmt.Sprintf("s%04d", i-1) {
 			t.Fatalf("position %d = %s, want s%04d (seq order among equal timestamps)", i, got[i], i-1)
+		}
+	}
+}
+
+// A cursor carries the index schema version: one from an index of another
+// layout (before an upgrade rebuilt it, when order keys changed scale) is
+// refused with a message saying so, not read as a key of this one.
+func TestCursorOfAnotherIndexVersion(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	mustAppend(t, s, "acme", `{"id":"a","type":"prompt"}`+"\n"+`{"id":"b","type":"prompt"}`+"\n")
+	search(t, s, "acme", "")
+	ctx := context.Background()
+	page, err := s.Search(ctx, SearchRequest{Tenant: "acme", Limit: 1})
+	if err != nil || page.NextCursor == "" {
+		t.Fatalf("first page: %v %q", err, page.NextCursor)
+	}
+	if next, err := s.Search(ctx, SearchRequest{Tenant: "acme", Limit: 1, Cursor: page.NextCursor}); err != nil || len(next.Events) != 1 {
+		t.Fatalf("second page: %v, %d events", err, len(next.Events))
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(page.NextCursor)
+	for name, old := range map[string][]byte{"schema 16": raw[:9], "another version": append(raw[:9:9], IndexSchemaVersion+1)} {
+		_, err := s.Search(ctx, SearchRequest{Tenant: "acme", Limit: 1, Cursor: base64.RawURLEncoding.EncodeToString(old)})
+		var inv *clawtrail.InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "search index was rebuilt") {
+			t.Fatalf("cursor of %s: %v", name, err)
 		}
 	}
 }
