@@ -600,9 +600,9 @@ func ColumnToken(col, v string) string { return ValueToken(col, v) }
 // IndexBody returns the body of an event's fts row: words (IndexText: ""
 // or the tenant token and the words), the token of each column value and
 // magnitude class in cols (ColumnRows), then the value token of each row
-// that has one (else its head token, HasValueToken; the number and magnitude tokens of each row with N, the prefix tokens
-// of a string value holding a "/") and the field token of each field (once
-// per run of rows of that field). An event with nothing else still has the
+// (or its head token: HasValueToken), the number and magnitude tokens of
+// each row with N, the prefix tokens of a string value holding a "/", and
+// the field token of each field (once per run of rows of that field). An event with nothing else still has the
 // tenant token: every event has an fts row, so that the tenant token's
 // doclist holds all of the tenant's events and a query can drive the join
 // with FTS5's NOT (a negated term then excludes only events holding it).
@@ -680,7 +680,7 @@ func HasValueToken(f, v string) bool {
 // HeadLen is the length in bytes of a head token's part of its value.
 const HeadLen = 16
 
-// headToken appends the head token of stored value v (a long value, or a
+// appendHeadToken appends the head token of stored value v (a long value, or a
 // query's prefix of one) to dst, given its field's token: headMark and the
 // first HeadLen bytes of v in token text (bytes, not runes: token text
 // spells each byte, so a head may end inside a rune).

@@ -513,16 +513,6 @@ func (t *termNode) fieldPath() string {
 	return t.f.name
 }
 
-// ftsTerm returns the FTS5 expression (tenant token aside) selecting the
-// events that hold what field term t asks for, from their value, number
-// and field tokens; inexact when it selects a superset (a prefix longer
-// than the part of a value kept in clear). ok is false when the tokens
-// cannot answer: numeric comparisons (fv), and in a blind index prefixes
-// that do not end at a "/" and numeric equality outside usage.* (42, 42.0
-// and 4.2e1 are equal numbers with different texts, and only usage.* keeps
-// numbers in clear).
-// Tokens are token text (letters, digits, non-ASCII) and markers: no
-// double quote to escape.
 // longValueExpr returns the FTS5 expression that selects a superset of
 // the events whose field f (a WordsField) holds the long value v, or with
 // prefix a value starting with v (over HeadLen bytes), in a clear index:
@@ -551,6 +541,16 @@ func longValueExpr(f, v string, prefix bool) string {
 // maxNarrowWords bounds the words longValueExpr ANDs with a head token.
 const maxNarrowWords = 4
 
+// ftsTerm returns the FTS5 expression (tenant token aside) selecting the
+// events that hold what field term t asks for, from their value, number
+// and field tokens; inexact when it selects a superset (a prefix longer
+// than the part of a value kept in clear). ok is false when the tokens
+// cannot answer: numeric comparisons (fv), and in a blind index prefixes
+// that do not end at a "/" and numeric equality outside usage.* (42, 42.0
+// and 4.2e1 are equal numbers with different texts, and only usage.* keeps
+// numbers in clear).
+// Tokens are token text (letters, digits, non-ASCII) and markers: no
+// double quote to escape.
 func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 	if t.f.kind == kindString && t.op == opEq && TokenColumn(t.f.col) {
 		// col:X is its column token (other terms on the column test the
@@ -640,7 +640,6 @@ func (c *compiler) constant(b bool) {
 	}
 }
 
-// column compiles a term on a nullable text column.
 // eq is the operator of a column's equality with a value: " = ?" where
 // no NOT is above it, so that SQLite may read the column's partial index
 // (ev_tool, ev_status: only rows with a value; it reads one only for a
@@ -654,6 +653,7 @@ func (c *compiler) eq() string {
 	return " = ?"
 }
 
+// column compiles a term on a nullable text column.
 func (c *compiler) column(col string, t *termNode) {
 	switch t.op {
 	case opEq:

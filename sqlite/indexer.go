@@ -593,6 +593,12 @@ type indexTx struct {
 	fv                                   []fvIns          // fv rows not yet written (flush)
 	fts                                  []ftsIns         // fts rows not yet written (flush)
 	args                                 []any            // insertEv's arguments
+	// spill: for a microsecond whose first key was taken in this
+	// transaction, the first key of the microsecond where nextK last found
+	// a free one, so that the events of one microsecond (a request of
+	// events without timestamps, stamped alike) each cost one lookup, not
+	// one per microsecond already filled.
+	spill map[int64]int64
 }
 
 // ftsIns is one fts row to write.
@@ -725,15 +731,23 @@ const kSpillSlack = 1000 * kPerMicro
 // nextK returns the next free order key of the microsecond whose first key
 // is base (spilling into the following ones when it is full).
 func (it *indexTx) nextK(ctx context.Context, base int64) (int64, error) {
-	for lo := base; ; lo += kPerMicro {
+	lo := base
+	if l, ok := it.spill[base]; ok {
+		lo = l // the microseconds before it are full
+	}
+	for ; ; lo += kPerMicro {
 		var max sql.NullInt64
 		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerMicro-1).Scan(&max); err != nil {
 			return 0, err
 		}
-		if !max.Valid {
-			return lo, nil
-		}
-		if max.Int64 < lo+kPerMicro-1 {
+		if !max.Valid || max.Int64 < lo+kPerMicro-1 {
+			if it.spill == nil {
+				it.spill = map[int64]int64{}
+			}
+			it.spill[base] = lo
+			if !max.Valid {
+				return lo, nil
+			}
 			return max.Int64 + 1, nil
 		}
 	}
@@ -831,7 +845,14 @@ func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasE
 	args = append(args, orNull(c, hasDur, c.dur), orNull(c, hasTokens, c.tokens),
 		orNull(c, hasStatusCode, c.statusCode), orNull(c, hasBytes, c.bytes), hasErr)
 	it.args = args // reused by the next row (the statement does not keep them)
-	for k := base; ; {
+	k := base
+	if _, spilled := it.spill[base]; spilled {
+		var err error
+		if k, err = it.nextK(ctx, base); err != nil {
+			return 0, err
+		}
+	}
+	for {
 		args[0] = k
 		res, err := it.insEv.ExecContext(ctx, args...)
 		if err != nil {

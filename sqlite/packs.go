@@ -20,17 +20,18 @@ import (
 )
 
 // Packed bodies (ledger schema 4; zstd since 5). The bodies of a request's
-// events in clear are stored compressed together, up to insertChunk of
-// them per row of the packs table: an event's body is ~0.7 KB of JSON
-// whose field names, types, tools and paths repeat from event to event,
-// which zstd over 32 bodies shrinks ~3.1× (S2, schema 4: ~2.1×), where
-// each alone shrinks under 1.4× (docs/design.md, "Packed bodies"). The event's own row keeps everything else (leaf hash,
-// commitment, salt, id, seq, received_at) and, in place of its body, the
-// one byte packedMark. A pack holds tails (clawtrail.Event.AppendTail:
-// the body after id, seq and received_at), so the HTTP handler compresses
-// them before the sequencer assigns seqs, off the single writer; a reader
-// rebuilds the body from the row's id, seq and received_at
-// (clawtrail.AppendBodyAt), byte for byte what the commitment covers.
+// events in clear are stored compressed together, up to insertChunk of them
+// per row of the packs table: an event's body is ~0.7 KB of JSON whose
+// field names, types, tools and paths repeat from event to event, which
+// zstd over 32 bodies shrinks ~3.1× (S2, schema 4: ~2.1×), where each alone
+// shrinks under 1.4× (docs/design.md, "Packed bodies"). The event's own row
+// keeps everything else (leaf hash, commitment, salt, id, seq, received_at)
+// and, in place of its body, the one byte packedMark. A pack holds tails
+// (clawtrail.Event.AppendTail: the body after id, seq and received_at), so
+// the HTTP handler compresses them before the sequencer assigns seqs, off
+// the single writer; a reader rebuilds the body from the row's id, seq and
+// received_at (clawtrail.AppendBodyAt), byte for byte what the commitment
+// covers.
 //
 // The pack of seq s of tenant t is the row with the greatest lo <= s; it
 // covers seqs lo .. lo+n-1, entry i being seq lo+i. An entry emptied by

@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/clawtrail/clawtrail"
@@ -35,8 +37,9 @@ func DayOf(ns int64) int64 {
 // answer comes from the rollup the indexer keeps (ix_daily: one row per
 // tenant, day and type), so it costs the same at any size; a query is
 // counted over the matching index rows. A query the index cannot select
-// exactly (a phrase of several words) is refused: counting it would mean
-// reading every candidate's body.
+// exactly (a phrase of several words, a long text value) is counted over
+// the candidates the matcher accepts, reading each one's body
+// (dailyCountsMatched; before index schema 17 such a query was refused).
 func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount, error) {
 	if req.From != 0 && req.To != 0 && req.From > req.To {
 		return nil, &clawtrail.InvalidError{Message: "from is after to"}
@@ -62,9 +65,6 @@ func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount,
 		if err != nil {
 			return nil, err
 		}
-		if !plan.Exact {
-			return nil, &clawtrail.InvalidError{Message: "this query cannot be counted from the index (a phrase of several words is matched against each event's body); count single words instead"}
-		}
 		// Whole days: widen the bounds to the days' edges.
 		r := req
 		r.From, r.To = 0, 0
@@ -73,6 +73,9 @@ func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount,
 		}
 		if req.To != 0 {
 			r.To = min(hi+1, DayOf(clawtrail.MaxTime.UnixNano()))*nsPerDay - 1
+		}
+		if !plan.Exact {
+			return s.dailyCountsMatched(ctx, r)
 		}
 		fmt.Fprintf(&sb, `SELECT e.ts / %d AS day, e.type, count(*)`, int64(nsPerDay)) // timestamps are ≥ 1970
 		_, args = selection(&sb, tid, r, q, plan, nil)
@@ -92,4 +95,37 @@ func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount,
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// dailyCountsMatched counts, by day and type, the events of a query whose
+// plan selects a superset (a phrase of several words, an equality on a
+// long text value): the events the matcher accepts among the candidates,
+// read through Export. It reads every candidate's body, where an exact
+// plan counts index rows.
+func (s *Store) dailyCountsMatched(ctx context.Context, req SearchRequest) ([]DayCount, error) {
+	type dayType struct {
+		day int64
+		typ string
+	}
+	counts := map[dayType]int64{}
+	err := s.Export(ctx, req, func(st Stored) error {
+		if st.Deleted {
+			return nil // deleted since it was selected: out of the index too
+		}
+		e, err := clawtrail.ParseEvent(st.Body)
+		if err != nil {
+			return fmt.Errorf("event at seq %d: %w", st.Seq, err)
+		}
+		counts[dayType{DayOf(e.Timestamp.UnixNano()), e.Type}]++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DayCount, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, DayCount{Day: k.day, Type: k.typ, Count: n})
+	}
+	slices.SortFunc(out, func(a, b DayCount) int { return cmp.Or(cmp.Compare(a.Day, b.Day), strings.Compare(a.Type, b.Type)) })
+	return out, nil
 }
