@@ -31,7 +31,8 @@ CREATE INDEX IF NOT EXISTS ev_status ON ev(tid, status, k) WHERE status IS NOT N
 -- number rows of the fields that are not columns (f = the dotted path, e.g. 'usage.input_tokens'),
 -- for numeric comparisons; every value of those fields (content, error, reason, scalar result,
 -- each scalar leaf under arguments., result., usage., attributes.) is a value token in fts
--- (but a value over 64 bytes of content, error, arguments and result, whose words are there).
+-- (but a value over 64 bytes of content, error, arguments and result, whose words are there,
+-- has a head token of its first 16 bytes instead: HasValueToken).
 -- Keyed by field, then order key: a comparison reads all of a field's rows either way (v is the
 -- number's text, whose order is not the number's), and new rows go at the end of their field's
 -- range instead of onto a random page (docs/benchmarks.md, "Seventh pass").

@@ -417,3 +417,37 @@ func TestSQLitePlan(t *testing.T) {
 		})
 	}
 }
+
+// ev_tool and ev_status are partial indexes (rows with a value): SQLite
+// reads one only for a comparison other than IS, so a compiled equality
+// outside a NOT must be "=" for tool:X and status:X to walk their index.
+func TestPartialIndexesRead(t *testing.T) {
+	db := openIndex(t)
+	for q, index := range map[string]string{"tool:send_email": "ev_tool", "status:error": "ev_status"} {
+		parsed, err := Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := parsed.SQLite(3, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT e.k, e.seq FROM ev e WHERE e.tid = ? AND (`+p.Where+`) ORDER BY e.k DESC LIMIT 100`, append([]any{3}, p.Args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan strings.Builder
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(detail + "; ")
+		}
+		rows.Close()
+		if !strings.Contains(plan.String(), "INDEX "+index) {
+			t.Errorf("%s: plan %q does not read %s", q, plan.String(), index)
+		}
+	}
+}

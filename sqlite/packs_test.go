@@ -99,6 +99,16 @@ func readPacks(t *testing.T, dir string) []packRow {
 	return out
 }
 
+// schemaOf returns the schema version of the ledger of a closed store.
+func schemaOf(t *testing.T, dir string) string {
+	t.Helper()
+	var v string
+	if err := openFile(t, filepath.Join(dir, "ledger.db")).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // openFile opens a database file of a closed store on one connection.
 func openFile(t *testing.T, path string) *sql.DB {
 	t.Helper()
@@ -410,8 +420,7 @@ func TestLedgerMigratesToPacks(t *testing.T) {
 	s = openPackStore(t, dir, false, nil)
 	mustAppend(t, s, "acme", packEvents(32))
 	s.Close()
-	var v string
-	openFile(t, filepath.Join(dir, "ledger.db")).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v)
+	v := schemaOf(t, dir)
 	if ps := readPacks(t, dir); v != LedgerSchemaVersion || len(ps) != 1 || ps[0].lo != 3 {
 		t.Fatalf("after migration: schema %s, packs %v", v, ps)
 	}
@@ -485,9 +494,7 @@ func TestSchema4S2PacksStillRead(t *testing.T) {
 		t.Fatalf("Get ev-040 from an S2 pack: %v %s", err, st.Body)
 	}
 	s.Close()
-	var v string
-	openFile(t, filepath.Join(dir, "ledger.db")).QueryRow(`SELECT value FROM meta WHERE name = 'schema_version'`).Scan(&v)
-	if v != "5" {
+	if v := schemaOf(t, dir); v != "5" {
 		t.Fatalf("schema %s after migration, want 5", v)
 	}
 	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() || r.Size != 96 {
