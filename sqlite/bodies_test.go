@@ -133,7 +133,7 @@ func TestWindowPaging(t *testing.T) {
 		k   int64
 		asc bool
 	}{{math.MaxInt64, true}, {math.MinInt64, false}} {
-		page, err := s.Search(ctx, SearchRequest{Tenant: "acme", Limit: 10, Asc: c.asc, Cursor: encodeCursor(c.k, c.asc)})
+		page, err := s.Search(ctx, SearchRequest{Tenant: "acme", Limit: 10, Asc: c.asc, Cursor: encodeCursor(keyRef{k: c.k, ts: c.k}, c.asc)})
 		if err != nil || len(page.Events) != 0 {
 			t.Fatalf("cursor at %d (asc %v): %d events (%v), want none", c.k, c.asc, len(page.Events), err)
 		}
@@ -151,7 +151,11 @@ func TestCursorFoldedIntoWindow(t *testing.T) {
 	for _, asc := range []bool{true, false} {
 		for _, fts := range []string{"", "§t1 word"} {
 			var sb strings.Builder
-			keyCol, args := selection(&sb, 1, SearchRequest{From: 1e18, To: 2e18, Asc: asc}, q, query.Plan{Where: "1", FTS: fts, Exact: true}, &after)
+			klo, khi := int64(noKeys), after-1
+			if asc {
+				klo, khi = after+1, noKeysHi
+			}
+			keyCol, args := selection(&sb, 1, SearchRequest{From: 1e18, To: 2e18, Asc: asc}, q, query.Plan{Where: "1", FTS: fts, Exact: true}, klo, khi)
 			sqlText := sb.String()
 			if n := strings.Count(sqlText, keyCol+" BETWEEN"); n != 1 || strings.Contains(sqlText, keyCol+" >") || strings.Contains(sqlText, keyCol+" <") {
 				t.Fatalf("asc %v: the key column is tested %d times: %s", asc, n, sqlText)

@@ -68,7 +68,7 @@ type indexer struct {
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 17 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: a long value of a words field has a head token instead of its value token, 16 order keys a µs
+const IndexSchemaVersion = 18 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: a long value of a words field has a head token instead of its value token, 16 order keys a µs; 18: 64 order keys per 4 ms
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -593,11 +593,11 @@ type indexTx struct {
 	fv                                   []fvIns          // fv rows not yet written (flush)
 	fts                                  []ftsIns         // fts rows not yet written (flush)
 	args                                 []any            // insertEv's arguments
-	// spill: for a microsecond whose first key was taken in this
-	// transaction, the first key of the microsecond where nextK last found
-	// a free one, so that the events of one microsecond (a request of
+	// spill: for a unit whose first key was taken in this
+	// transaction, the first key of the unit where nextK last found
+	// a free one, so that the events of one unit (a request of
 	// events without timestamps, stamped alike) each cost one lookup, not
-	// one per microsecond already filled.
+	// one per unit already filled.
 	spill map[int64]int64
 }
 
@@ -708,39 +708,63 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 	return next, tx.Commit()
 }
 
-// Order keys. k orders search results by timestamp: k = µs·16 + c, where
-// c counts the events already indexed in that microsecond, so ties keep
-// index (ledger) order. More than 16 events in one microsecond spill into
-// the following microseconds' ranges (kSpillSlack: up to 1 ms of them).
+// Order keys. k orders search results by timestamp: k = u·64 + c, where u
+// is the event's timestamp in units of 4 ms (kUnit) and c counts the events
+// already indexed in that unit. A unit's 64 keys are its bucket; readers
+// sort each bucket's rows by (timestamp, seq) (ordered, in read.go), so
+// results come in exact timestamp order. More than 64 events in one unit
+// spill into the following units' buckets (kSpillSlack: up to 1 s of them),
+// where they sort after the events of their own unit.
 // k is every FTS5 posting's rowid, stored as the delta from the previous
-// one in its doclist: 16 keys a microsecond rather than 1024 (index schema
-// 17) took 54 bytes an event off the index of 1.5 M bench events, 7%
-// (docs/benchmarks.md, "Sixteenth pass"); 1 a microsecond would take 85,
-// but order events of one microsecond after those of the next.
-const kPerMicro = 16
+// one in its doclist (a varint): the fewer keys a second, the smaller the
+// index. 16e3 keys a second (index schema 18) instead of 16e6 (µs·16)
+// took 95 bytes an event off the index of 1.18 M bench events, 13%
+// (docs/benchmarks.md, "Seventeenth pass").
+const (
+	kUnit    = 4_000_000 // ns
+	kPerUnit = 64
+)
+
+// unitOf returns the order-key unit of timestamp ts (ns), rounding down.
+func unitOf(ts int64) int64 {
+	u := ts / kUnit
+	if ts%kUnit < 0 {
+		u--
+	}
+	return u
+}
+
+// bucketOf returns the first key of k's bucket.
+func bucketOf(k int64) int64 {
+	b := k / kPerUnit
+	if k%kPerUnit < 0 {
+		b--
+	}
+	return b * kPerUnit
+}
 
 // KeyRange returns the order keys that events with timestamps in [from, to]
 // (ns) can have.
 func KeyRange(from, to int64) (lo, hi int64) {
-	return (from / 1000) * kPerMicro, (to/1000)*kPerMicro + kPerMicro - 1 + kSpillSlack
+	return unitOf(from) * kPerUnit, unitOf(to)*kPerUnit + kPerUnit - 1 + kSpillSlack
 }
 
-// kSpillSlack bounds how far spilled keys may run past their microsecond.
-const kSpillSlack = 1000 * kPerMicro
+// kSpillSlack bounds how far spilled keys may run past their unit (1 s).
+const kSpillSlack = 250 * kPerUnit
 
-// nextK returns the next free order key of the microsecond whose first key
+// nextK returns the next free order key of the unit whose first key
 // is base (spilling into the following ones when it is full).
 func (it *indexTx) nextK(ctx context.Context, base int64) (int64, error) {
 	lo := base
 	if l, ok := it.spill[base]; ok {
-		lo = l // the microseconds before it are full
+		lo = l // the units before it are full
 	}
-	for ; ; lo += kPerMicro {
+	for ; ; lo += kPerUnit {
 		var max sql.NullInt64
-		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerMicro-1).Scan(&max); err != nil {
+		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerUnit-1).Scan(&max); err != nil {
 			return 0, err
 		}
-		if !max.Valid || max.Int64 < lo+kPerMicro-1 {
+		if !max.Valid || max.Int64 < lo+kPerUnit-1 {
 			if it.spill == nil {
 				it.spill = map[int64]int64{}
 			}
@@ -829,11 +853,11 @@ func (it *indexTx) flush(ctx context.Context) error {
 }
 
 // insertEv writes the event's ev row and returns its order key. It first
-// tries the first key of the event's microsecond — free in the usual case,
+// tries the first key of the event's unit — free in the usual case,
 // so no lookup is needed even for out-of-order timestamps — and else the
 // next free key after it.
 func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasErr bool) (int64, error) {
-	base := (c.ts / 1000) * kPerMicro
+	base := unitOf(c.ts) * kPerUnit
 	args := append(it.args[:0], nil, tid, seq, c.ts, c.received)
 	for i := range nTextCols {
 		if i == colID || i == colType {

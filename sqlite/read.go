@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,11 +50,14 @@ type Page struct {
 // serverTypes are left out of results unless the query names `type`.
 const serverTypes = `'auth','access','config_change','tombstone'`
 
-// A search cursor is the last order key returned, the order ('a' or 'd')
-// and the index schema version: an order key means nothing in an index
-// rebuilt with another layout (index schema 17 changed the keys' scale).
-func encodeCursor(k int64, asc bool) string {
-	b := binary.BigEndian.AppendUint64(nil, uint64(k))
+// A search cursor is the position of the last event returned — its order
+// key, timestamp and seq — the order ('a' or 'd') and the index schema
+// version: an order key means nothing in an index rebuilt with another
+// layout (index schemas 17 and 18 changed the keys' scale).
+func encodeCursor(r keyRef, asc bool) string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(r.k))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.ts))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.seq))
 	if asc {
 		b = append(b, 'a')
 	} else {
@@ -62,15 +67,18 @@ func encodeCursor(k int64, asc bool) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(c string, asc bool) (int64, error) {
+const cursorLen = 3*8 + 2
+
+func decodeCursor(c string, asc bool) (keyRef, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err == nil && (len(b) == 9 || len(b) == 10 && b[9] != IndexSchemaVersion) {
-		return 0, &clawtrail.InvalidError{Message: "invalid cursor: it is from before the search index was rebuilt (a clawtrail upgrade); run the query again without it"}
+	// 9 and 10 bytes: the cursors of index schemas up to 17 (a key alone).
+	if err == nil && (len(b) == 9 || len(b) == 10 || len(b) == cursorLen && b[cursorLen-1] != IndexSchemaVersion) {
+		return keyRef{}, &clawtrail.InvalidError{Message: "invalid cursor: it is from before the search index was rebuilt (a clawtrail upgrade); run the query again without it"}
 	}
-	if err != nil || len(b) != 10 || (b[8] == 'a') != asc || (b[8] != 'a' && b[8] != 'd') {
-		return 0, &clawtrail.InvalidError{Message: "invalid cursor (it belongs to another query or order)"}
+	if err != nil || len(b) != cursorLen || (b[24] == 'a') != asc || (b[24] != 'a' && b[24] != 'd') {
+		return keyRef{}, &clawtrail.InvalidError{Message: "invalid cursor (it belongs to another query or order)"}
 	}
-	return int64(binary.BigEndian.Uint64(b)), nil
+	return keyRef{k: int64(binary.BigEndian.Uint64(b)), ts: int64(binary.BigEndian.Uint64(b[8:])), seq: int64(binary.BigEndian.Uint64(b[16:]))}, nil
 }
 
 // Search returns a page of a tenant's events matching the request, newest
@@ -94,7 +102,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (Page, error) {
 	var page Page
 	if len(keys) > req.Limit {
 		keys = keys[:req.Limit]
-		page.NextCursor = encodeCursor(keys[len(keys)-1].k, req.Asc)
+		page.NextCursor = encodeCursor(keys[len(keys)-1], req.Asc)
 	}
 	page.Events, err = s.bodies(ctx, tid, keys, true)
 	return page, err
@@ -153,14 +161,14 @@ func (s *Store) searchFiltered(ctx context.Context, tid int64, req SearchRequest
 		page.Events = append(page.Events, matched...)
 		if len(page.Events) == want {
 			if more || last < len(keys)-1 {
-				page.NextCursor = encodeCursor(keys[last].k, req.Asc)
+				page.NextCursor = encodeCursor(keys[last], req.Asc)
 			}
 			return page, nil
 		}
 		if !more {
 			return page, nil
 		}
-		req.Cursor = encodeCursor(keys[len(keys)-1].k, req.Asc)
+		req.Cursor = encodeCursor(keys[len(keys)-1], req.Asc)
 	}
 }
 
@@ -193,14 +201,16 @@ func (s *Store) filterKeys(ctx context.Context, tid int64, keys []keyRef, q *que
 	return out, len(keys) - 1, nil
 }
 
-type keyRef struct{ k, seq int64 }
+// keyRef is an event's place in the index: its order key, seq and
+// timestamp (ns).
+type keyRef struct{ k, seq, ts int64 }
 
 // selection writes the FROM and WHERE of a query over the index: the
 // driving FTS join when the plan has one, the tenant, the plan's condition,
-// the server's record types unless the query names type, and the time
-// range. It returns the column that orders results (the FTS rowid when it
-// drives, which equals e.k).
-func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan, after *int64) (keyCol string, args []any) {
+// the server's record types unless the query names type, the time range
+// and the key range [lo, hi] (noKeys: none). It returns the column that
+// orders results (the FTS rowid when it drives, which equals e.k).
+func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan, lo, hi int64) (keyCol string, args []any) {
 	keyCol = "e.k"
 	if plan.FTS != "" {
 		sb.WriteString(` FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
@@ -219,83 +229,163 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 	// given two lower bounds (k BETWEEN lo AND hi, k > cursor) SQLite
 	// seeks to one of them, and the window's made page n of an export
 	// walk the n-1 pages before it again.
-	lo, hi, keyed := int64(math.MinInt64), int64(math.MaxInt64), false
-	timed := req.From != 0 || req.To != 0
-	from, to := req.From, req.To
-	if timed {
-		if to == 0 {
-			to = clawtrail.MaxTime.UnixNano()
-		}
-		lo, hi = KeyRange(from, to)
-		keyed = true
-	}
-	if after != nil {
-		switch {
-		case req.Asc && *after < math.MaxInt64:
-			lo = max(lo, *after+1)
-		case !req.Asc && *after > math.MinInt64:
-			hi = min(hi, *after-1)
-		default: // a cursor at the end of the keys: nothing after it
-			lo, hi = 1, 0
-		}
-		keyed = true
-	}
-	if keyed {
+	wlo, whi := windowKeys(req)
+	lo, hi = max(lo, wlo), min(hi, whi)
+	if lo != math.MinInt64 || hi != math.MaxInt64 {
 		sb.WriteString(fmt.Sprintf(" AND %s BETWEEN ? AND ?", keyCol))
 		args = append(args, lo, hi)
 	}
-	if timed {
+	if req.From != 0 || req.To != 0 {
 		sb.WriteString(" AND e.ts BETWEEN ? AND ?")
-		args = append(args, from, to)
+		args = append(args, req.From, cmp.Or(req.To, clawtrail.MaxTime.UnixNano()))
 	}
 	return keyCol, args
 }
 
-// searchKeys returns up to req.Limit+1 keys of events the plan selects.
-func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]keyRef, error) {
-	var after *int64
-	if req.Cursor != "" {
-		k, err := decodeCursor(req.Cursor, req.Asc)
+// noKeys is the key range [lo, hi] of selection that bounds nothing.
+const noKeys, noKeysHi = math.MinInt64, math.MaxInt64
+
+// windowKeys returns the order keys the request's time window allows.
+func windowKeys(req SearchRequest) (lo, hi int64) {
+	if req.From == 0 && req.To == 0 {
+		return noKeys, noKeysHi
+	}
+	return KeyRange(req.From, cmp.Or(req.To, clawtrail.MaxTime.UnixNano()))
+}
+
+// A fetch returns the rows (key, seq, timestamp) of a selection whose keys
+// are in [lo, hi], in key order (descending unless the order is
+// ascending), at most limit of them.
+type fetch func(lo, hi int64, limit int) ([]keyRef, error)
+
+// ordered returns at least limit+1 (when there are that many) of the keys
+// fetch selects in [lo, hi] that come after cur (nil: from the start), in
+// result order: by timestamp, ties by seq, newest first unless asc.
+//
+// Keys order events by their 4 ms unit only (indexer.go): fetch reads them
+// in key order, and ordered sorts each bucket's rows (at most kPerUnit).
+// A page that ends inside a bucket reads that bucket whole first, and the
+// next page, whose cursor is inside it, reads it whole again and keeps the
+// rows after the cursor's (timestamp, seq).
+func ordered(get fetch, lo, hi int64, asc bool, cur *keyRef, limit int) ([]keyRef, error) {
+	var out []keyRef
+	if cur != nil {
+		b := bucketOf(cur.k)
+		rows, err := get(max(lo, b), min(hi, b+kPerUnit-1), kPerUnit)
 		if err != nil {
 			return nil, err
 		}
-		after = &k
+		sortBuckets(rows, asc)
+		for _, r := range rows {
+			if resultBefore(*cur, r, asc) {
+				out = append(out, r)
+			}
+		}
+		switch {
+		case asc && b < math.MaxInt64-kPerUnit:
+			lo = max(lo, b+kPerUnit)
+		case !asc && b > math.MinInt64:
+			hi = min(hi, b-1)
+		default: // a cursor at the end of the keys: nothing after it
+			return out, nil
+		}
+	}
+	want := limit + 1 - len(out)
+	if lo > hi || want <= 0 {
+		return out, nil
+	}
+	rows, err := get(lo, hi, want)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(rows); n == want {
+		// The last bucket may go on past the limit: read it whole.
+		b := bucketOf(rows[n-1].k)
+		for n > 0 && bucketOf(rows[n-1].k) == b {
+			n--
+		}
+		whole, err := get(max(lo, b), min(hi, b+kPerUnit-1), kPerUnit)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows[:n], whole...)
+	}
+	sortBuckets(rows, asc)
+	return append(out, rows...), nil
+}
+
+// resultBefore reports whether a comes before b in result order.
+func resultBefore(a, b keyRef, asc bool) bool {
+	c := cmp.Or(cmp.Compare(bucketOf(a.k), bucketOf(b.k)), cmp.Compare(a.ts, b.ts), cmp.Compare(a.seq, b.seq))
+	if asc {
+		return c < 0
+	}
+	return c > 0
+}
+
+// sortBuckets sorts rows in key order by (timestamp, seq) within each
+// bucket.
+func sortBuckets(rows []keyRef, asc bool) {
+	slices.SortStableFunc(rows, func(a, b keyRef) int {
+		switch {
+		case resultBefore(a, b, asc):
+			return -1
+		case resultBefore(b, a, asc):
+			return 1
+		}
+		return 0
+	})
+}
+
+// searchKeys returns up to req.Limit+1 keys of events the plan selects,
+// in result order, after the request's cursor.
+func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]keyRef, error) {
+	var cur *keyRef
+	if req.Cursor != "" {
+		r, err := decodeCursor(req.Cursor, req.Asc)
+		if err != nil {
+			return nil, err
+		}
+		cur = &r
 	}
 	dir := "DESC"
 	if req.Asc {
 		dir = "ASC"
 	}
-	// One SELECT per plan, each ending with its order and limit.
-	var sb strings.Builder
-	var args []any
-	arm := func(q *query.Query, plan query.Plan) {
-		sb.WriteString(`SELECT e.k AS k, e.seq AS seq`)
-		keyCol, a := selection(&sb, tid, req, q, plan, after)
-		sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
-		args = append(append(args, a...), req.Limit+1)
-	}
 	variants, err := s.prefixVariants(ctx, tid, req, q, plan)
 	if err != nil {
 		return nil, err
 	}
-	if len(variants) == 0 {
-		arm(q, plan)
+	get := func(lo, hi int64, limit int) ([]keyRef, error) {
+		// One SELECT per plan, each ending with its order and limit.
+		var sb strings.Builder
+		var args []any
+		arm := func(q *query.Query, plan query.Plan) {
+			sb.WriteString(`SELECT e.k AS k, e.seq AS seq, e.ts AS ts`)
+			keyCol, a := selection(&sb, tid, req, q, plan, lo, hi)
+			sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
+			args = append(append(args, a...), limit)
+		}
+		if len(variants) == 0 {
+			arm(q, plan)
+			return s.queryKeys(ctx, sb.String(), args...)
+		}
+		// A wildcard on an indexed column, as one page per value it stands
+		// for, merged.
+		sb.WriteString(`SELECT k, seq, ts FROM (`)
+		for i, v := range variants {
+			if i > 0 {
+				sb.WriteString(` UNION ALL `)
+			}
+			sb.WriteString(`SELECT * FROM (`)
+			arm(v.q, v.plan)
+			sb.WriteString(`)`)
+		}
+		sb.WriteString(fmt.Sprintf(`) ORDER BY k %s LIMIT ?`, dir))
+		args = append(args, limit)
 		return s.queryKeys(ctx, sb.String(), args...)
 	}
-	// A wildcard on an indexed column, as one page per value it stands
-	// for, merged.
-	sb.WriteString(`SELECT k, seq FROM (`)
-	for i, v := range variants {
-		if i > 0 {
-			sb.WriteString(` UNION ALL `)
-		}
-		sb.WriteString(`SELECT * FROM (`)
-		arm(v.q, v.plan)
-		sb.WriteString(`)`)
-	}
-	sb.WriteString(fmt.Sprintf(`) ORDER BY k %s LIMIT ?`, dir))
-	args = append(args, req.Limit+1)
-	return s.queryKeys(ctx, sb.String(), args...)
+	return ordered(get, noKeys, noKeysHi, req.Asc, cur, req.Limit)
 }
 
 // maxPrefixValues bounds the values a wildcard on an indexed column is
@@ -366,7 +456,7 @@ func (s *Store) queryKeys(ctx context.Context, sqlText string, args ...any) ([]k
 	var keys []keyRef
 	for rows.Next() {
 		var r keyRef
-		if err := rows.Scan(&r.k, &r.seq); err != nil {
+		if err := rows.Scan(&r.k, &r.seq, &r.ts); err != nil {
 			return nil, err
 		}
 		keys = append(keys, r)

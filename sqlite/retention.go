@@ -535,7 +535,7 @@ func (s *Store) Erase(ctx context.Context, tenant string, by Actor, user string)
 	if s.Encrypted() {
 		val = tk.Blind("user_id", user)
 	}
-	cand, err := s.queryKeys(ctx, `SELECT k, seq FROM ev WHERE tid=? AND user_id=?`, tid, val)
+	cand, err := s.queryKeys(ctx, `SELECT k, seq, ts FROM ev WHERE tid=? AND user_id=?`, tid, val)
 	if err != nil {
 		return out, err
 	}

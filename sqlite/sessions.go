@@ -73,7 +73,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT e.session_id, e.tool, min(e.ts), max(e.ts), count(*), sum(e.err), max(e.seq)`)
-	_, args := selection(&sb, tid, sreq, q, plan, nil)
+	_, args := selection(&sb, tid, sreq, q, plan, noKeys, noKeysHi)
 	sb.WriteString(` AND e.session_id IN (?` + strings.Repeat(",?", len(stored)-1) + `) GROUP BY e.session_id, e.tool`)
 	for _, v := range stored {
 		args = append(args, v)
@@ -189,7 +189,7 @@ func (s *Store) recentSessions(ctx context.Context, tid int64, req SearchRequest
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT e.session_id, e.seq`)
-	keyCol, args := selection(&sb, tid, req, q, plan, nil)
+	keyCol, args := selection(&sb, tid, req, q, plan, noKeys, noKeysHi)
 	sb.WriteString(` AND e.session_id IS NOT NULL ORDER BY ` + keyCol + ` DESC`)
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
@@ -269,25 +269,26 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 		key, blind = tk.Blind("session_id", sessionID), tk.Blind
 	}
 	match := `"` + query.SessionToken(query.SessionValue(sessionID, blind)) + `"`
-	args := []any{match, tid, key}
-	where := ""
+	var cur *keyRef
 	if cursor != "" {
-		k, err := decodeCursor(cursor, true)
+		r, err := decodeCursor(cursor, true)
 		if err != nil {
 			return Page{}, err
 		}
-		where = " AND fts.rowid > ?"
-		args = append(args, k)
+		cur = &r
 	}
-	args = append(args, limit+1)
-	keys, err := s.queryKeys(ctx, `SELECT e.k, e.seq FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ? AND e.session_id = ? AND e.type NOT IN (`+serverTypes+`)`+where+` ORDER BY fts.rowid ASC LIMIT ?`, args...)
+	get := func(lo, hi int64, limit int) ([]keyRef, error) {
+		return s.queryKeys(ctx, `SELECT e.k, e.seq, e.ts FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ? AND e.session_id = ? AND e.type NOT IN (`+serverTypes+`) AND fts.rowid BETWEEN ? AND ? ORDER BY fts.rowid ASC LIMIT ?`,
+			match, tid, key, lo, hi, limit)
+	}
+	keys, err := ordered(get, noKeys, noKeysHi, true, cur, limit)
 	if err != nil {
 		return Page{}, err
 	}
 	var page Page
 	if len(keys) > limit {
 		keys = keys[:limit]
-		page.NextCursor = encodeCursor(keys[len(keys)-1].k, true)
+		page.NextCursor = encodeCursor(keys[len(keys)-1], true)
 	}
 	page.Events, err = s.bodies(ctx, tid, keys, true)
 	return page, err
@@ -350,7 +351,7 @@ func (s *Store) Export(ctx context.Context, req SearchRequest, fn func(Stored) e
 				if !send(keys, result{keys: k, err: err}) || !more {
 					return
 				}
-				req.Cursor = encodeCursor(k[len(k)-1].k, true)
+				req.Cursor = encodeCursor(k[len(k)-1], true)
 			}
 		}()
 		go func() {

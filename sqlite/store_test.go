@@ -321,7 +321,7 @@ func TestCursorOfAnotherIndexVersion(t *testing.T) {
 		t.Fatalf("second page: %v, %d events", err, len(next.Events))
 	}
 	raw, _ := base64.RawURLEncoding.DecodeString(page.NextCursor)
-	for name, old := range map[string][]byte{"schema 16": raw[:9], "another version": append(raw[:9:9], IndexSchemaVersion+1)} {
+	for name, old := range map[string][]byte{"schema 16": raw[:9], "schema 17": append(raw[:9:9], 17), "another version": append(raw[:cursorLen-1:cursorLen-1], IndexSchemaVersion+1)} {
 		_, err := s.Search(ctx, SearchRequest{Tenant: "acme", Limit: 1, Cursor: base64.RawURLEncoding.EncodeToString(old)})
 		var inv *clawtrail.InvalidError
 		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "search index was rebuilt") {
@@ -331,23 +331,23 @@ func TestCursorOfAnotherIndexVersion(t *testing.T) {
 }
 
 // Events with the timestamps of events indexed in an earlier batch find
-// their microseconds' first keys taken: they go after the earlier events,
-// still in seq order, and a batch mixing taken and free keys loses none of
-// its events.
+// their unit's first keys taken: they take the next free keys of its
+// bucket, come back in timestamp order, ties in seq order, and a batch
+// mixing taken and free keys loses none of its events.
 func TestOrderKeysTakenByAnEarlierBatch(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	defer s.Close()
 	batch := func(prefix string, n int) string {
 		var b strings.Builder
 		for i := range n {
-			// 100 events in 50 microseconds: pairs share one.
+			// 30 events in 15 microseconds: pairs share one.
 			fmt.Fprintf(&b, `{"id":"%s%03d","type":"prompt","timestamp":"2026-03-01T00:00:00.%06dZ"}`+"\n", prefix, i, i/2)
 		}
 		return b.String()
 	}
-	mustAppend(t, s, "acme", batch("a", 100))
+	mustAppend(t, s, "acme", batch("a", 30))
 	search(t, s, "acme", "")
-	mustAppend(t, s, "acme", batch("b", 100)+`{"id":"late","type":"prompt","timestamp":"2026-03-02T00:00:00Z"}`+"\n")
+	mustAppend(t, s, "acme", batch("b", 30)+`{"id":"late","type":"prompt","timestamp":"2026-03-02T00:00:00Z"}`+"\n")
 	search(t, s, "acme", "")
 	var got []string
 	if err := s.Export(context.Background(), SearchRequest{Tenant: "acme"}, func(st Stored) error {
@@ -358,7 +358,7 @@ func TestOrderKeysTakenByAnEarlierBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []string
-	for us := range 50 { // per microsecond: the first batch's pair, then the second's
+	for us := range 15 { // per microsecond: the first batch's pair, then the second's
 		want = append(want, fmt.Sprintf("a%03d", 2*us), fmt.Sprintf("a%03d", 2*us+1), fmt.Sprintf("b%03d", 2*us), fmt.Sprintf("b%03d", 2*us+1))
 	}
 	want = append(want, "late")
@@ -557,7 +557,7 @@ func TestSearchByID(t *testing.T) {
 	}
 	var sb strings.Builder
 	sb.WriteString("EXPLAIN QUERY PLAN SELECT e.k, e.seq")
-	_, args := selection(&sb, tid, SearchRequest{Tenant: "acme"}, pq, plan, nil)
+	_, args := selection(&sb, tid, SearchRequest{Tenant: "acme"}, pq, plan, noKeys, noKeysHi)
 	rows, err := s.index.reader.Query(sb.String(), args...)
 	if err != nil {
 		t.Fatal(err)

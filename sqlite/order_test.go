@@ -1,0 +1,173 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clawtrail/clawtrail"
+	"github.com/clawtrail/clawtrail/query"
+)
+
+// Order keys place events by their 4 ms unit only; within a unit, results
+// still come in exact timestamp order (ties by seq) — newest first for
+// search, oldest first for export and session timelines — whatever order
+// the events arrived in, on every page size, through every kind of plan.
+func TestExactOrderWithinAUnit(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	type ev struct {
+		id  string
+		ts  time.Time
+		seq int
+	}
+	var evs []ev
+	// Three units: 40 events in one (ties included: every fifth shares the
+	// previous one's timestamp), 6 in each of its neighbours.
+	for i := range 52 {
+		var ts time.Time
+		switch {
+		case i < 6:
+			ts = base.Add(-time.Duration(1 + rng.IntN(3_000_000))) // the unit before
+		case i < 46:
+			ts = base.Add(time.Duration(rng.IntN(3_999_000)))
+			if i%5 == 0 {
+				ts = evs[len(evs)-1].ts
+			}
+		default:
+			ts = base.Add(4*time.Millisecond + time.Duration(rng.IntN(3_999_000)))
+		}
+		evs = append(evs, ev{id: fmt.Sprintf("e%02d", i), ts: ts})
+	}
+	// Arrival in a random order, in three requests.
+	rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	for part := range 3 {
+		var b strings.Builder
+		for j := part * 18; j < min(len(evs), (part+1)*18); j++ {
+			evs[j].seq = j
+			tool := "send_email"
+			if j%2 == 1 {
+				tool = "search_web"
+			}
+			fmt.Fprintf(&b, `{"id":%q,"type":"tool_call","tool":%q,"session_id":"s1","content":"quarterly invoice draft","timestamp":%q}`+"\n",
+				evs[j].id, tool, evs[j].ts.Format(time.RFC3339Nano))
+		}
+		mustAppend(t, s, "acme", b.String())
+	}
+	search(t, s, "acme", "")
+	asc := slices.Clone(evs)
+	slices.SortFunc(asc, func(a, b ev) int { return cmp.Or(a.ts.Compare(b.ts), cmp.Compare(a.seq, b.seq)) })
+	ids := func(es []ev) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.id)
+		}
+		return out
+	}
+	wantAsc := ids(asc)
+	wantDesc := slices.Clone(wantAsc)
+	slices.Reverse(wantDesc)
+	ctx := context.Background()
+	for _, q := range []string{
+		"",                        // ev_tid_kc
+		"invoice",                 // FTS drives
+		`"invoice draft"`,         // a phrase: a superset, filtered
+		"type:tool_call",          // ev_type
+		"tool:s*",                 // one arm per tool, merged
+		"session_id:s1 invoice",   // a token column
+		`-content:"no such text"`, // NOT
+	} {
+		pq, err := query.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, limit := range []int{1, 3, 7, 100} {
+			for _, up := range []bool{false, true} {
+				var got []string
+				req := SearchRequest{Tenant: "acme", Query: pq, Limit: limit, Asc: up}
+				for range 100 {
+					page, err := s.Search(ctx, req)
+					if err != nil {
+						t.Fatalf("%q limit %d: %v", q, limit, err)
+					}
+					got = append(got, pageIDs(t, page)...)
+					if page.NextCursor == "" {
+						break
+					}
+					req.Cursor = page.NextCursor
+				}
+				want := wantDesc
+				if up {
+					want = wantAsc
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("search %q, pages of %d, asc %v:\n got %v\nwant %v", q, limit, up, got, want)
+				}
+			}
+		}
+		if got := exportIDs(t, s, SearchRequest{Tenant: "acme", Query: pq}); !slices.Equal(got, wantAsc) {
+			t.Fatalf("export %q:\n got %v\nwant %v", q, got, wantAsc)
+		}
+	}
+	for _, limit := range []int{1, 4, 100} {
+		var got []string
+		cursor := ""
+		for range 100 {
+			page, err := s.Session(ctx, "acme", "s1", limit, cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, pageIDs(t, page)...)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if !slices.Equal(got, wantAsc) {
+			t.Fatalf("session timeline, pages of %d:\n got %v\nwant %v", limit, got, wantAsc)
+		}
+	}
+	// A time window ending inside the crowded unit.
+	to := asc[30].ts
+	pq, _ := query.Parse("")
+	var got []string
+	req := SearchRequest{Tenant: "acme", Query: pq, Limit: 4, To: to.UnixNano(), From: base.Add(-time.Hour).UnixNano()}
+	for range 100 {
+		page, err := s.Search(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, pageIDs(t, page)...)
+		if req.Cursor = page.NextCursor; req.Cursor == "" {
+			break
+		}
+	}
+	var want []string
+	for i := len(asc) - 1; i >= 0; i-- {
+		if !asc[i].ts.After(to) {
+			want = append(want, asc[i].id)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("window to %v, pages of 4:\n got %v\nwant %v", to, got, want)
+	}
+}
+
+func pageIDs(t *testing.T, p Page) []string {
+	t.Helper()
+	var out []string
+	for _, st := range p.Events {
+		e, err := clawtrail.ParseEvent(st.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e.ID)
+	}
+	return out
+}
