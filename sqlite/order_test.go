@@ -171,3 +171,53 @@ func pageIDs(t *testing.T, p Page) []string {
 	}
 	return out
 }
+
+// A full-text plan over a key range (a page after a cursor, a time window,
+// a bucket) is driven by the full-text index: with e.k = fts.rowid, a range
+// on the rowid is one on e.k too, and SQLite would otherwise walk the
+// tenant's ev_tid_kc rows in the range and probe FTS5 for each.
+func TestFullTextDrivesKeyRanges(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, `{"type":"prompt","session_id":"s%d","content":"word%d"}`+"\n", i%7, i)
+	}
+	mustAppend(t, s, "acme", b.String())
+	search(t, s, "acme", "")
+	plan := func(sqlText string, args ...any) string {
+		rows, err := s.index.reader.Query(`EXPLAIN QUERY PLAN `+sqlText, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	pq, _ := query.Parse("word7")
+	tid, _ := s.tenantID("acme")
+	_, p, err := s.compile(context.Background(), SearchRequest{Tenant: "acme", Query: pq}, tid)
+	if err != nil || p.FTS == "" {
+		t.Fatalf("word7: %+v %v", p, err)
+	}
+	for _, r := range [][2]int64{{noKeys, noKeysHi}, {noKeys, 1 << 50}, {1 << 40, 1 << 50}} {
+		var sb strings.Builder
+		sb.WriteString(`SELECT e.k, e.seq, e.ts`)
+		keyCol, args := selection(&sb, tid, SearchRequest{Tenant: "acme", From: 1, To: 1 << 62}, pq, p, r[0], r[1])
+		sb.WriteString(" ORDER BY " + keyCol + " DESC LIMIT 10")
+		if got := plan(sb.String(), args...); !strings.HasPrefix(got, "SCAN fts VIRTUAL TABLE") {
+			t.Errorf("search over keys %v: plan %q", r, got)
+		}
+	}
+	if got := plan(sessionKeysSQL, `"`+query.SessionToken("s1")+`"`, tid, "s1", 1<<40, 1<<50, 10); !strings.HasPrefix(got, "SCAN fts VIRTUAL TABLE") {
+		t.Errorf("session timeline over a key range: plan %q", got)
+	}
+}

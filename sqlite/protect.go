@@ -632,7 +632,7 @@ func (s *Store) FindFingerprint(ctx context.Context, tenant, fp string, serverRe
 	// AND with the tenant's token would seek that token's doclist (every
 	// event of the tenant) for each hit.
 	match := `"` + query.ValueToken("redactions", v) + `"`
-	q := `SELECT e.k, e.seq, e.ts FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid=?`
+	q := `SELECT e.k, e.seq, e.ts FROM fts CROSS JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid=?`
 	if !serverRecords {
 		q += ` AND e.type NOT IN (` + serverTypes + `)`
 	}

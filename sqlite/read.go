@@ -213,7 +213,12 @@ type keyRef struct{ k, seq, ts int64 }
 func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan, lo, hi int64) (keyCol string, args []any) {
 	keyCol = "e.k"
 	if plan.FTS != "" {
-		sb.WriteString(` FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
+		// CROSS JOIN: the full-text index drives. A range on fts.rowid
+		// also constrains e.k (e.k = fts.rowid), and with both bounds SQLite
+		// otherwise walks the tenant's ev_tid_kc rows in the range instead,
+		// probing FTS5 for each (a second page of a rare word's events
+		// read every event before it).
+		sb.WriteString(` FROM fts CROSS JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ?`)
 		args = append(args, plan.FTS, tid)
 		keyCol = "fts.rowid"
 	} else {

@@ -251,6 +251,11 @@ func (s *Store) sessionsFiltered(ctx context.Context, req SearchRequest) ([]Sess
 	return out[:min(len(out), req.Limit)], nil
 }
 
+// sessionKeysSQL selects a session's events (its token ?1, tenant ?2,
+// session id ?3) in a key range [?4, ?5], oldest first, at most ?6 (CROSS
+// JOIN: the session's token drives; see selection).
+const sessionKeysSQL = `SELECT e.k, e.seq, e.ts FROM fts CROSS JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ? AND e.session_id = ? AND e.type NOT IN (` + serverTypes + `) AND fts.rowid BETWEEN ? AND ? ORDER BY fts.rowid ASC LIMIT ?`
+
 // Session returns a page of one session's timeline, oldest first (agent
 // activity only, as in search).
 func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int, cursor string) (Page, error) {
@@ -278,8 +283,7 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 		cur = &r
 	}
 	get := func(lo, hi int64, limit int) ([]keyRef, error) {
-		return s.queryKeys(ctx, `SELECT e.k, e.seq, e.ts FROM fts JOIN ev e ON e.k = fts.rowid WHERE fts MATCH ? AND e.tid = ? AND e.session_id = ? AND e.type NOT IN (`+serverTypes+`) AND fts.rowid BETWEEN ? AND ? ORDER BY fts.rowid ASC LIMIT ?`,
-			match, tid, key, lo, hi, limit)
+		return s.queryKeys(ctx, sessionKeysSQL, match, tid, key, lo, hi, limit)
 	}
 	keys, err := ordered(get, noKeys, noKeysHi, true, cur, limit)
 	if err != nil {
