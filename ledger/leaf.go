@@ -20,8 +20,14 @@ const LeafVersion = 1
 // BodyDomain prefixes the body commitment's hash input.
 const BodyDomain = "clawtrail/body/v1"
 
-// SaltSize is the size of the per-event random salt.
+// SaltSize is the size of the per-event random salt of events sealed
+// under a data key, and of every event written before ledger schema 6.
 const SaltSize = 32
+
+// ClearSaltSize is the size of the salt of events stored in clear since
+// ledger schema 6: 128 random bits, as many as a guess at a deleted body
+// must also guess. A commitment takes a salt of any length.
+const ClearSaltSize = 16
 
 // Leaf is what the ledger commits to for one event. The body itself is
 // covered only through BodyCommit, so deleting a body and its salt

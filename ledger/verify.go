@@ -54,7 +54,7 @@ type Record struct {
 	Type       string
 	KeyID      string
 	BodyCommit [32]byte
-	LeafHash   []byte // stored hash; nil when the source has none
+	LeafHash   []byte // stored hash (32 bytes, or its first MinLeafPrefix or more); nil when the source has none
 	Salt       []byte // nil once deleted
 	Body       []byte // nil once deleted
 	// Sealed: the body is stored encrypted and the reader has no key to
@@ -119,10 +119,14 @@ type cpCheck struct {
 
 type mismatch struct {
 	rec    Record // leaf fields only
-	stored [32]byte
+	stored []byte // the stored hash, whole or its first bytes (MinLeafPrefix or more)
 	kind   string // decided at the next checkpoint
 	msg    string
 }
+
+// MinLeafPrefix is the shortest stored leaf hash prefix a Record may carry
+// (a ledger of schema 6 stores 8 bytes of each).
+const MinLeafPrefix = 8
 
 type tileMiss struct {
 	level      uint
@@ -148,6 +152,7 @@ type Verifier struct {
 	tiles          map[[2]uint64][]byte // stored tiles (tile level ≥ 1), nil: not checked
 	next           int64
 	r, s           *Tree // recomputed tree; tree of stored hashes once they differ
+	sPartial       bool  // a differing stored hash was a prefix: no tree of stored hashes
 	broken         bool  // a seq is missing: no later root can be recomputed
 	lastGood       uint64
 	lastOutside    uint64      // the largest size a remembered or witnessed checkpoint vouched for
@@ -259,23 +264,28 @@ func (v *Verifier) Add(rec *Record) {
 		}
 	}
 	rh := rec.Computed
-	stored := rh
-	if rec.LeafHash != nil && !bytes.Equal(rec.LeafHash, rh[:]) {
-		stored = [32]byte(rec.LeafHash)
+	stored := rh[:]
+	if lh := rec.LeafHash; lh != nil && (len(lh) < MinLeafPrefix || len(lh) > 32 || !bytes.Equal(lh, rh[:len(lh)])) {
+		stored = bytes.Clone(lh)
 		if len(v.mismatches) < maxMismatches {
 			m := &mismatch{rec: *rec, stored: stored}
 			m.rec.Body, m.rec.Salt, m.rec.LeafHash = nil, nil, nil
 			v.mismatches = append(v.mismatches, m)
 			v.pending = append(v.pending, m)
 		}
-		if v.s == nil && !v.broken {
+		switch {
+		case len(stored) != 32:
+			// Only a prefix is stored: no tree of stored hashes can be
+			// built; the row is still named (its fields changed).
+			v.s, v.sPartial = nil, true
+		case v.s == nil && !v.broken && !v.sPartial:
 			v.s = v.r.Clone()
 		}
 	}
 	if !v.broken {
 		v.r.Append(rh[:], v.visit)
 		if v.s != nil {
-			v.s.Append(stored[:], nil)
+			v.s.Append(stored, nil)
 		}
 	}
 	v.next++
@@ -442,7 +452,7 @@ func (v *Verifier) pairReordered() {
 			if o == m {
 				continue
 			}
-			if v.leafHash(&m.rec, o.rec.Seq) == m.stored {
+			if h := v.leafHash(&m.rec, o.rec.Seq); len(m.stored) >= MinLeafPrefix && len(m.stored) <= 32 && bytes.Equal(h[:len(m.stored)], m.stored) {
 				m.kind = KindReordered
 				m.msg = fmt.Sprintf("event %s was committed at seq %d and now sits at seq %d", m.rec.ID, o.rec.Seq, m.rec.Seq)
 				break

@@ -522,7 +522,11 @@ func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKe
 	e.Seq = seq
 	e.ReceivedAt = time.Unix(0, g.now).UTC()
 	body := clawtrail.AppendBody(make([]byte, 0, len(p.Tail)+96), e.ID, seq, e.ReceivedAt, p.Tail)
-	salt := g.salt()
+	saltSize := ledger.ClearSaltSize
+	if k.key != nil {
+		saltSize = ledger.SaltSize // the sealed plaintext is salt ‖ body, split at SaltSize
+	}
+	salt := g.salt(saltSize)
 	leaf := ledger.Leaf{Tenant: e.TenantID, ID: e.ID, Seq: uint64(seq), ReceivedAt: g.now,
 		Type: e.Type, KeyID: e.KeyID, BodyCommit: ledger.BodyCommit(salt, body)}
 	g.buf = leaf.Append(g.buf[:0])
@@ -540,17 +544,22 @@ func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKe
 		body = packedBody
 	}
 	return append(args, tid, seq, e.ID, g.now, e.Type, e.KeyID,
-		leaf.BodyCommit[:], lh[:], p.ReqHash[:], salt, body, dk)
+		leaf.BodyCommit[:], lh[:StoredLeafPrefix], p.ReqHash[:], salt, body, dk)
 }
 
-// salt returns 32 fresh random bytes, drawn from the OS in blocks.
-func (g *groupTx) salt() []byte {
-	if len(g.salts) < ledger.SaltSize {
+// StoredLeafPrefix is how much of each leaf hash the ledger stores (schema
+// 6; 32 bytes before): the tree's level 0 is recomputed from the leaf
+// fields, and the prefix tells verify which row changed (docs/ledger.md).
+const StoredLeafPrefix = 8
+
+// salt returns n fresh random bytes, drawn from the OS in blocks.
+func (g *groupTx) salt(n int) []byte {
+	if len(g.salts) < n {
 		g.salts = make([]byte, 512*ledger.SaltSize)
 		rand.Read(g.salts)
 	}
-	s := g.salts[:ledger.SaltSize:ledger.SaltSize]
-	g.salts = g.salts[ledger.SaltSize:]
+	s := g.salts[:n:n]
+	g.salts = g.salts[n:]
 	return s
 }
 

@@ -494,8 +494,8 @@ func TestSchema4S2PacksStillRead(t *testing.T) {
 		t.Fatalf("Get ev-040 from an S2 pack: %v %s", err, st.Body)
 	}
 	s.Close()
-	if v := schemaOf(t, dir); v != "5" {
-		t.Fatalf("schema %s after migration, want 5", v)
+	if v := schemaOf(t, dir); v != LedgerSchemaVersion {
+		t.Fatalf("schema %s after migration, want %s", v, LedgerSchemaVersion)
 	}
 	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() || r.Size != 96 {
 		t.Fatalf("verify: %s", findingsOf(r))

@@ -294,8 +294,11 @@ func (s *Store) loadHeads(ctx context.Context) error {
 // 2 → 3 the data-protection tables and events.dk, which older binaries
 // would not know to decrypt with; 3 → 4 the packs table, packed bodies;
 // 4 → 5 nothing to change: packs are written with zstd, which schema 4
-// binaries would not read, and S2 packs of 4 are still read).
-const LedgerSchemaVersion = "5"
+// binaries would not read, and S2 packs of 4 are still read; 5 → 6 nothing
+// to change either: new rows store the first 8 bytes of their leaf hash
+// (StoredLeafPrefix) and 16-byte salts in clear, which schema 5 binaries
+// would refuse as damaged; rows of 5 and before are read as they are).
+const LedgerSchemaVersion = "6"
 
 // checkLedgerVersion reports whether the ledger was just migrated from
 // version 1.
@@ -310,7 +313,7 @@ func (s *Store) checkLedgerVersion(ctx context.Context) (bool, error) {
 	switch v {
 	case LedgerSchemaVersion:
 		return false, nil
-	case "1", "2", "3", "4":
+	case "1", "2", "3", "4", "5":
 		// The schema script created the new tables; the trees are built
 		// after the heads are loaded.
 		_, err := s.writer.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'schema_version'`, LedgerSchemaVersion)

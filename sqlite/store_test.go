@@ -151,7 +151,8 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	}
 }
 
-// The leaf stored with each event is the one its columns and body commit to.
+// The leaf hash stored with each event (its first bytes) is the one its
+// columns and body commit to.
 func TestLeafStoredWithEvent(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	defer s.Close()
@@ -170,8 +171,11 @@ func TestLeafStoredWithEvent(t *testing.T) {
 	}
 	l := ledger.Leaf{Tenant: "acme", ID: id, Seq: uint64(seq), ReceivedAt: recv, Type: typ, KeyID: key, BodyCommit: c}
 	want := ledger.LeafHash(l.Append(nil))
-	if string(want[:]) != string(lh) {
-		t.Fatal("stored leaf_hash does not match the leaf recomputed from the row")
+	if string(want[:StoredLeafPrefix]) != string(lh) {
+		t.Fatalf("stored leaf_hash %x is not the first %d bytes of the leaf recomputed from the row (%x)", lh, StoredLeafPrefix, want)
+	}
+	if len(salt) != ledger.ClearSaltSize {
+		t.Fatalf("salt of %d bytes, want %d", len(salt), ledger.ClearSaltSize)
 	}
 	e, err := clawtrail.ParseEvent(body)
 	if err != nil || e.Seq != seq || e.ReceivedAt.UnixNano() != recv || e.KeyID != "k1" || e.TenantID != "acme" {

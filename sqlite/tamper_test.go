@@ -419,9 +419,9 @@ func (l *tamperLedger) rewriteEvent(t *testing.T, db *sql.DB, tid int64, tenant 
 	body := flipBodyByte(t, r.body)
 	bc := ledger.BodyCommit(r.salt, body)
 	lh := leafHashOf(tenant, seq, r, bc)
-	mustExec(t, db, `UPDATE events SET body=?, body_commit=?, leaf_hash=? WHERE tid=? AND seq=?`, body, bc[:], lh[:], tid, seq)
+	mustExec(t, db, `UPDATE events SET body=?, body_commit=?, leaf_hash=? WHERE tid=? AND seq=?`, body, bc[:], lh[:StoredLeafPrefix], tid, seq)
 
-	// Rebuild the tree from the stored leaf hashes.
+	// Rebuild the tree from the rows' leaf hashes.
 	hist := map[uint64][32]byte{}
 	rows, err := db.Query(`SELECT size FROM checkpoints WHERE tid=?`, tid)
 	if err != nil {
@@ -433,18 +433,19 @@ func (l *tamperLedger) rewriteEvent(t *testing.T, db *sql.DB, tid int64, tenant 
 		hist[size] = [32]byte{}
 	}
 	rows.Close()
-	rows, err = db.Query(`SELECT leaf_hash FROM events WHERE tid=? ORDER BY seq`, tid)
+	rows, err = db.Query(`SELECT `+leafHashColumns+` FROM events WHERE tid=? ORDER BY seq`, tid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tree := ledger.NewTree()
 	tiles := map[[2]uint64][]byte{}
+	var buf []byte
 	for rows.Next() {
-		var h []byte
-		if err := rows.Scan(&h); err != nil {
+		_, h, err := scanLeafHash(rows, tenant, &buf)
+		if err != nil {
 			t.Fatal(err)
 		}
-		tree.Append(h, func(level uint, index uint64, hash []byte) {
+		tree.Append(h[:], func(level uint, index uint64, hash []byte) {
 			if level == 0 || level%ledger.TileHeight != 0 {
 				return
 			}

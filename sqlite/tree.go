@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -250,21 +251,21 @@ func (s *Store) catchUp(ctx context.Context, tid int64, name string, from, to in
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT seq, leaf_hash FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, tid, from, end)
+		rows, err := tx.QueryContext(ctx, `SELECT `+leafHashColumns+` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, tid, from, end)
 		if err != nil {
 			tx.Rollback()
 			return err
 		}
 		var leaves [][32]byte
+		var buf []byte
 		for rows.Next() {
-			var seq int64
-			var lh []byte
-			if err := rows.Scan(&seq, &lh); err != nil || seq != from+int64(len(leaves)) || len(lh) != 32 {
+			seq, lh, err := scanLeafHash(rows, name, &buf)
+			if err != nil || seq != from+int64(len(leaves)) {
 				rows.Close()
 				tx.Rollback()
 				return fmt.Errorf("seq %d: the ledger is not dense or a leaf hash is damaged (%v)", from+int64(len(leaves)), err)
 			}
-			leaves = append(leaves, [32]byte(lh))
+			leaves = append(leaves, lh)
 		}
 		rows.Close()
 		st, err := s.integrate(ctx, tx, tid, name, s.trees[tid], leaves, s.now().UnixNano())
@@ -389,13 +390,44 @@ func (s *Store) TreeSize(tenant string) uint64 {
 	return 0
 }
 
+// leafHashColumns are the columns scanLeafHash reads.
+const leafHashColumns = `seq, id, received_at, type, key_id, body_commit, leaf_hash`
+
+// scanLeafHash reads a row of leafHashColumns of tenant's events and
+// returns its seq and leaf hash: the stored one when the row holds it whole
+// (ledger schema 5 and before), else the one its leaf fields hash to, which
+// must begin with the stored prefix (schema 6).
+func scanLeafHash(rows *sql.Rows, tenant string, buf *[]byte) (int64, [32]byte, error) {
+	var l ledger.Leaf
+	var seq int64
+	var bc, stored []byte
+	if err := rows.Scan(&seq, &l.ID, &l.ReceivedAt, &l.Type, &l.KeyID, &bc, &stored); err != nil {
+		return 0, [32]byte{}, err
+	}
+	if len(stored) == 32 {
+		return seq, [32]byte(stored), nil
+	}
+	if len(bc) != 32 || len(stored) != StoredLeafPrefix {
+		return seq, [32]byte{}, fmt.Errorf("seq %d: damaged hash columns", seq)
+	}
+	l.Tenant, l.Seq, l.BodyCommit = tenant, uint64(seq), [32]byte(bc)
+	*buf = l.Append((*buf)[:0])
+	h := ledger.LeafHash(*buf)
+	if !bytes.Equal(h[:StoredLeafPrefix], stored) {
+		return seq, [32]byte{}, fmt.Errorf("seq %d: the leaf fields do not match the stored leaf hash", seq)
+	}
+	return seq, h, nil
+}
+
 // nodeReader reads the hashes of complete subtrees of one tenant's tree from
-// tiles: level 0 from events.leaf_hash, levels 8, 16, … from the tiles
-// table; the levels between are hashed up from the tile below them.
+// tiles: level 0 from the events' leaf fields (scanLeafHash), levels 8, 16,
+// … from the tiles table; the levels between are hashed up from the tile
+// below them.
 type nodeReader struct {
 	ctx   context.Context
 	db    queryer
 	tid   int64
+	name  string
 	size  uint64
 	tiles map[[2]uint64][][]byte
 	memo  map[[2]uint64][]byte
@@ -406,8 +438,8 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func newNodeReader(ctx context.Context, db queryer, tid int64, size uint64) *nodeReader {
-	return &nodeReader{ctx: ctx, db: db, tid: tid, size: size, tiles: map[[2]uint64][][]byte{}, memo: map[[2]uint64][]byte{}}
+func newNodeReader(ctx context.Context, db queryer, tid int64, name string, size uint64) *nodeReader {
+	return &nodeReader{ctx: ctx, db: db, tid: tid, name: name, size: size, tiles: map[[2]uint64][][]byte{}, memo: map[[2]uint64][]byte{}}
 }
 
 func (nr *nodeReader) node(level uint, index uint64) ([]byte, error) {
@@ -442,21 +474,18 @@ func (nr *nodeReader) tile(level, idx uint64) ([][]byte, error) {
 	var t [][]byte
 	if level == 0 {
 		from := int64(idx * ledger.TileWidth)
-		rows, err := nr.db.QueryContext(nr.ctx, `SELECT seq, leaf_hash FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, nr.tid, from, min(from+ledger.TileWidth, int64(nr.size)))
+		rows, err := nr.db.QueryContext(nr.ctx, `SELECT `+leafHashColumns+` FROM events WHERE tid=? AND seq>=? AND seq<? ORDER BY seq`, nr.tid, from, min(from+ledger.TileWidth, int64(nr.size)))
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
+		var buf []byte
 		for rows.Next() {
-			var seq int64
-			var h []byte
-			if err := rows.Scan(&seq, &h); err != nil {
-				return nil, err
+			seq, h, err := scanLeafHash(rows, nr.name, &buf)
+			if err != nil || seq != from+int64(len(t)) {
+				return nil, fmt.Errorf("%w: the leaf hashes near seq %d are damaged (%v)", clawtrail.ErrUnavailable, seq, err)
 			}
-			if seq != from+int64(len(t)) || len(h) != 32 {
-				return nil, fmt.Errorf("%w: the leaf hashes near seq %d are damaged", clawtrail.ErrUnavailable, seq)
-			}
-			t = append(t, h)
+			t = append(t, h[:])
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err
@@ -503,7 +532,7 @@ func (s *Store) InclusionProof(ctx context.Context, tenant string, seq int64, si
 	if seq < 0 || uint64(seq) >= size {
 		return nil, 0, &clawtrail.InvalidError{Message: fmt.Sprintf("seq %d is not in the tree of size %d", seq, size)}
 	}
-	nr := newNodeReader(ctx, s.reader, tid, size)
+	nr := newNodeReader(ctx, s.reader, tid, tenant, size)
 	p, err := ledger.InclusionProof(uint64(seq), size, nr.node)
 	return p, size, err
 }
@@ -518,7 +547,7 @@ func (s *Store) ConsistencyProof(ctx context.Context, tenant string, from, to ui
 	if from > to {
 		return nil, 0, &clawtrail.InvalidError{Message: fmt.Sprintf("from %d is larger than to %d", from, to)}
 	}
-	nr := newNodeReader(ctx, s.reader, tid, to)
+	nr := newNodeReader(ctx, s.reader, tid, tenant, to)
 	p, err := ledger.ConsistencyProof(from, to, nr.node)
 	return p, to, err
 }

@@ -3,11 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/clawtrail/clawtrail"
 	"github.com/clawtrail/clawtrail/ledger"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -191,5 +193,70 @@ func TestOpenRefusesEventsOutsideTheTree(t *testing.T) {
 	_, err := Open(context.Background(), Config{Dir: dir})
 	if err == nil || !strings.Contains(err.Error(), "clawtrail verify") {
 		t.Fatalf("Open of a ledger with a forged tail: %v", err)
+	}
+}
+
+// A ledger of schema 6 stores the first 8 bytes of each leaf hash; rows
+// written before it hold all 32. Both read alike: the tree's level 0 is the
+// whole stored hash or the one recomputed from the row's leaf fields, so
+// proofs over a mix check against the signed root and verify is clean; a
+// row whose leaf fields no longer match its stored prefix gets no proof
+// (one recomputed from the changed fields would not be the committed leaf).
+func TestLeafHashPrefixRows(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	appendN(t, s, "acme", 300, 100)
+	s.Close()
+	db := openFile(t, filepath.Join(dir, "ledger.db"))
+	var tid int64
+	if err := db.QueryRow(`SELECT tid FROM tenants WHERE name='acme'`).Scan(&tid); err != nil {
+		t.Fatal(err)
+	}
+	// Rows 0–99 as schema 5 wrote them: the whole hash.
+	for seq := int64(0); seq < 100; seq++ {
+		r := readRow(t, db, tid, seq)
+		if len(r.leafHash) != StoredLeafPrefix {
+			t.Fatalf("seq %d stores %d bytes of its leaf hash, want %d", seq, len(r.leafHash), StoredLeafPrefix)
+		}
+		lh := leafHashOf("acme", seq, r, [32]byte(r.bodyCommit))
+		mustExec(t, db, `UPDATE events SET leaf_hash=? WHERE tid=? AND seq=?`, lh[:], tid, seq)
+	}
+	db.Close()
+	if r := verifyDir(t, dir, VerifyOptions{})["acme"]; !r.OK() || r.Size != 300 {
+		t.Fatalf("verify of a ledger of whole and prefix leaf hashes: %s", findingsOf(r))
+	}
+	s = openStore(t, dir)
+	ctx := context.Background()
+	cp, err := s.Checkpoint(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := ledger.NewKeyring(s.signer.VKey())
+	c, err := ledger.OpenCheckpoint(cp, s.Origin("acme"), keys)
+	if err != nil || c.Size != 300 {
+		t.Fatalf("checkpoint: %v (size %d)", err, c.Size)
+	}
+	proofs, _, err := s.LeafProofs(ctx, "acme", []int64{5, 99, 100, 255, 299}, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range proofs {
+		lh := ledger.LeafHash(p.Leaf)
+		if err := ledger.VerifyInclusion(uint64(p.Seq), 300, lh[:], p.Proof, c.Root[:]); err != nil {
+			t.Fatalf("seq %d: the proof does not check against the signed root: %v", p.Seq, err)
+		}
+	}
+	s.Close()
+	// A prefix row's type changed.
+	db = openFile(t, filepath.Join(dir, "ledger.db"))
+	mustExec(t, db, `UPDATE events SET type='prompt' WHERE tid=? AND seq=200`, tid)
+	db.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	if _, _, err := s.InclusionProof(ctx, "acme", 210, 300); err == nil || !errors.Is(err, clawtrail.ErrUnavailable) {
+		t.Fatalf("a proof in the tile of a changed row: %v, want unavailable", err)
+	}
+	if _, _, err := s.InclusionProof(ctx, "acme", 280, 300); err != nil {
+		t.Fatalf("a proof outside that tile (it reads the stored level-8 hash of 0–255): %v", err)
 	}
 }

@@ -69,7 +69,7 @@ func fixRecord(rec *ledger.Record, bc []byte) {
 	} else {
 		rec.BodyCommit = [32]byte(bc)
 	}
-	if rec.LeafHash != nil && len(rec.LeafHash) != 32 {
+	if rec.LeafHash != nil && len(rec.LeafHash) != 32 && len(rec.LeafHash) != StoredLeafPrefix {
 		rec.LeafHash = make([]byte, 32)
 	}
 }
@@ -81,7 +81,7 @@ func (s *Store) LeafProofs(ctx context.Context, tenant string, seqs []int64, siz
 	if err != nil {
 		return nil, 0, err
 	}
-	nr := newNodeReader(ctx, s.reader, tid, size)
+	nr := newNodeReader(ctx, s.reader, tid, tenant, size)
 	out := make([]LeafProof, 0, len(seqs))
 	for _, seq := range seqs {
 		if seq < 0 || uint64(seq) >= size {

@@ -117,7 +117,7 @@ func (s *Store) AddCosignature(ctx context.Context, tenant string, note []byte) 
 	if !ok || cp.Size > cur {
 		return 0, &clawtrail.InvalidError{Message: fmt.Sprintf("checkpoint of size %d does not match this log's tree: the tree has size %d", cp.Size, cur)}
 	}
-	root, err := ledger.RootAt(cp.Size, newNodeReader(ctx, s.reader, tid, cp.Size).node)
+	root, err := ledger.RootAt(cp.Size, newNodeReader(ctx, s.reader, tid, tenant, cp.Size).node)
 	if err != nil {
 		return 0, err
 	}
