@@ -151,9 +151,9 @@ func TestCursorFoldedIntoWindow(t *testing.T) {
 	for _, asc := range []bool{true, false} {
 		for _, fts := range []string{"", "§t1 word"} {
 			var sb strings.Builder
-			klo, khi := int64(noKeys), after-1
+			klo, khi := int64(anyKeyLo), after-1
 			if asc {
-				klo, khi = after+1, noKeysHi
+				klo, khi = after+1, anyKeyHi
 			}
 			keyCol, args := selection(&sb, 1, SearchRequest{From: 1e18, To: 2e18, Asc: asc}, q, query.Plan{Where: "1", FTS: fts, Exact: true}, klo, khi)
 			sqlText := sb.String()

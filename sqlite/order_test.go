@@ -208,7 +208,7 @@ func TestFullTextDrivesKeyRanges(t *testing.T) {
 	if err != nil || p.FTS == "" {
 		t.Fatalf("word7: %+v %v", p, err)
 	}
-	for _, r := range [][2]int64{{noKeys, noKeysHi}, {noKeys, 1 << 50}, {1 << 40, 1 << 50}} {
+	for _, r := range [][2]int64{{anyKeyLo, anyKeyHi}, {anyKeyLo, 1 << 50}, {1 << 40, 1 << 50}} {
 		var sb strings.Builder
 		sb.WriteString(`SELECT e.k, e.seq, e.ts`)
 		keyCol, args := selection(&sb, tid, SearchRequest{Tenant: "acme", From: 1, To: 1 << 62}, pq, p, r[0], r[1])

@@ -208,7 +208,7 @@ type keyRef struct{ k, seq, ts int64 }
 // selection writes the FROM and WHERE of a query over the index: the
 // driving FTS join when the plan has one, the tenant, the plan's condition,
 // the server's record types unless the query names type, the time range
-// and the key range [lo, hi] (noKeys: none). It returns the column that
+// and the key range [lo, hi] (anyKeyLo, anyKeyHi: any). It returns the column that
 // orders results (the FTS rowid when it drives, which equals e.k).
 func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan, lo, hi int64) (keyCol string, args []any) {
 	keyCol = "e.k"
@@ -247,13 +247,13 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 	return keyCol, args
 }
 
-// noKeys is the key range [lo, hi] of selection that bounds nothing.
-const noKeys, noKeysHi = math.MinInt64, math.MaxInt64
+// anyKeyLo and anyKeyHi are the key range [lo, hi] of selection that bounds nothing.
+const anyKeyLo, anyKeyHi = math.MinInt64, math.MaxInt64
 
 // windowKeys returns the order keys the request's time window allows.
 func windowKeys(req SearchRequest) (lo, hi int64) {
 	if req.From == 0 && req.To == 0 {
-		return noKeys, noKeysHi
+		return anyKeyLo, anyKeyHi
 	}
 	return KeyRange(req.From, cmp.Or(req.To, clawtrail.MaxTime.UnixNano()))
 }
@@ -390,7 +390,7 @@ func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q 
 		args = append(args, limit)
 		return s.queryKeys(ctx, sb.String(), args...)
 	}
-	return ordered(get, noKeys, noKeysHi, req.Asc, cur, req.Limit)
+	return ordered(get, anyKeyLo, anyKeyHi, req.Asc, cur, req.Limit)
 }
 
 // maxPrefixValues bounds the values a wildcard on an indexed column is

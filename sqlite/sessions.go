@@ -73,7 +73,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT e.session_id, e.tool, min(e.ts), max(e.ts), count(*), sum(e.err), max(e.seq)`)
-	_, args := selection(&sb, tid, sreq, q, plan, noKeys, noKeysHi)
+	_, args := selection(&sb, tid, sreq, q, plan, anyKeyLo, anyKeyHi)
 	sb.WriteString(` AND e.session_id IN (?` + strings.Repeat(",?", len(stored)-1) + `) GROUP BY e.session_id, e.tool`)
 	for _, v := range stored {
 		args = append(args, v)
@@ -189,7 +189,7 @@ func (s *Store) recentSessions(ctx context.Context, tid int64, req SearchRequest
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT e.session_id, e.seq`)
-	keyCol, args := selection(&sb, tid, req, q, plan, noKeys, noKeysHi)
+	keyCol, args := selection(&sb, tid, req, q, plan, anyKeyLo, anyKeyHi)
 	sb.WriteString(` AND e.session_id IS NOT NULL ORDER BY ` + keyCol + ` DESC`)
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
@@ -285,7 +285,7 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 	get := func(lo, hi int64, limit int) ([]keyRef, error) {
 		return s.queryKeys(ctx, sessionKeysSQL, match, tid, key, lo, hi, limit)
 	}
-	keys, err := ordered(get, noKeys, noKeysHi, true, cur, limit)
+	keys, err := ordered(get, anyKeyLo, anyKeyHi, true, cur, limit)
 	if err != nil {
 		return Page{}, err
 	}

@@ -561,7 +561,7 @@ func TestSearchByID(t *testing.T) {
 	}
 	var sb strings.Builder
 	sb.WriteString("EXPLAIN QUERY PLAN SELECT e.k, e.seq")
-	_, args := selection(&sb, tid, SearchRequest{Tenant: "acme"}, pq, plan, noKeys, noKeysHi)
+	_, args := selection(&sb, tid, SearchRequest{Tenant: "acme"}, pq, plan, anyKeyLo, anyKeyHi)
 	rows, err := s.index.reader.Query(sb.String(), args...)
 	if err != nil {
 		t.Fatal(err)
