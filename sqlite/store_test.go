@@ -198,15 +198,7 @@ func search(t *testing.T, s *Store, tenant, q string) []string {
 	if err != nil {
 		t.Fatalf("Search(%q): %v", q, err)
 	}
-	var ids []string
-	for _, ev := range page.Events {
-		e, err := clawtrail.ParseEvent(ev.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, e.ID)
-	}
-	return ids
+	return pageIDs(t, page)
 }
 
 func TestSearchOrderIsolationAndReindex(t *testing.T) {
