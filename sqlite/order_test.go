@@ -185,23 +185,7 @@ func TestFullTextDrivesKeyRanges(t *testing.T) {
 	}
 	mustAppend(t, s, "acme", b.String())
 	search(t, s, "acme", "")
-	plan := func(sqlText string, args ...any) string {
-		rows, err := s.index.reader.Query(`EXPLAIN QUERY PLAN `+sqlText, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, detail)
-		}
-		return strings.Join(out, "; ")
-	}
+	plan := func(sqlText string, args ...any) string { return queryPlan(t, s, sqlText, args...) }
 	pq, _ := query.Parse("word7")
 	tid, _ := s.tenantID("acme")
 	_, p, err := s.compile(context.Background(), SearchRequest{Tenant: "acme", Query: pq}, tid)
@@ -220,4 +204,25 @@ func TestFullTextDrivesKeyRanges(t *testing.T) {
 	if got := plan(sessionKeysSQL, `"`+query.SessionToken("s1")+`"`, tid, "s1", 1<<40, 1<<50, 10); !strings.HasPrefix(got, "SCAN fts VIRTUAL TABLE") {
 		t.Errorf("session timeline over a key range: plan %q", got)
 	}
+}
+
+// queryPlan returns the steps of SQLite's plan for sqlText on the search
+// index, joined by "; ".
+func queryPlan(t *testing.T, s *Store, sqlText string, args ...any) string {
+	t.Helper()
+	rows, err := s.index.reader.Query(`EXPLAIN QUERY PLAN `+sqlText, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, detail)
+	}
+	return strings.Join(out, "; ")
 }
