@@ -434,14 +434,18 @@ func shrink(e *sdk.Event, cuts *[]string, budget int) {
 		e.Arguments = map[string]any{"removed": "too large to record"}
 		*cuts = append(*cuts, "arguments")
 	}
-	for _, f := range []struct {
+	ids := []struct {
 		name string
 		s    *string
 	}{{"session_id", &e.SessionID}, {"tool", &e.Tool}, {"path", &e.Path}, {"reason", &e.Reason},
 		{"operation", &e.Operation}, {"span_id", &e.SpanID}, {"user_id", &e.UserID}, {"agent_id", &e.AgentID},
-		{"channel", &e.Channel}} {
-		*f.s = fit.String(*f.s, 1<<10, f.name, cuts)
+		{"channel", &e.Channel}}
+	cutIDs := func(max int) {
+		for _, f := range ids {
+			*f.s = fit.String(*f.s, max, f.name, cuts)
+		}
 	}
+	cutIDs(1 << 10)
 	note()
 	if fits() {
 		return
@@ -455,6 +459,19 @@ func shrink(e *sdk.Event, cuts *[]string, budget int) {
 		}
 	}
 	note()
+	// Still too large for a small limit: the identifying fields, cut
+	// harder (a control character takes 6 bytes as JSON, so 1 KiB of
+	// them is 6 KiB on the wire).
+	for _, max := range []int{256, 64, 16} {
+		if fits() {
+			return
+		}
+		cutIDs(max)
+		if h, ok := e.Attributes["hook_event_name"].(string); ok {
+			e.Attributes["hook_event_name"] = fit.String(h, max, "attributes.hook_event_name", cuts)
+		}
+		note()
+	}
 	if !fits() {
 		// Only the lists of what was cut can be left too long.
 		*cuts = append(*cuts, "attributes")
