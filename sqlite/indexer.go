@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clawtrail/clawtrail"
@@ -752,6 +753,10 @@ func KeyRange(from, to int64) (lo, hi int64) {
 // kSpillSlack bounds how far spilled keys may run past their unit (1 s).
 const kSpillSlack = 250 * kPerUnit
 
+// kLookups counts nextK's lookups (for a test: a spill must cost one
+// lookup an event, not one per unit already full).
+var kLookups atomic.Int64
+
 // nextK returns the next free order key of the unit whose first key
 // is base (spilling into the following ones when it is full).
 func (it *indexTx) nextK(ctx context.Context, base int64) (int64, error) {
@@ -760,6 +765,7 @@ func (it *indexTx) nextK(ctx context.Context, base int64) (int64, error) {
 		lo = l // the units before it are full
 	}
 	for ; ; lo += kPerUnit {
+		kLookups.Add(1)
 		var max sql.NullInt64
 		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerUnit-1).Scan(&max); err != nil {
 			return 0, err

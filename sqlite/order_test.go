@@ -226,3 +226,27 @@ func queryPlan(t *testing.T, s *Store, sqlText string, args ...any) string {
 	}
 	return strings.Join(out, "; ")
 }
+
+// Events stamped alike past a unit's 64 keys spill into the next units'
+// buckets, and each costs one lookup of a free key: the index transaction
+// remembers where the spill reached (before, each looked up every unit
+// already full, O(n²): 3,000 such events took over 10 s to index).
+func TestSpillCostsOneLookupAnEvent(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	const n = 3000
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"id":"e%04d","type":"prompt","timestamp":"2026-03-01T00:00:00Z"}`+"\n", i)
+	}
+	before := kLookups.Load()
+	mustAppend(t, s, "acme", b.String())
+	search(t, s, "acme", "")
+	lookups := kLookups.Load() - before
+	if lookups < n/2 || lookups > 2*n {
+		t.Fatalf("%d key lookups for %d events stamped alike, want about one an event", lookups, n)
+	}
+	if got := exportIDs(t, s, SearchRequest{Tenant: "acme"}); len(got) != n || got[0] != "e0000" || got[n-1] != fmt.Sprintf("e%04d", n-1) {
+		t.Fatalf("export: %d events, want %d in seq order", len(got), n)
+	}
+}
