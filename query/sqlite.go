@@ -521,6 +521,18 @@ func (t *termNode) fieldPath() string {
 // complete ones (a prefix's last word may be cut): more words read more
 // doclists and narrow little more.
 func longValueExpr(f, v string, prefix bool) string {
+	head := `"` + HeadToken(f, v) + `"`
+	if words := narrowWords(v, prefix, nil); words != "" {
+		return "(" + head + " AND " + words + ")"
+	}
+	return head
+}
+
+// narrowWords returns the FTS5 expression ANDing the maxNarrowWords
+// longest distinct words of v (through blind when set), leaving out its
+// last word when v is a prefix that may end inside it; "" when there is
+// none.
+func narrowWords(v string, prefix bool, blind Blinder) string {
 	toks := Tokenize(v)
 	if r, _ := utf8.DecodeLastRuneInString(v); prefix && len(toks) > 0 && isTokenRune(r) {
 		toks = toks[:len(toks)-1]
@@ -529,14 +541,14 @@ func longValueExpr(f, v string, prefix bool) string {
 	toks = slices.Compact(toks)
 	slices.SortStableFunc(toks, func(a, b string) int { return len(b) - len(a) })
 	toks = toks[:min(len(toks), maxNarrowWords)]
-	parts := []string{`"` + HeadToken(f, v) + `"`}
+	var parts []string
 	for _, tok := range toks {
+		if blind != nil {
+			tok = blind("", tok)
+		}
 		parts = append(parts, `"`+strings.ReplaceAll(tok, `"`, `""`)+`"`)
 	}
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	return "(" + strings.Join(parts, " AND ") + ")"
+	return strings.Join(parts, " AND ")
 }
 
 // maxNarrowWords bounds the words longValueExpr ANDs with a head token.
@@ -587,10 +599,18 @@ func (c *compiler) ftsTerm(t *termNode) (expr string, inexact, ok bool) {
 			// A blind index answers a prefix ending at a "/" from its
 			// blind prefix token; other prefixes of a keyed hash mean
 			// nothing.
-			if !prefixQueryable(t.val) {
-				return "", false, false
+			if prefixQueryable(t.val) {
+				return `"` + prefixToken(f, c.blind(blindPrefixField(f), t.val)) + `"`, false, true
 			}
-			return `"` + prefixToken(f, c.blind(blindPrefixField(f), t.val)) + `"`, false, true
+			if WordsField(f) {
+				// The prefix's complete words are the value's words:
+				// their keyed hashes narrow, Match decides (without
+				// them every event of the tenant is a candidate).
+				if expr := narrowWords(t.val, true, c.blind); expr != "" {
+					return "(" + expr + ")", true, true
+				}
+			}
+			return "", false, false
 		}
 		if tok, ok := prefixQueryToken(f, t.val); ok {
 			return `"` + tok + `"`, false, true

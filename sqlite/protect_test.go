@@ -71,7 +71,8 @@ func TestBlindIndexAnswersLikeClear(t *testing.T) {
 		"rollback OR user:bob", `"customer deploy" OR tool:web_fetch`,
 		"arguments.path:/home/*", "arguments.path:/home/u1/*", "arguments.path:/home/u2/d0/*", "arguments.path:/home/u1/d*",
 		"-arguments.path:/home/u0/* refund", "arguments.path:/home/u1/* OR arguments.path:/home/u2/d1/*",
-		"span_id:sp7", "span_id:sp7 tool:bash", "span_id:sp7 OR span_id:sp8", "span_id:sp100"}
+		"span_id:sp7", "span_id:sp7 tool:bash", "span_id:sp7 OR span_id:sp8", "span_id:sp100",
+		`content:"refund invoice"*`, `content:"refund inv"*`, `content:"refund invoice d"* OR tool:bash`, `-content:"refund inv"*`}
 	for _, q := range queries {
 		want, got := search(t, clear, "acme", q), search(t, enc, "acme", q)
 		if !slices.Equal(want, got) {
@@ -207,9 +208,27 @@ func TestBlindIndexHasPrefixTokens(t *testing.T) {
 			t.Errorf("%s: found %v, want %v", q, got, want)
 		}
 	}
+	// A text prefix narrows by the keyed hashes of its complete words
+	// (the last may be cut): not every event of the tenant is a candidate.
+	mustAppend(t, s, "acme", `{"id":"d","type":"prompt","content":"quarterly invoice drafted"}`+"\n")
+	if err := s.WaitIndexed(context.Background(), "acme", s.Head("acme")-1); err != nil {
+		t.Fatal(err)
+	}
+	pq, _ := query.Parse(`content:"quarterly invoice dra"*`)
+	plan, _ := pq.SQLiteBlind(tid, "acme", s.keys.tenant(tid).Blind)
+	var n int
+	if err := s.index.reader.QueryRow(`SELECT count(*) FROM fts WHERE fts MATCH ?`, plan.FTS).Scan(&n); err != nil || n != 1 || plan.Exact {
+		t.Errorf("content prefix: plan %+v selects %d index rows (%v), want the one event holding its words, inexact", plan, n, err)
+	}
+	if strings.Contains(plan.FTS, "quarterly") {
+		t.Errorf("content prefix: the blind plan holds a word in clear: %s", plan.FTS)
+	}
+	if got := search(t, s, "acme", `content:"quarterly invoice dra"*`); !slices.Equal(got, []string{"d"}) {
+		t.Errorf("content prefix: found %v, want [d]", got)
+	}
 	// A wildcard that does not end at a "/" has no token: it is decided on
 	// the bodies, and still right.
-	pq, _ := query.Parse("arguments.path:/home/ag*")
+	pq, _ = query.Parse("arguments.path:/home/ag*")
 	if plan, _ := pq.SQLiteBlind(tid, "acme", s.keys.tenant(tid).Blind); plan.Exact {
 		t.Errorf("arguments.path:/home/ag*: plan %+v claims an exact answer from a blind index", plan)
 	}
