@@ -265,7 +265,7 @@ func (v *Verifier) Add(rec *Record) {
 	}
 	rh := rec.Computed
 	stored := rh[:]
-	if lh := rec.LeafHash; lh != nil && (len(lh) < MinLeafPrefix || len(lh) > 32 || !bytes.Equal(lh, rh[:len(lh)])) {
+	if lh := rec.LeafHash; lh != nil && !isPrefixOf(lh, rh) {
 		stored = bytes.Clone(lh)
 		if len(v.mismatches) < maxMismatches {
 			m := &mismatch{rec: *rec, stored: stored}
@@ -290,6 +290,12 @@ func (v *Verifier) Add(rec *Record) {
 	}
 	v.next++
 	v.compare()
+}
+
+// isPrefixOf reports whether stored, a stored leaf hash (whole or a prefix
+// of at least MinLeafPrefix bytes), is h or begins it.
+func isPrefixOf(stored []byte, h [32]byte) bool {
+	return len(stored) >= MinLeafPrefix && len(stored) <= len(h) && bytes.Equal(stored, h[:len(stored)])
 }
 
 func (v *Verifier) leafHash(rec *Record, seq int64) [32]byte {
@@ -452,7 +458,7 @@ func (v *Verifier) pairReordered() {
 			if o == m {
 				continue
 			}
-			if h := v.leafHash(&m.rec, o.rec.Seq); len(m.stored) >= MinLeafPrefix && len(m.stored) <= 32 && bytes.Equal(h[:len(m.stored)], m.stored) {
+			if isPrefixOf(m.stored, v.leafHash(&m.rec, o.rec.Seq)) {
 				m.kind = KindReordered
 				m.msg = fmt.Sprintf("event %s was committed at seq %d and now sits at seq %d", m.rec.ID, o.rec.Seq, m.rec.Seq)
 				break

@@ -550,7 +550,8 @@ func (g *groupTx) row(args []any, tid, seq int64, p *clawtrail.Pending, k dataKe
 // StoredLeafPrefix is how much of each leaf hash the ledger stores (schema
 // 6; 32 bytes before): the tree's level 0 is recomputed from the leaf
 // fields, and the prefix tells verify which row changed (docs/ledger.md).
-const StoredLeafPrefix = 8
+// The verifier takes prefixes of at least ledger.MinLeafPrefix bytes.
+const StoredLeafPrefix = ledger.MinLeafPrefix
 
 // salt returns n fresh random bytes, drawn from the OS in blocks.
 func (g *groupTx) salt(n int) []byte {

@@ -715,7 +715,8 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 // sort each bucket's rows by (timestamp, seq) (ordered, in read.go), so
 // results come in exact timestamp order. More than 64 events in one unit
 // spill into the following units' buckets (kSpillSlack: up to 1 s of them),
-// where they sort after the events of their own unit.
+// where they sort after every event of the buckets before (their own unit's
+// and, once the spill passes a whole bucket, the next units').
 // k is every FTS5 posting's rowid, stored as the delta from the previous
 // one in its doclist (a varint): the fewer keys a second, the smaller the
 // index. 16e3 keys a second (index schema 18) instead of 16e6 (µs·16)

@@ -69,16 +69,20 @@ func encodeCursor(r keyRef, asc bool) string {
 
 const cursorLen = 3*8 + 2
 
-func decodeCursor(c string, asc bool) (keyRef, error) {
+// decodeCursor returns the position a cursor holds; nil for no cursor ("").
+func decodeCursor(c string, asc bool) (*keyRef, error) {
+	if c == "" {
+		return nil, nil
+	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	// 9 and 10 bytes: the cursors of index schemas up to 17 (a key alone).
 	if err == nil && (len(b) == 9 || len(b) == 10 || len(b) == cursorLen && b[cursorLen-1] != IndexSchemaVersion) {
-		return keyRef{}, &clawtrail.InvalidError{Message: "invalid cursor: it is from before the search index was rebuilt (a clawtrail upgrade); run the query again without it"}
+		return nil, &clawtrail.InvalidError{Message: "invalid cursor: it is from before the search index was rebuilt (a clawtrail upgrade); run the query again without it"}
 	}
 	if err != nil || len(b) != cursorLen || (b[24] == 'a') != asc || (b[24] != 'a' && b[24] != 'd') {
-		return keyRef{}, &clawtrail.InvalidError{Message: "invalid cursor (it belongs to another query or order)"}
+		return nil, &clawtrail.InvalidError{Message: "invalid cursor (it belongs to another query or order)"}
 	}
-	return keyRef{k: int64(binary.BigEndian.Uint64(b)), ts: int64(binary.BigEndian.Uint64(b[8:])), seq: int64(binary.BigEndian.Uint64(b[16:]))}, nil
+	return &keyRef{k: int64(binary.BigEndian.Uint64(b)), ts: int64(binary.BigEndian.Uint64(b[8:])), seq: int64(binary.BigEndian.Uint64(b[16:]))}, nil
 }
 
 // Search returns a page of a tenant's events matching the request, newest
@@ -208,8 +212,9 @@ type keyRef struct{ k, seq, ts int64 }
 // selection writes the FROM and WHERE of a query over the index: the
 // driving FTS join when the plan has one, the tenant, the plan's condition,
 // the server's record types unless the query names type, the time range
-// and the key range [lo, hi] (anyKeyLo, anyKeyHi: any). It returns the column that
-// orders results (the FTS rowid when it drives, which equals e.k).
+// and the key range [lo, hi] (anyKeyLo, anyKeyHi: any). It returns the
+// column that orders results (the FTS rowid when it drives, which equals
+// e.k).
 func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan, lo, hi int64) (keyCol string, args []any) {
 	keyCol = "e.k"
 	if plan.FTS != "" {
@@ -247,7 +252,8 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 	return keyCol, args
 }
 
-// anyKeyLo and anyKeyHi are the key range [lo, hi] of selection that bounds nothing.
+// anyKeyLo and anyKeyHi are the key range [lo, hi] of selection that
+// bounds nothing.
 const anyKeyLo, anyKeyHi = math.MinInt64, math.MaxInt64
 
 // windowKeys returns the order keys the request's time window allows.
@@ -345,13 +351,9 @@ func sortBuckets(rows []keyRef, asc bool) {
 // searchKeys returns up to req.Limit+1 keys of events the plan selects,
 // in result order, after the request's cursor.
 func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q *query.Query, plan query.Plan) ([]keyRef, error) {
-	var cur *keyRef
-	if req.Cursor != "" {
-		r, err := decodeCursor(req.Cursor, req.Asc)
-		if err != nil {
-			return nil, err
-		}
-		cur = &r
+	cur, err := decodeCursor(req.Cursor, req.Asc)
+	if err != nil {
+		return nil, err
 	}
 	dir := "DESC"
 	if req.Asc {

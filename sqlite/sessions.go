@@ -274,13 +274,9 @@ func (s *Store) Session(ctx context.Context, tenant, sessionID string, limit int
 		key, blind = tk.Blind("session_id", sessionID), tk.Blind
 	}
 	match := `"` + query.SessionToken(query.SessionValue(sessionID, blind)) + `"`
-	var cur *keyRef
-	if cursor != "" {
-		r, err := decodeCursor(cursor, true)
-		if err != nil {
-			return Page{}, err
-		}
-		cur = &r
+	cur, err := decodeCursor(cursor, true)
+	if err != nil {
+		return Page{}, err
 	}
 	get := func(lo, hi int64, limit int) ([]keyRef, error) {
 		return s.queryKeys(ctx, sessionKeysSQL, match, tid, key, lo, hi, limit)

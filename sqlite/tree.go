@@ -398,25 +398,23 @@ const leafHashColumns = `seq, id, received_at, type, key_id, body_commit, leaf_h
 // (ledger schema 5 and before), else the one its leaf fields hash to, which
 // must begin with the stored prefix (schema 6).
 func scanLeafHash(rows *sql.Rows, tenant string, buf *[]byte) (int64, [32]byte, error) {
-	var l ledger.Leaf
-	var seq int64
-	var bc, stored []byte
-	if err := rows.Scan(&seq, &l.ID, &l.ReceivedAt, &l.Type, &l.KeyID, &bc, &stored); err != nil {
+	var rec ledger.Record
+	var bc []byte
+	if err := rows.Scan(&rec.Seq, &rec.ID, &rec.ReceivedAt, &rec.Type, &rec.KeyID, &bc, &rec.LeafHash); err != nil {
 		return 0, [32]byte{}, err
 	}
-	if len(stored) == 32 {
-		return seq, [32]byte(stored), nil
+	if len(rec.LeafHash) == 32 {
+		return rec.Seq, [32]byte(rec.LeafHash), nil
 	}
-	if len(bc) != 32 || len(stored) != StoredLeafPrefix {
-		return seq, [32]byte{}, fmt.Errorf("seq %d: damaged hash columns", seq)
+	if len(bc) != 32 || len(rec.LeafHash) != StoredLeafPrefix {
+		return rec.Seq, [32]byte{}, fmt.Errorf("seq %d: damaged hash columns", rec.Seq)
 	}
-	l.Tenant, l.Seq, l.BodyCommit = tenant, uint64(seq), [32]byte(bc)
-	*buf = l.Append((*buf)[:0])
-	h := ledger.LeafHash(*buf)
-	if !bytes.Equal(h[:StoredLeafPrefix], stored) {
-		return seq, [32]byte{}, fmt.Errorf("seq %d: the leaf fields do not match the stored leaf hash", seq)
+	rec.BodyCommit = [32]byte(bc)
+	*buf = rec.Prehash(tenant, *buf) // no body or salt: the leaf hash only
+	if !bytes.Equal(rec.Computed[:StoredLeafPrefix], rec.LeafHash) {
+		return rec.Seq, [32]byte{}, fmt.Errorf("seq %d: the leaf fields do not match the stored leaf hash", rec.Seq)
 	}
-	return seq, h, nil
+	return rec.Seq, rec.Computed, nil
 }
 
 // nodeReader reads the hashes of complete subtrees of one tenant's tree from
