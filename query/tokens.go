@@ -2,6 +2,7 @@ package query
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -22,8 +23,15 @@ func Tokenize(s string) []string {
 func appendTokens(dst []string, s string) []string {
 	start := -1
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		word := (r != utf8.RuneError || size > 1) && isTokenRune(r)
+		var word bool
+		size := 1
+		if c := s[i]; c < utf8.RuneSelf { // ASCII: what isTokenRune says of it, without the tables
+			word = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			word = (r != utf8.RuneError || size > 1) && isTokenRune(r)
+		}
 		switch {
 		case word && start < 0:
 			start = i
@@ -62,19 +70,26 @@ func IndexText(tid int64, e *clawtrail.Event) string {
 	if len(toks) == 0 {
 		return ""
 	}
-	seen := make(map[string]struct{}, len(toks))
-	var b strings.Builder
-	b.WriteString(TenantToken(tid))
+	seen := seenPool.Get().(map[string]struct{})
+	defer func() { clear(seen); seenPool.Put(seen) }()
+	n := 0
+	for _, t := range toks {
+		n += 1 + len(t)
+	}
+	b := make([]byte, 0, n+24)
+	b = append(b, TenantToken(tid)...)
 	for _, t := range toks {
 		if _, dup := seen[t]; dup {
 			continue
 		}
 		seen[t] = struct{}{}
-		b.WriteByte(' ')
-		b.WriteString(t)
+		b = append(append(b, ' '), t...)
 	}
-	return b.String()
+	return string(b)
 }
+
+// seenPool holds IndexText's sets of the words written (cleared after use).
+var seenPool = sync.Pool{New: func() any { return map[string]struct{}{} }}
 
 // ftsTokens returns the token sequence of FTSText(e).
 func ftsTokens(e *clawtrail.Event) []string {

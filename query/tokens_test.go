@@ -399,3 +399,30 @@ func magnitudeClassesOf(x float64) []string {
 	}
 	return []string{o, s, f}
 }
+
+// BenchmarkIndexText: the distinct words of a prompt of 45 words (the
+// indexer's read-ahead tokenizes every event's text).
+func BenchmarkIndexText(b *testing.B) {
+	e, err := clawtrail.ParseEvent([]byte(`{"id":"e1","type":"prompt","content":"contract data deadline the to the bekota fusonu shipment mirul the to report file the of viluzifi of to and is warehouse and the ropece cite account in on folder is request report ketinoti gefopi have a please a that it please bugabuto the notes the shipment"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		IndexText(7, e)
+	}
+}
+
+// Tokenize's ASCII fast path agrees with isTokenRune on every ASCII byte,
+// alone and between words.
+func TestTokenizeASCIIMatchesRunes(t *testing.T) {
+	for c := range rune(utf8.RuneSelf) {
+		want := []string{"ab", "cd"}
+		if isTokenRune(c) {
+			want = []string{strings.ToLower("ab" + string(c) + "cd")}
+		}
+		if got := Tokenize("ab" + string(c) + "cd"); !slices.Equal(got, want) {
+			t.Errorf("Tokenize(%q) = %q, want %q", "ab"+string(c)+"cd", got, want)
+		}
+	}
+}

@@ -594,12 +594,12 @@ type indexTx struct {
 	fv                                   []fvIns          // fv rows not yet written (flush)
 	fts                                  []ftsIns         // fts rows not yet written (flush)
 	args                                 []any            // insertEv's arguments
-	// spill: for a unit whose first key was taken in this
-	// transaction, the first key of the unit where nextK last found
-	// a free one, so that the events of one unit (a request of
-	// events without timestamps, stamped alike) each cost one lookup, not
-	// one per unit already filled.
-	spill map[int64]int64
+	// next: for each unit this transaction wrote an event of, the key to
+	// try for its next event (the one after the key its last event took),
+	// so that the events of one unit cost one insert each and a lookup
+	// only where an earlier batch took the key (freeK). Spilled events
+	// thus cost a lookup per bucket filled, not one each.
+	next map[int64]int64
 }
 
 // ftsIns is one fts row to write.
@@ -754,31 +754,25 @@ func KeyRange(from, to int64) (lo, hi int64) {
 // kSpillSlack bounds how far spilled keys may run past their unit (1 s).
 const kSpillSlack = 250 * kPerUnit
 
-// kLookups counts nextK's lookups (for a test: a spill must cost one
-// lookup an event, not one per unit already full).
+// kLookups counts freeK's lookups (for a test: events stamped alike must
+// cost a lookup per bucket they fill, not one each or one per bucket
+// already full).
 var kLookups atomic.Int64
 
-// nextK returns the next free order key of the unit whose first key
-// is base (spilling into the following ones when it is full).
-func (it *indexTx) nextK(ctx context.Context, base int64) (int64, error) {
-	lo := base
-	if l, ok := it.spill[base]; ok {
-		lo = l // the units before it are full
-	}
-	for ; ; lo += kPerUnit {
+// freeK returns a free order key at or after taken, a key already in use:
+// the one after the largest key of taken's bucket, or of the first bucket
+// after it that is not full (spilling into the following units).
+func (it *indexTx) freeK(ctx context.Context, taken int64) (int64, error) {
+	for lo := bucketOf(taken); ; lo += kPerUnit {
 		kLookups.Add(1)
 		var max sql.NullInt64
 		if err := it.maxK.QueryRowContext(ctx, lo, lo+kPerUnit-1).Scan(&max); err != nil {
 			return 0, err
 		}
-		if !max.Valid || max.Int64 < lo+kPerUnit-1 {
-			if it.spill == nil {
-				it.spill = map[int64]int64{}
-			}
-			it.spill[base] = lo
-			if !max.Valid {
-				return lo, nil
-			}
+		if !max.Valid {
+			return lo, nil
+		}
+		if max.Int64 < lo+kPerUnit-1 {
 			return max.Int64 + 1, nil
 		}
 	}
@@ -859,10 +853,11 @@ func (it *indexTx) flush(ctx context.Context) error {
 	return nil
 }
 
-// insertEv writes the event's ev row and returns its order key. It first
-// tries the first key of the event's unit — free in the usual case,
-// so no lookup is needed even for out-of-order timestamps — and else the
-// next free key after it.
+// insertEv writes the event's ev row and returns its order key. It tries
+// the first key of the event's unit, or the key after the one this
+// transaction last gave an event of that unit — free in the usual case,
+// so no lookup is needed, even for out-of-order timestamps — and else the
+// next free key after it (freeK).
 func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasErr bool) (int64, error) {
 	base := unitOf(c.ts) * kPerUnit
 	args := append(it.args[:0], nil, tid, seq, c.ts, c.received)
@@ -876,12 +871,9 @@ func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasE
 	args = append(args, orNull(c, hasDur, c.dur), orNull(c, hasTokens, c.tokens),
 		orNull(c, hasStatusCode, c.statusCode), orNull(c, hasBytes, c.bytes), hasErr)
 	it.args = args // reused by the next row (the statement does not keep them)
-	k := base
-	if _, spilled := it.spill[base]; spilled {
-		var err error
-		if k, err = it.nextK(ctx, base); err != nil {
-			return 0, err
-		}
+	k, ok := it.next[base]
+	if !ok {
+		k = base
 	}
 	for {
 		args[0] = k
@@ -890,9 +882,13 @@ func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasE
 			return 0, err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			if it.next == nil {
+				it.next = map[int64]int64{}
+			}
+			it.next[base] = k + 1
 			return k, err
 		}
-		if k, err = it.nextK(ctx, base); err != nil {
+		if k, err = it.freeK(ctx, k); err != nil {
 			return 0, err
 		}
 	}

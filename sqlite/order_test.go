@@ -228,25 +228,33 @@ func queryPlan(t *testing.T, s *Store, sqlText string, args ...any) string {
 }
 
 // Events stamped alike past a unit's 64 keys spill into the next units'
-// buckets, and each costs one lookup of a free key: the index transaction
-// remembers where the spill reached (before, each looked up every unit
-// already full, O(n²): 3,000 such events took over 10 s to index).
-func TestSpillCostsOneLookupAnEvent(t *testing.T) {
+// buckets. The index transaction gives each event of a unit the key after
+// the last one it gave (once one lookup found where the free keys start),
+// so such events cost a lookup per bucket that earlier index transactions
+// filled, once per transaction (the feed hands the writer 1,000 events at
+// a time here: ~250 lookups for the 6,000 events below). Before pass 18
+// each event cost a lookup, and before pass 17 each looked up every unit
+// already full, O(n²): 3,000 such events took over 10 s to index.
+func TestSpillCostsALookupPerBucket(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	defer s.Close()
 	const n = 3000
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, `{"id":"e%04d","type":"prompt","timestamp":"2026-03-01T00:00:00Z"}`+"\n", i)
-	}
+	var ids []string
 	before := kLookups.Load()
-	mustAppend(t, s, "acme", b.String())
-	search(t, s, "acme", "")
-	lookups := kLookups.Load() - before
-	if lookups < n/2 || lookups > 2*n {
-		t.Fatalf("%d key lookups for %d events stamped alike, want about one an event", lookups, n)
+	for round := range 2 {
+		var b strings.Builder
+		for i := range n {
+			id := fmt.Sprintf("e%d%04d", round, i)
+			ids = append(ids, id)
+			fmt.Fprintf(&b, `{"id":%q,"type":"prompt","timestamp":"2026-03-01T00:00:00Z"}`+"\n", id)
+		}
+		mustAppend(t, s, "acme", b.String())
+		search(t, s, "acme", "")
 	}
-	if got := exportIDs(t, s, SearchRequest{Tenant: "acme"}); len(got) != n || got[0] != "e0000" || got[n-1] != fmt.Sprintf("e%04d", n-1) {
-		t.Fatalf("export: %d events, want %d in seq order", len(got), n)
+	if lookups := kLookups.Load() - before; lookups > 2*n/8 {
+		t.Fatalf("%d key lookups for %d events stamped alike, want a few per index transaction (one per bucket already full), not one an event", lookups, 2*n)
+	}
+	if got := exportIDs(t, s, SearchRequest{Tenant: "acme"}); !slices.Equal(got, ids) {
+		t.Fatalf("export: %d events, want %d in seq order", len(got), len(ids))
 	}
 }
