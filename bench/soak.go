@@ -380,7 +380,7 @@ func (r *soakResult) markdown(mach machine) string {
 		slope := rssSlope(half) // bytes per second
 		first, last := r.samples[len(r.samples)/10], r.samples[len(r.samples)-1]
 		flat := slope*60 < 1e6 // under 1 MB per minute over the second half
-		fmt.Fprintf(&b, "\nMemory: VmRSS %.0f MB at %s, %.0f MB at the end, largest %.0f MB; trend over the second half %+.2f MB/min: %s. Serve RSS under sustained load ≤ 200 MB: VmRSS %s; the process's own memory (VmRSS less the mapped files and shared memory, which are the kernel's page cache of the database files: RssAnon) largest %.0f MB, %s. Late ticks (512 requests in flight): %d.\n",
+		fmt.Fprintf(&b, "\nMemory: VmRSS %.0f MB at %s, %.0f MB at the end, largest %.0f MB; trend over the second half %+.2f MB/min: %s. Serve RSS under sustained load ≤ 200 MB: VmRSS %s; the process's own memory (VmRSS less its file-backed pages — the clawtrail executable's code, ~20 MB, and database pages a search has mapped, none in the soak — and shared memory: RssAnon) largest %.0f MB, %s. Late ticks (512 requests in flight): %d.\n",
 			float64(first.rss)/1e6, first.at.Round(time.Second), float64(last.rss)/1e6, float64(max)/1e6, slope*60/1e6,
 			map[bool]string{true: "**flat**", false: "**growing**"}[flat], verdict(max <= 200e6), float64(maxPriv)/1e6, verdict(maxPriv <= 200e6), last.late)
 	}

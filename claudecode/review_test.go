@@ -101,3 +101,34 @@ func TestHostilePayloadsMapToValidEvents(t *testing.T) {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// Identifying fields of control characters (each 6 bytes as JSON) still
+// fit a small event limit: shrink cuts them harder once the rest is gone
+// (found by FuzzMap: a session_id of DEL characters cut to 1 KiB was 6 KiB
+// on the wire, over a 4 KiB limit).
+func TestEscapedIdentifiersFitASmallLimit(t *testing.T) {
+	del := strings.Repeat("\x7f", 2000)
+	for name, c := range map[string]map[string]any{
+		"session id":      {"hook_event_name": "Stop", "session_id": del},
+		"every id":        {"hook_event_name": "PreToolUse", "session_id": del, "tool_name": del, "cwd": del, "transcript_path": del},
+		"hook event name": {"hook_event_name": del, "session_id": del},
+	} {
+		b, _ := json.Marshal(c)
+		p, err := Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		const limit = 4 << 10
+		e := Map(p, Options{MaxEventBytes: limit, MaxFieldBytes: 1 << 10})
+		line, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(line) > limit {
+			t.Errorf("%s: the event is %d bytes, over the limit %d", name, len(line), limit)
+		}
+		if _, err := Decode(e); err != nil {
+			t.Errorf("%s: the server refuses it: %.300v", name, err)
+		}
+	}
+}
