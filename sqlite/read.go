@@ -30,6 +30,8 @@ type SearchRequest struct {
 	// config_change, tombstone) even when the query names a type: readers
 	// may not see who else looked.
 	HideServer bool
+
+	keySlack int64 // set by the store: keySlack, for windowKeys
 }
 
 // Stored is one event as the ledger holds it.
@@ -239,7 +241,7 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 	// given two lower bounds (k BETWEEN lo AND hi, k > cursor) SQLite
 	// seeks to one of them, and the window's made page n of an export
 	// walk the n-1 pages before it again.
-	wlo, whi := windowKeys(req)
+	wlo, whi := windowKeys(req, req.keySlack)
 	lo, hi = max(lo, wlo), min(hi, whi)
 	if lo != math.MinInt64 || hi != math.MaxInt64 {
 		sb.WriteString(fmt.Sprintf(" AND %s BETWEEN ? AND ?", keyCol))
@@ -256,12 +258,24 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 // bounds nothing.
 const anyKeyLo, anyKeyHi = math.MinInt64, math.MaxInt64
 
-// windowKeys returns the order keys the request's time window allows.
-func windowKeys(req SearchRequest) (lo, hi int64) {
+// windowKeys returns the order keys the request's time window allows,
+// given how far past its unit the index has put any key (keySlack).
+func windowKeys(req SearchRequest, slack int64) (lo, hi int64) {
 	if req.From == 0 && req.To == 0 {
 		return anyKeyLo, anyKeyHi
 	}
-	return KeyRange(req.From, cmp.Or(req.To, clawtrail.MaxTime.UnixNano()))
+	lo, hi = KeyRange(req.From, cmp.Or(req.To, clawtrail.MaxTime.UnixNano()))
+	if slack > kSpillSlack && hi < anyKeyHi-slack {
+		hi += slack - kSpillSlack
+	}
+	return lo, hi
+}
+
+// keySlack returns how far past the first key of its unit the index has
+// put an event's order key (at least kSpillSlack): a time window's key
+// range reaches that far past its end.
+func (s *Store) keySlack() int64 {
+	return max(kSpillSlack, s.index.drift.Load())
 }
 
 // A fetch returns the rows (key, seq, timestamp) of a selection whose keys
@@ -369,6 +383,7 @@ func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q 
 		var args []any
 		arm := func(q *query.Query, plan query.Plan) {
 			sb.WriteString(`SELECT e.k AS k, e.seq AS seq, e.ts AS ts`)
+			req.keySlack = s.keySlack()
 			keyCol, a := selection(&sb, tid, req, q, plan, lo, hi)
 			sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
 			args = append(append(args, a...), limit)
