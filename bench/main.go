@@ -61,7 +61,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "working directory (default: a temporary directory, removed afterwards)")
 	flag.BoolVar(&o.quick, "quick", false, "short form for CI: 50,000 events, 10 query repetitions, 5 s paced phase")
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the full-speed ingest and index catch-up (or of -reindex) to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the full-speed ingest and index catch-up (or of -reindex; or, with -soak, of the server over the soak's middle half, from its --debug-listen profiler) to this file")
 	flag.StringVar(&o.pacedProf, "cpuprofile-paced", "", "write a CPU profile of the paced phases to this file")
 	flag.StringVar(&o.trace, "trace", "", "write a Go execution trace of the full-speed ingest to this file (large; use with small -events)")
 	flag.Uint64Var(&o.seed, "seed", 42, "seed of the synthetic corpus")

@@ -57,12 +57,21 @@ type child struct {
 	client *httpapi.Client
 	url    string
 	token  string
+	debug  string // the profiler's address (--debug-listen), when asked for
 }
 
-var childAddrRE = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+var (
+	childAddrRE = regexp.MustCompile(`msg="clawtrail serving" addr=(127\.0\.0\.1:\d+)`)
+	debugAddrRE = regexp.MustCompile(`msg="profiler serving" addr=(127\.0\.0\.1:\d+)`)
+)
 
-func startChild(ctx context.Context, bin, dir string) (*child, error) {
-	cmd := exec.CommandContext(ctx, bin, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+// startChild starts clawtrail serve on dir; with profile, its profiler too.
+func startChild(ctx context.Context, bin, dir string, profile bool) (*child, error) {
+	args := []string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}
+	if profile {
+		args = append(args, "--debug-listen", "127.0.0.1:0")
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -72,10 +81,13 @@ func startChild(ctx context.Context, bin, dir string) (*child, error) {
 		return nil, err
 	}
 	addr := make(chan string, 1)
+	var debug atomic.Value
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if m := childAddrRE.FindStringSubmatch(sc.Text()); m != nil {
+			if m := debugAddrRE.FindStringSubmatch(sc.Text()); m != nil {
+				debug.Store(m[1])
+			} else if m := childAddrRE.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case addr <- m[1]:
 				default:
@@ -93,6 +105,9 @@ func startChild(ctx context.Context, bin, dir string) (*child, error) {
 			return nil, err
 		}
 		c := &child{cmd: cmd, url: "http://" + a, token: strings.TrimSpace(string(tok))}
+		if d, ok := debug.Load().(string); ok {
+			c.debug = d
+		}
 		c.client = &httpapi.Client{BaseURL: c.url, Token: c.token, HTTP: &http.Client{Transport: &http.Transport{
 			MaxIdleConns: 512, MaxIdleConnsPerHost: 512, DisableCompression: true,
 			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}}}
@@ -101,6 +116,33 @@ func startChild(ctx context.Context, bin, dir string) (*child, error) {
 		cmd.Process.Kill()
 		return nil, fmt.Errorf("clawtrail serve did not start")
 	}
+}
+
+// profile writes a CPU profile of the server over d to path, from its
+// profiler (--debug-listen).
+func (c *child) profile(ctx context.Context, d time.Duration, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.debug, int(d.Seconds())), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profiler: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	progressf("soak: wrote a CPU profile of the server (%s of the soak's middle) to %s", d, path)
+	return f.Close()
 }
 
 func (c *child) stop() error {
@@ -198,7 +240,7 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		return nil, fmt.Errorf("go build ./cmd/clawtrail (run the bench from the repository's root): %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
-	ch, err := startChild(ctx, bin, data)
+	ch, err := startChild(ctx, bin, data, o.cpuprofile != "")
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +327,19 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		}
 	}()
 	start := time.Now()
+	if o.cpuprofile != "" && ch.debug != "" {
+		// A CPU profile of the server over the soak's middle half.
+		go func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(o.soak / 4):
+			}
+			if err := ch.profile(ctx, o.soak/2, o.cpuprofile); err != nil {
+				progressf("soak: server CPU profile: %v", err)
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for i := 0; time.Since(start) < o.soak && ctx.Err() == nil; i++ {
 		at := start.Add(time.Duration(i) * interval)

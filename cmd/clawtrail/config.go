@@ -39,6 +39,7 @@ type serveConfig struct {
 	QueryTimeout    time.Duration `yaml:"query_timeout" flag:"query-timeout" env:"CLAWTRAIL_QUERY_TIMEOUT"`
 	MasterKeyFile   string        `yaml:"master_key_file" flag:"master-key-file" env:"CLAWTRAIL_MASTER_KEY_FILE"`
 	RetentionEvery  time.Duration `yaml:"retention_interval" flag:"retention-interval" env:"CLAWTRAIL_RETENTION_INTERVAL"`
+	DebugListen     string        `yaml:"debug_listen" flag:"debug-listen" env:"CLAWTRAIL_DEBUG_LISTEN"`
 	// Redaction rules (YAML only): default and per tenant.
 	Redaction httpapi.Redaction `yaml:"redaction"`
 	// Hooks: deny rules for agents' HTTP hooks (YAML only).
@@ -84,6 +85,7 @@ func (c *serveConfig) registerFlags(fs *pflag.FlagSet) {
 	fs.Duration("checkpoint-interval", d.CheckpointEvery, "keep at most one checkpoint per interval in each tenant's history (every commit is signed regardless)")
 	fs.String("master-key-file", "", "encrypt event bodies at rest under this master key (32 bytes, base64 or hex; make one with: openssl rand -base64 32)")
 	fs.Duration("retention-interval", d.RetentionEvery, "how often the retention job applies the tenants' policies (0: only clawtrail retention run)")
+	fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this loopback address, without keys (off by default)")
 }
 
 // load fills c: defaults, then the file, then the environment, then the
@@ -159,6 +161,17 @@ func (c *serveConfig) validate() error {
 	}
 	if c.TLSCert == "" && !c.Insecure && !isLoopback(host) {
 		return usagef("listening on %s without TLS would expose audit data in clear; give --tls-cert and --tls-key, or --insecure", c.Listen)
+	}
+	if c.DebugListen != "" {
+		// The profiler answers without a key and its heap and goroutine
+		// dumps can hold event data: never off the machine.
+		h, _, err := net.SplitHostPort(c.DebugListen)
+		if err != nil {
+			return usagef("debug-listen address %q: %v", c.DebugListen, err)
+		}
+		if !isLoopback(h) {
+			return usagef("debug-listen %s: the profiler has no authentication and its dumps can hold event data; give a loopback address (127.0.0.1:PORT)", c.DebugListen)
+		}
 	}
 	if c.MaxEventBytes < 1024 || c.MaxRequestBytes < c.MaxEventBytes {
 		return usagef("max-event-bytes must be at least 1024 and max-request-bytes at least max-event-bytes")

@@ -4,6 +4,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -125,5 +128,48 @@ func TestConfigPrecedence(t *testing.T) {
 		if err := c.load(fs, func(string) string { return "" }); err == nil {
 			t.Errorf("%s: config accepted", name)
 		}
+	}
+}
+
+// --debug-listen serves Go's profiler on a loopback address, and only
+// there: it answers without a key, and its dumps can hold event data.
+func TestDebugListen(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:6060", "10.0.0.1:6060", "nope"} {
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+		var c serveConfig
+		c.registerFlags(fs)
+		fs.Parse([]string{"--debug-listen", addr})
+		if err := c.load(fs, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "debug-listen") {
+			t.Errorf("--debug-listen %s: %v, want refused", addr, err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ts := startServer(t, t.TempDir(), func(c *serveConfig) { c.DebugListen = addr })
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "heap profile") {
+		t.Fatalf("profiler: %d %.200s", resp.StatusCode, body)
+	}
+	// The API listener does not serve it.
+	resp, err = http.Get(ts.url + "/debug/pprof/heap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Fatal("the API serves the profiler")
+	}
+	ts.close()
+	if _, err := http.Get("http://" + addr + "/debug/pprof/"); err == nil {
+		t.Fatal("the profiler still answers after shutdown")
 	}
 }

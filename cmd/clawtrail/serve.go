@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,6 +82,13 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	if cfg.RetentionEvery > 0 {
 		go retentionLoop(ctx, store, cfg.RetentionEvery, log)
 	}
+	if cfg.DebugListen != "" {
+		stop, err := serveDebug(cfg.DebugListen, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -136,6 +144,26 @@ func serve(ctx context.Context, cfg serveConfig, e env, ready func(addr string))
 	}
 	api.Stop() // the access and auth records still queued, before the store closes
 	return nil
+}
+
+// serveDebug serves Go's profiler (net/http/pprof) on addr, a loopback
+// address (validate checks), for profiling a running server: e.g.
+// go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=30.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug-listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("profiler serving", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // bootstrap creates the root admin key on first start and writes it to
