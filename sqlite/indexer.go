@@ -721,19 +721,16 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('cursor', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value`, batch[len(batch)-1].g); err != nil {
 		return nil, err
 	}
-	grew := it.drift > ix.drift.Load()
-	if grew {
+	if it.drift > ix.drift.Load() {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('drift', ?) ON CONFLICT(name) DO UPDATE SET value=max(value, excluded.value)`, it.drift); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	if grew {
+		// Before the commit: a search that sees this transaction's rows
+		// must reach them. (Should the commit fail, windows are only
+		// wider than they need be until the retry.)
 		ix.drift.Store(it.drift)
 	}
-	return next, nil
+	return next, tx.Commit()
 }
 
 // Order keys. k orders search results by timestamp: k = u·64 + c, where u
