@@ -71,7 +71,12 @@ func IndexText(tid int64, e *clawtrail.Event) string {
 		return ""
 	}
 	seen := seenPool.Get().(map[string]struct{})
-	defer func() { clear(seen); seenPool.Put(seen) }()
+	defer func() {
+		if len(seen) <= 1024 { // a large set goes: it would stay large, and slow to clear
+			clear(seen)
+			seenPool.Put(seen)
+		}
+	}()
 	n := 0
 	for _, t := range toks {
 		n += 1 + len(t)
