@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -40,6 +41,11 @@ CREATE TABLE IF NOT EXISTS ix_gone(tid INTEGER NOT NULL, lo INTEGER NOT NULL, hi
 -- timestamp (days since 1970-01-01) and type, kept in the same
 -- transactions as the ev rows they count.
 CREATE TABLE IF NOT EXISTS ix_daily(tid INTEGER NOT NULL, day INTEGER NOT NULL, type TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(tid, day, type)) WITHOUT ROWID;
+-- The hours (of event timestamps, floor(ts / 1 h)) some of whose events got
+-- order keys further than kSpillSlack past their unit's first key, and the
+-- furthest (in keys): a time window touching such an hour reaches that far
+-- past its end (keySlack).
+CREATE TABLE IF NOT EXISTS ix_drift(hour INTEGER PRIMARY KEY, keys INTEGER NOT NULL);
 -- Merge FTS5 segments less eagerly than the default (4): fewer merges while
 -- indexing, a few more segments per query (full-text queries stay ~ms).
 INSERT INTO fts(fts, rank) VALUES ('automerge', 8);
@@ -64,18 +70,19 @@ type indexer struct {
 	progressC chan struct{}   // closed and replaced after every batch
 	batches   int
 
-	// drift is the largest distance (in keys) of any order key from the
-	// first key of its event's unit (ix_state 'drift'): how far spills
-	// have carried keys past their timestamps. Readers widen a time
-	// window's key range by it (keySlack).
-	drift atomic.Int64
+	// drift holds ix_drift: for each hour some of whose events got keys
+	// further than kSpillSlack past their unit's first key, the furthest
+	// (in keys). Readers widen a time window's key range by the largest
+	// of the hours it touches (keySlack). A map never changed once
+	// published: the writer publishes a new one.
+	drift atomic.Pointer[map[int64]int64]
 }
 
 // IndexSchemaVersion names the layout of index.db. An index written with
 // another version is deleted and rebuilt from the ledger at open: it is
 // derived data. Raise it with every change to the index's tables or to
 // what the indexer writes in them.
-const IndexSchemaVersion = 19 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: a long value of a words field has a head token instead of its value token, 16 order keys a µs; 18: 64 order keys per 4 ms; 19: the keys' drift past their units recorded (ix_state drift), which time windows reach
+const IndexSchemaVersion = 19 // 14: magnitude tokens of the numeric columns; 15: and of the fv numbers; 16: sixteenths and 256ths, span buckets; 17: a long value of a words field has a head token instead of its value token, 16 order keys a µs; 18: 64 order keys per 4 ms; 19: the keys' drift past their units recorded per hour (ix_drift), which time windows reach
 
 func openIndexer(ctx context.Context, s *Store) (*indexer, error) {
 	path := filepath.Join(s.cfg.Dir, "index.db")
@@ -123,12 +130,23 @@ func (ix *indexer) load(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	var drift int64
-	err = ix.db.QueryRowContext(ctx, `SELECT value FROM ix_state WHERE name='drift'`).Scan(&drift)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	drift := map[int64]int64{}
+	dr, err := ix.db.QueryContext(ctx, `SELECT hour, keys FROM ix_drift`)
+	if err != nil {
 		return err
 	}
-	ix.drift.Store(drift)
+	for dr.Next() {
+		var h, d int64
+		if err := dr.Scan(&h, &d); err != nil {
+			dr.Close()
+			return err
+		}
+		drift[h] = d
+	}
+	if err := dr.Close(); err != nil {
+		return err
+	}
+	ix.drift.Store(&drift)
 	rows, err := ix.db.QueryContext(ctx, `SELECT tid, next_seq FROM ix_tenants`)
 	if err != nil {
 		return err
@@ -612,9 +630,9 @@ type indexTx struct {
 	// only where an earlier batch took the key (freeK). Spilled events
 	// thus cost a lookup per bucket filled, not one each.
 	next map[int64]int64
-	// drift: the largest k − (first key of its unit) given in this
-	// transaction.
-	drift int64
+	// drift: per hour (hourOf), the largest k − (first key of its unit)
+	// this transaction gave past kSpillSlack.
+	drift map[int64]int64
 }
 
 // ftsIns is one fts row to write.
@@ -721,16 +739,57 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('cursor', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value`, batch[len(batch)-1].g); err != nil {
 		return nil, err
 	}
-	if it.drift > ix.drift.Load() {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('drift', ?) ON CONFLICT(name) DO UPDATE SET value=max(value, excluded.value)`, it.drift); err != nil {
-			return nil, err
+	if len(it.drift) > 0 {
+		var cur map[int64]int64
+		if m := ix.drift.Load(); m != nil {
+			cur = *m
+		}
+		upd := maps.Clone(cur)
+		if upd == nil {
+			upd = map[int64]int64{}
+		}
+		for h, d := range it.drift {
+			if d <= cur[h] {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ix_drift(hour, keys) VALUES (?,?) ON CONFLICT(hour) DO UPDATE SET keys=max(keys, excluded.keys)`, h, d); err != nil {
+				return nil, err
+			}
+			upd[h] = d
 		}
 		// Before the commit: a search that sees this transaction's rows
 		// must reach them. (Should the commit fail, windows are only
 		// wider than they need be until the retry.)
-		ix.drift.Store(it.drift)
+		ix.drift.Store(&upd)
 	}
 	return next, tx.Commit()
+}
+
+// hourOf returns the hour of timestamp ts (ns), rounding down.
+func hourOf(ts int64) int64 {
+	h := ts / int64(time.Hour)
+	if ts%int64(time.Hour) < 0 {
+		h--
+	}
+	return h
+}
+
+// slackFor returns how far past the first key of its unit the index has
+// put the order key of any event stamped in [from, to] (ns): kSpillSlack,
+// or the drift of an hour in between.
+func (ix *indexer) slackFor(from, to int64) int64 {
+	slack := int64(kSpillSlack)
+	lo, hi := hourOf(from), hourOf(to)
+	m := ix.drift.Load()
+	if m == nil {
+		return slack
+	}
+	for h, d := range *m {
+		if h >= lo && h <= hi {
+			slack = max(slack, d)
+		}
+	}
+	return slack
 }
 
 // Order keys. k orders search results by timestamp: k = u·64 + c, where u
@@ -953,7 +1012,13 @@ func (it *indexTx) insertEv(ctx context.Context, tid, seq int64, c *evCols, hasE
 				it.next = map[int64]int64{}
 			}
 			it.next[base] = k + 1
-			it.drift = max(it.drift, k-base)
+			if d := k - base; d > kSpillSlack {
+				if it.drift == nil {
+					it.drift = map[int64]int64{}
+				}
+				h := hourOf(c.ts)
+				it.drift[h] = max(it.drift[h], d)
+			}
 			return k, err
 		}
 		if k, err = it.freeK(ctx, k); err != nil {
@@ -998,7 +1063,7 @@ func (ix *indexer) clear() error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state WHERE name IN ('cursor', 'drift')`, `DELETE FROM ix_tenants`, `DELETE FROM ix_gone`, `DELETE FROM ix_daily`} {
+	for _, stmt := range []string{`DELETE FROM ev`, `DELETE FROM fv`, `DELETE FROM fts`, `DELETE FROM ix_state WHERE name = 'cursor'`, `DELETE FROM ix_drift`, `DELETE FROM ix_tenants`, `DELETE FROM ix_gone`, `DELETE FROM ix_daily`} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
@@ -1009,7 +1074,7 @@ func (ix *indexer) clear() error {
 	ix.mu.Lock()
 	ix.cursor = 0
 	clear(ix.next)
-	ix.drift.Store(0)
+	ix.drift.Store(&map[int64]int64{})
 	ix.mu.Unlock()
 	return nil
 }

@@ -259,7 +259,8 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 const anyKeyLo, anyKeyHi = math.MinInt64, math.MaxInt64
 
 // windowKeys returns the order keys the request's time window allows,
-// given how far past its unit the index has put any key (keySlack).
+// given how far past their units the index has put the keys of the
+// events it can hold (keySlack).
 func windowKeys(req SearchRequest, slack int64) (lo, hi int64) {
 	if req.From == 0 && req.To == 0 {
 		return anyKeyLo, anyKeyHi
@@ -272,10 +273,13 @@ func windowKeys(req SearchRequest, slack int64) (lo, hi int64) {
 }
 
 // keySlack returns how far past the first key of its unit the index has
-// put an event's order key (at least kSpillSlack): a time window's key
-// range reaches that far past its end.
-func (s *Store) keySlack() int64 {
-	return max(kSpillSlack, s.index.drift.Load())
+// put the order key of an event the request's time window can hold (at
+// least kSpillSlack): its key range reaches that far past its end.
+func (s *Store) keySlack(req SearchRequest) int64 {
+	if req.From == 0 && req.To == 0 {
+		return kSpillSlack // no window
+	}
+	return s.index.slackFor(req.From, cmp.Or(req.To, clawtrail.MaxTime.UnixNano()))
 }
 
 // A fetch returns the rows (key, seq, timestamp) of a selection whose keys
@@ -383,7 +387,7 @@ func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q 
 		var args []any
 		arm := func(q *query.Query, plan query.Plan) {
 			sb.WriteString(`SELECT e.k AS k, e.seq AS seq, e.ts AS ts`)
-			req.keySlack = s.keySlack()
+			req.keySlack = s.keySlack(req)
 			keyCol, a := selection(&sb, tid, req, q, plan, lo, hi)
 			sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
 			args = append(append(args, a...), limit)
