@@ -739,24 +739,26 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ix_state(name, value) VALUES ('cursor', ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value`, batch[len(batch)-1].g); err != nil {
 		return nil, err
 	}
-	if len(it.drift) > 0 {
-		var cur map[int64]int64
-		if m := ix.drift.Load(); m != nil {
-			cur = *m
+	var cur, upd map[int64]int64
+	if m := ix.drift.Load(); m != nil {
+		cur = *m
+	}
+	for h, d := range it.drift {
+		if d <= cur[h] {
+			continue
 		}
-		upd := maps.Clone(cur)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ix_drift(hour, keys) VALUES (?,?) ON CONFLICT(hour) DO UPDATE SET keys=max(keys, excluded.keys)`, h, d); err != nil {
+			return nil, err
+		}
 		if upd == nil {
-			upd = map[int64]int64{}
-		}
-		for h, d := range it.drift {
-			if d <= cur[h] {
-				continue
+			upd = maps.Clone(cur)
+			if upd == nil {
+				upd = map[int64]int64{}
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ix_drift(hour, keys) VALUES (?,?) ON CONFLICT(hour) DO UPDATE SET keys=max(keys, excluded.keys)`, h, d); err != nil {
-				return nil, err
-			}
-			upd[h] = d
 		}
+		upd[h] = d
+	}
+	if upd != nil {
 		// Before the commit: a search that sees this transaction's rows
 		// must reach them. (Should the commit fail, windows are only
 		// wider than they need be until the retry.)
