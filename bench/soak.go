@@ -49,6 +49,7 @@ type soakResult struct {
 	startCPU    time.Duration // the child's CPU then
 	every       time.Duration // sampling interval
 	dir         string
+	profiled    bool // the server's CPU was profiled over the middle half
 }
 
 // child is a `clawtrail serve` process.
@@ -245,6 +246,9 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		return nil, err
 	}
 	defer ch.stop()
+	if o.cpuprofile != "" && ch.debug == "" {
+		return nil, fmt.Errorf("-cpuprofile: the server did not say where its profiler listens (--debug-listen)")
+	}
 	res := &soakResult{rate: o.soakRate, duration: o.soak, dir: data, every: o.soakEvery}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -327,8 +331,9 @@ func soak(ctx context.Context, o options) (*soakResult, error) {
 		}
 	}()
 	start := time.Now()
-	if o.cpuprofile != "" && ch.debug != "" {
+	if o.cpuprofile != "" {
 		// A CPU profile of the server over the soak's middle half.
+		res.profiled = true
 		go func() {
 			select {
 			case <-ctx.Done():
@@ -410,6 +415,9 @@ func (r *soakResult) markdown(mach machine) string {
 		fmt.Fprintf(&b, "The soak offers %s events/s ", num(r.rate))
 	}
 	fmt.Fprintf(&b, "(requests of 100, open loop) for %s. RSS before the soak: %.0f MB.\n\n", r.duration, float64(r.startRSS)/1e6)
+	if r.profiled {
+		fmt.Fprintf(&b, "The server's CPU was profiled over the soak's middle half (-cpuprofile): the profiler's own CPU and buffers are in these figures.\n\n")
+	}
 	b.WriteString("| minute | acked events/s | ack p50 / p99 | server CPU (cores) | VmRSS (of which files, shared) | Go heap in use | index lag (events) |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: |\n")
 	per := max(1, int((time.Minute+r.every/2)/r.every)) // samples per minute
 	prev := soakSample{cpu: r.startCPU}

@@ -155,7 +155,7 @@ func TestCursorFoldedIntoWindow(t *testing.T) {
 			if asc {
 				klo, khi = after+1, anyKeyHi
 			}
-			keyCol, args := selection(&sb, 1, SearchRequest{From: 1e18, To: 2e18, Asc: asc}, q, query.Plan{Where: "1", FTS: fts, Exact: true}, klo, khi)
+			keyCol, args := selection(&sb, 1, SearchRequest{From: 1e18, To: 2e18, Asc: asc}, kSpillSlack, q, query.Plan{Where: "1", FTS: fts, Exact: true}, klo, khi)
 			sqlText := sb.String()
 			if n := strings.Count(sqlText, keyCol+" BETWEEN"); n != 1 || strings.Contains(sqlText, keyCol+" >") || strings.Contains(sqlText, keyCol+" <") {
 				t.Fatalf("asc %v: the key column is tested %d times: %s", asc, n, sqlText)

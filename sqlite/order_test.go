@@ -195,7 +195,7 @@ func TestFullTextDrivesKeyRanges(t *testing.T) {
 	for _, r := range [][2]int64{{anyKeyLo, anyKeyHi}, {anyKeyLo, 1 << 50}, {1 << 40, 1 << 50}} {
 		var sb strings.Builder
 		sb.WriteString(`SELECT e.k, e.seq, e.ts`)
-		keyCol, args := selection(&sb, tid, SearchRequest{Tenant: "acme", From: 1, To: 1 << 62}, pq, p, r[0], r[1])
+		keyCol, args := selection(&sb, tid, SearchRequest{Tenant: "acme", From: 1, To: 1 << 62}, kSpillSlack, pq, p, r[0], r[1])
 		sb.WriteString(" ORDER BY " + keyCol + " DESC LIMIT 10")
 		if got := plan(sb.String(), args...); !strings.HasPrefix(got, "SCAN fts VIRTUAL TABLE") {
 			t.Errorf("search over keys %v: plan %q", r, got)

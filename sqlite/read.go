@@ -30,8 +30,6 @@ type SearchRequest struct {
 	// config_change, tombstone) even when the query names a type: readers
 	// may not see who else looked.
 	HideServer bool
-
-	keySlack int64 // set by the store: keySlack, for windowKeys
 }
 
 // Stored is one event as the ledger holds it.
@@ -214,10 +212,11 @@ type keyRef struct{ k, seq, ts int64 }
 // selection writes the FROM and WHERE of a query over the index: the
 // driving FTS join when the plan has one, the tenant, the plan's condition,
 // the server's record types unless the query names type, the time range
-// and the key range [lo, hi] (anyKeyLo, anyKeyHi: any). It returns the
+// (its keys reaching slack past its end: Store.keySlack) and the key range
+// [lo, hi] (anyKeyLo, anyKeyHi: any). It returns the
 // column that orders results (the FTS rowid when it drives, which equals
 // e.k).
-func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query, plan query.Plan, lo, hi int64) (keyCol string, args []any) {
+func selection(sb *strings.Builder, tid int64, req SearchRequest, slack int64, q *query.Query, plan query.Plan, lo, hi int64) (keyCol string, args []any) {
 	keyCol = "e.k"
 	if plan.FTS != "" {
 		// CROSS JOIN: the full-text index drives. A range on fts.rowid
@@ -241,7 +240,7 @@ func selection(sb *strings.Builder, tid int64, req SearchRequest, q *query.Query
 	// given two lower bounds (k BETWEEN lo AND hi, k > cursor) SQLite
 	// seeks to one of them, and the window's made page n of an export
 	// walk the n-1 pages before it again.
-	wlo, whi := windowKeys(req, req.keySlack)
+	wlo, whi := windowKeys(req, slack)
 	lo, hi = max(lo, wlo), min(hi, whi)
 	if lo != math.MinInt64 || hi != math.MaxInt64 {
 		sb.WriteString(fmt.Sprintf(" AND %s BETWEEN ? AND ?", keyCol))
@@ -381,14 +380,14 @@ func (s *Store) searchKeys(ctx context.Context, tid int64, req SearchRequest, q 
 	if err != nil {
 		return nil, err
 	}
+	slack := s.keySlack(req)
 	get := func(lo, hi int64, limit int) ([]keyRef, error) {
 		// One SELECT per plan, each ending with its order and limit.
 		var sb strings.Builder
 		var args []any
 		arm := func(q *query.Query, plan query.Plan) {
 			sb.WriteString(`SELECT e.k AS k, e.seq AS seq, e.ts AS ts`)
-			req.keySlack = s.keySlack(req)
-			keyCol, a := selection(&sb, tid, req, q, plan, lo, hi)
+			keyCol, a := selection(&sb, tid, req, slack, q, plan, lo, hi)
 			sb.WriteString(fmt.Sprintf(" ORDER BY %s %s LIMIT ?", keyCol, dir))
 			args = append(append(args, a...), limit)
 		}

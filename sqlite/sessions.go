@@ -73,8 +73,7 @@ func (s *Store) Sessions(ctx context.Context, req SearchRequest) ([]SessionSumma
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT e.session_id, e.tool, min(e.ts), max(e.ts), count(*), sum(e.err), max(e.seq)`)
-	sreq.keySlack = s.keySlack(sreq)
-	_, args := selection(&sb, tid, sreq, q, plan, anyKeyLo, anyKeyHi)
+	_, args := selection(&sb, tid, sreq, s.keySlack(sreq), q, plan, anyKeyLo, anyKeyHi)
 	sb.WriteString(` AND e.session_id IN (?` + strings.Repeat(",?", len(stored)-1) + `) GROUP BY e.session_id, e.tool`)
 	for _, v := range stored {
 		args = append(args, v)
@@ -190,8 +189,7 @@ func (s *Store) recentSessions(ctx context.Context, tid int64, req SearchRequest
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT e.session_id, e.seq`)
-	req.keySlack = s.keySlack(req)
-	keyCol, args := selection(&sb, tid, req, q, plan, anyKeyLo, anyKeyHi)
+	keyCol, args := selection(&sb, tid, req, s.keySlack(req), q, plan, anyKeyLo, anyKeyHi)
 	sb.WriteString(` AND e.session_id IS NOT NULL ORDER BY ` + keyCol + ` DESC`)
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)
 	if err != nil {

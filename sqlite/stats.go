@@ -78,8 +78,7 @@ func (s *Store) DailyCounts(ctx context.Context, req SearchRequest) ([]DayCount,
 			return s.dailyCountsMatched(ctx, r)
 		}
 		fmt.Fprintf(&sb, `SELECT e.ts / %d AS day, e.type, count(*)`, int64(nsPerDay)) // timestamps are ≥ 1970
-		r.keySlack = s.keySlack(r)
-		_, args = selection(&sb, tid, r, q, plan, anyKeyLo, anyKeyHi)
+		_, args = selection(&sb, tid, r, s.keySlack(r), q, plan, anyKeyLo, anyKeyHi)
 		sb.WriteString(` GROUP BY 1, 2 ORDER BY 1, 2`)
 	}
 	rows, err := s.index.reader.QueryContext(ctx, sb.String(), args...)

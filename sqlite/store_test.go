@@ -553,7 +553,7 @@ func TestSearchByID(t *testing.T) {
 	}
 	var sb strings.Builder
 	sb.WriteString("SELECT e.k, e.seq")
-	_, args := selection(&sb, tid, SearchRequest{Tenant: "acme"}, pq, plan, anyKeyLo, anyKeyHi)
+	_, args := selection(&sb, tid, SearchRequest{Tenant: "acme"}, kSpillSlack, pq, plan, anyKeyLo, anyKeyHi)
 	if got := queryPlan(t, s, sb.String(), args...); !strings.Contains(got, "INTEGER PRIMARY KEY (rowid=?)") {
 		t.Errorf("id:a2 plans %q: want a lookup of its key\n%s %v", got, sb.String(), args)
 	}
