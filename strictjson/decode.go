@@ -286,6 +286,10 @@ func (d *decoder) str() (string, error) {
 	start := d.pos
 	// Fast path: no escapes, ASCII or valid UTF-8.
 	for d.pos < len(d.data) {
+		d.pos += plainPrefix(d.src[d.pos:])
+		if d.pos == len(d.data) {
+			break
+		}
 		c := d.data[d.pos]
 		if c == '"' {
 			s := d.src[start:d.pos]
@@ -297,10 +301,6 @@ func (d *decoder) str() (string, error) {
 		}
 		if c < 0x20 {
 			return "", d.errorf("control character in string")
-		}
-		if c < utf8.RuneSelf {
-			d.pos++
-			continue
 		}
 		r, size := utf8.DecodeRune(d.data[d.pos:])
 		if r == utf8.RuneError && size == 1 {

@@ -34,22 +34,50 @@ func AppendCanonical(dst []byte, v Value) []byte {
 		return append(dst, ']')
 	case Object:
 		members := v.Members
-		if !slices.IsSortedFunc(members, compareMembers) {
+		dst = append(dst, '{')
+		switch {
+		case slices.IsSortedFunc(members, compareMembers):
+			for i := range members {
+				dst = appendMember(dst, i, &members[i])
+			}
+		case len(members) <= smallObject:
+			// Sort a permutation on the stack, not a copy of the members
+			// (a Member is ~90 bytes): insertion sort, as pdqsort does at
+			// this size anyway.
+			var buf [smallObject]uint8
+			order := buf[:len(members)]
+			for i := range order {
+				order[i] = uint8(i)
+				for j := i; j > 0 && members[order[j]].Key < members[order[j-1]].Key; j-- {
+					order[j], order[j-1] = order[j-1], order[j]
+				}
+			}
+			for i, m := range order {
+				dst = appendMember(dst, i, &members[m])
+			}
+		default:
 			members = slices.Clone(members)
 			slices.SortFunc(members, compareMembers)
-		}
-		dst = append(dst, '{')
-		for i, m := range members {
-			if i > 0 {
-				dst = append(dst, ',')
+			for i := range members {
+				dst = appendMember(dst, i, &members[i])
 			}
-			dst = AppendString(dst, m.Key)
-			dst = append(dst, ':')
-			dst = AppendCanonical(dst, m.Value)
 		}
 		return append(dst, '}')
 	}
 	return dst
+}
+
+// smallObject is the most members AppendCanonical sorts without a copy.
+const smallObject = 32
+
+// appendMember appends the i-th member of a canonical object.
+func appendMember(dst []byte, i int, m *Member) []byte {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	dst = AppendString(dst, m.Key)
+	dst = append(dst, ':')
+	return AppendCanonical(dst, m.Value)
 }
 
 func compareMembers(a, b Member) int { return strings.Compare(a.Key, b.Key) }
@@ -105,11 +133,11 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
+		i += plainPrefix(s[i:])
+		if i == len(s) {
+			break
 		}
+		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r != utf8.RuneError || size != 1 {
@@ -149,4 +177,30 @@ func AppendString(dst []byte, s string) []byte {
 // CanonicalFloat writes f as CanonicalNumber writes a non-integer literal.
 func CanonicalFloat(f float64) string {
 	return CanonicalNumber(strconv.FormatFloat(f, 'g', -1, 64))
+}
+
+// plainPrefix returns the length of the longest prefix of s whose bytes a
+// JSON string holds as they are: ASCII, not a control character, '"' or
+// '\\'. It tests eight bytes at a time (each test below sets a byte's high
+// bit exactly when some byte of the word is of its kind: a byte at or over
+// 0x80, under 0x20, equal to '"', equal to '\\'), then finds the first
+// other byte one at a time.
+func plainPrefix(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q := x ^ (ones * '"')
+		b := x ^ (ones * '\\')
+		if (x|((x-ones*0x20)&^x)|((q-ones)&^q)|((b-ones)&^b))&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
 }
