@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -268,6 +269,58 @@ func TestSpillCostsALookupPerBucket(t *testing.T) {
 // beyond the fixed 1 s slack), after a restart too, and finding a free key
 // must not walk every full bucket (a gallop: about 7,000 lookups here,
 // ~100,000 bucket by bucket).
+// The sessions list and the count by type per day take a window's slack
+// the way searches do: after a burst whose keys ran past their units, at
+// the end of a day, the sessions of the burst's last 100 ms are listed
+// with all their events, and the count for the day with a query has every
+// event of the burst (a fixed slack misses the last ones).
+func TestSustainedRateKeepsSessionsAndStats(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	const n, gap = 60000, 25 * time.Microsecond
+	dayEnd := time.Date(2026, 3, 1, 23, 59, 59, 999_000_000, time.UTC)
+	t0 := dayEnd.Add(-time.Duration(n-1) * gap)
+	for r := range n / 1000 {
+		var b strings.Builder
+		for i := r * 1000; i < (r+1)*1000; i++ {
+			fmt.Fprintf(&b, `{"id":"e%06d","type":"prompt","session_id":"s%02d","timestamp":%q}`+"\n", i, i/1000, t0.Add(time.Duration(i)*gap).Format(time.RFC3339Nano))
+		}
+		mustAppend(t, s, "acme", b.String())
+		search(t, s, "acme", "")
+	}
+	if d := s.index.slackFor(t0.UnixNano(), dayEnd.UnixNano()); d <= kSpillSlack {
+		t.Fatalf("recorded drift %d keys, want past the fixed slack %d (the test no longer makes keys run on)", d, kSpillSlack)
+	}
+	ctx := context.Background()
+	from := dayEnd.Add(-100 * time.Millisecond)
+	list, err := s.Sessions(ctx, SearchRequest{Tenant: "acme", From: from.UnixNano(), To: dayEnd.UnixNano(), Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, ss := range list {
+		got[ss.ID] = ss.Events
+	}
+	// The last 100 ms hold events 55,999 to 59,999: one of s55, all of
+	// s56 to s59.
+	want := map[string]int64{"s55": 1, "s56": 1000, "s57": 1000, "s58": 1000, "s59": 1000}
+	if !maps.Equal(got, want) {
+		t.Errorf("sessions of the last 100 ms = %v, want %v", got, want)
+	}
+	pq, err := query.Parse("type:prompt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	counts, err := s.DailyCounts(ctx, SearchRequest{Tenant: "acme", Query: pq, From: day.UnixNano(), To: dayEnd.UnixNano()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 1 || counts[0].Count != n || counts[0].Type != "prompt" {
+		t.Errorf("count by type for the day = %+v, want %d prompts", counts, n)
+	}
+}
+
 func TestSustainedRateKeepsTimeWindows(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
