@@ -30,7 +30,14 @@ func openStore(t *testing.T, dir string) *Store {
 
 func decode(t testing.TB, ndjson string) []clawtrail.Pending {
 	t.Helper()
-	d := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: time.Now}
+	return decodeAt(t, ndjson, time.Now)
+}
+
+// decodeAt decodes as the server does at the time now gives (events more
+// than the clock skew limit from it are marked attributes.clock_skew_ms).
+func decodeAt(t testing.TB, ndjson string, now func() time.Time) []clawtrail.Pending {
+	t.Helper()
+	d := ingest.Decoder{Limits: ingest.DefaultLimits(), Now: now}
 	p, err := d.Decode([]byte(ndjson), true)
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
@@ -40,7 +47,9 @@ func decode(t testing.TB, ndjson string) []clawtrail.Pending {
 
 func mustAppend(t *testing.T, s *Store, tenant, ndjson string) AppendResult {
 	t.Helper()
-	res, err := s.Append(context.Background(), tenant, "k1", decode(t, ndjson))
+	// The store's clock, as the server's handlers decode with it: a test
+	// that sets Config.Now gets the same answers on any day.
+	res, err := s.Append(context.Background(), tenant, "k1", decodeAt(t, ndjson, s.now))
 	if err != nil {
 		t.Fatalf("Append: %v", err)
 	}
