@@ -768,12 +768,16 @@ func (ix *indexer) write(batch []prepared) (map[int64]int64, error) {
 }
 
 // hourOf returns the hour of timestamp ts (ns), rounding down.
-func hourOf(ts int64) int64 {
-	h := ts / int64(time.Hour)
-	if ts%int64(time.Hour) < 0 {
-		h--
+func hourOf(ts int64) int64 { return floorDiv(ts, int64(time.Hour)) }
+
+// floorDiv returns a / b rounded towards minus infinity (b > 0): the
+// unit, hour or day of a timestamp before 1970 as well.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
 	}
-	return h
+	return q
 }
 
 // slackFor returns how far past the first key of its unit the index has
@@ -813,13 +817,7 @@ const (
 )
 
 // unitOf returns the order-key unit of timestamp ts (ns), rounding down.
-func unitOf(ts int64) int64 {
-	u := ts / kUnit
-	if ts%kUnit < 0 {
-		u--
-	}
-	return u
-}
+func unitOf(ts int64) int64 { return floorDiv(ts, kUnit) }
 
 // bucketOf returns the first key of k's bucket.
 func bucketOf(k int64) int64 {

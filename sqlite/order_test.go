@@ -363,3 +363,23 @@ func TestSustainedRateKeepsTimeWindows(t *testing.T) {
 	defer s.Close()
 	check(s)
 }
+
+// Units, hours and days round down, before 1970 too (one floorDiv for
+// all three).
+func TestFloorDivRoundsDown(t *testing.T) {
+	day := int64(24 * time.Hour)
+	for _, c := range []struct{ ns, unit, hour, day int64 }{
+		{0, 0, 0, 0},
+		{1, 0, 0, 0},
+		{-1, -1, -1, -1},
+		{-kUnit, -1, -1, -1},
+		{-kUnit - 1, -2, -1, -1},
+		{int64(time.Hour), int64(time.Hour) / kUnit, 1, 0},
+		{-day, -day / kUnit, -24, -1},
+		{-day - 1, -day/kUnit - 1, -25, -2},
+	} {
+		if u, h, d := unitOf(c.ns), hourOf(c.ns), DayOf(c.ns); u != c.unit || h != c.hour || d != c.day {
+			t.Errorf("ns %d: unit %d, hour %d, day %d; want %d, %d, %d", c.ns, u, h, d, c.unit, c.hour, c.day)
+		}
+	}
+}

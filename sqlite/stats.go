@@ -22,13 +22,7 @@ type DayCount struct {
 }
 
 // DayOf is the UTC day number of a timestamp in ns.
-func DayOf(ns int64) int64 {
-	d := ns / nsPerDay
-	if ns < 0 && ns%nsPerDay != 0 {
-		d--
-	}
-	return d
-}
+func DayOf(ns int64) int64 { return floorDiv(ns, nsPerDay) }
 
 // DailyCounts counts the tenant's indexed events per UTC day and type, over
 // the whole days that req.From..req.To touch (both 0: every day), with the
